@@ -1,0 +1,336 @@
+//! sys: the runner's thin, safe wrappers around the libc calls std does not
+//! offer (poll, wait4 with rusage, pidfd, setfsuid, openat/mkdirat, rlimits,
+//! privilege drops). Every `unsafe` block of the runner outside the forked
+//! kill helper (kill.rs) and the `pre_exec` hook (stage.rs) lives here, each
+//! with its `// SAFETY:` reason. Functions marked "async-signal-safe" only
+//! make raw syscalls and do not allocate, so they may run in a forked child.
+#![allow(unsafe_code)]
+
+use std::ffi::CStr;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+/// `-1` → the current errno as an `io::Error`, anything else → `Ok`.
+fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// Makes the runner the reaper of every orphan among its descendants, so a
+/// daemonised grandchild is re-parented to us (as it would be to PID 1) and
+/// its rusage reaches us when we reap it.
+pub fn set_child_subreaper() -> io::Result<()> {
+    // SAFETY: prctl with integer arguments only; no memory is shared.
+    check(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) }).map(drop)
+}
+
+/// Sets FD_CLOEXEC on every descriptor from `first` up, so nothing the runner
+/// inherited (from docker, a test harness) can leak into user code.
+pub fn cloexec_from(first: RawFd) -> io::Result<()> {
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: close_range only changes descriptor flags of this process.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first as libc::c_uint,
+            libc::c_uint::MAX,
+            CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if ret == 0 {
+        return Ok(());
+    }
+    // Older kernels (< 5.11) or gVisor: walk the open descriptors instead.
+    let fds: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")?
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|&fd| fd >= first)
+        .collect();
+    for fd in fds {
+        // SAFETY: fcntl on a descriptor number; a stale number (the one
+        // read_dir used) only yields EBADF, which we ignore.
+        unsafe {
+            let flags = libc::fcntl(fd, libc::F_GETFD);
+            if flags >= 0 {
+                libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Sets the file mode creation mask (inherited by user code).
+pub fn set_umask(mask: libc::mode_t) {
+    // SAFETY: umask cannot fail and touches no memory.
+    unsafe { libc::umask(mask) };
+}
+
+/// Puts a descriptor in non-blocking mode.
+pub fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: fcntl on a descriptor we borrow for the duration of the call.
+    unsafe {
+        let flags = check(libc::fcntl(fd.as_raw_fd(), libc::F_GETFL))?;
+        check(libc::fcntl(
+            fd.as_raw_fd(),
+            libc::F_SETFL,
+            flags | libc::O_NONBLOCK,
+        ))?;
+    }
+    Ok(())
+}
+
+/// poll(2) over `fds` for at most `timeout`; EINTR counts as "nothing ready".
+pub fn poll(fds: &mut [libc::pollfd], timeout: Duration) -> io::Result<usize> {
+    let ms = timeout.as_millis().min(i32::MAX as u128) as libc::c_int;
+    // SAFETY: the pointer and length describe the caller's live slice.
+    let ret = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+    match check(ret) {
+        Ok(n) => Ok(n as usize),
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(0),
+        Err(e) => Err(e),
+    }
+}
+
+/// A pidfd for `pid` (Linux ≥ 5.3): readable once the process has exited.
+pub fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes integers and returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just gave us this descriptor; nobody else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// Resource usage of one reaped process (and everything it reaped itself).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// User + system CPU time, microseconds.
+    pub cpu_us: u64,
+    /// Peak resident set size, KiB (Linux reports ru_maxrss in KiB).
+    pub maxrss_kb: u64,
+}
+
+impl Usage {
+    fn from_rusage(ru: &libc::rusage) -> Usage {
+        let us =
+            |tv: libc::timeval| (tv.tv_sec.max(0) as u64) * 1_000_000 + tv.tv_usec.max(0) as u64;
+        Usage {
+            cpu_us: us(ru.ru_utime) + us(ru.ru_stime),
+            maxrss_kb: ru.ru_maxrss.max(0) as u64,
+        }
+    }
+}
+
+/// How a reaped process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    Exited(i32),
+    Signaled(i32),
+}
+
+/// One process collected by wait4.
+#[derive(Debug, Clone, Copy)]
+pub struct Reaped {
+    pub pid: libc::pid_t,
+    pub status: ExitStatus,
+    pub usage: Usage,
+}
+
+fn wait4(pid: libc::pid_t, options: libc::c_int) -> io::Result<Option<Reaped>> {
+    loop {
+        let mut status: libc::c_int = 0;
+        // SAFETY: rusage is plain old data; an all-zero value is valid.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: both pointers point at live locals for the call's duration.
+        let ret = unsafe { libc::wait4(pid, &mut status, options, &mut ru) };
+        if ret == -1 {
+            let err = io::Error::last_os_error();
+            match err.raw_os_error() {
+                Some(libc::EINTR) => continue,
+                Some(libc::ECHILD) => return Ok(None),
+                _ => return Err(err),
+            }
+        }
+        if ret == 0 {
+            return Ok(None);
+        }
+        let status = if libc::WIFSIGNALED(status) {
+            ExitStatus::Signaled(libc::WTERMSIG(status))
+        } else {
+            ExitStatus::Exited(libc::WEXITSTATUS(status))
+        };
+        return Ok(Some(Reaped {
+            pid: ret,
+            status,
+            usage: Usage::from_rusage(&ru),
+        }));
+    }
+}
+
+/// Reaps any one exited child without blocking; `None` when there is none.
+pub fn reap_any() -> io::Result<Option<Reaped>> {
+    wait4(-1, libc::WNOHANG)
+}
+
+/// Waits for the child `pid` to exit; `None` if it is not our child.
+pub fn wait_pid(pid: libc::pid_t) -> io::Result<Option<Reaped>> {
+    wait4(pid, 0)
+}
+
+fn rusage_cpu_us(who: libc::c_int) -> u64 {
+    // SAFETY: rusage is plain old data; an all-zero value is valid.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: the pointer points at a live local.
+    if unsafe { libc::getrusage(who, &mut ru) } != 0 {
+        return 0;
+    }
+    Usage::from_rusage(&ru).cpu_us
+}
+
+/// CPU time (user + system, microseconds) the runner itself has used so far.
+pub fn self_cpu_us() -> u64 {
+    rusage_cpu_us(libc::RUSAGE_SELF)
+}
+
+/// CPU time (microseconds) of every child the runner has reaped so far.
+pub fn children_cpu_us() -> u64 {
+    rusage_cpu_us(libc::RUSAGE_CHILDREN)
+}
+
+/// Clock ticks per second, the unit of /proc/<pid>/stat times.
+pub fn clock_ticks_per_second() -> u64 {
+    // SAFETY: sysconf takes an integer and touches no memory.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if ticks > 0 {
+        ticks as u64
+    } else {
+        100
+    }
+}
+
+/// Switches the filesystem uid/gid of this (single-threaded) process, so the
+/// files it creates are owned by them; checked, since setfsuid reports no
+/// errors itself.
+pub fn set_fs_ids(uid: u32, gid: u32) -> io::Result<()> {
+    // SAFETY: setfsgid/setfsuid take integers; calling each twice returns
+    // the id now in force, which is how failure is detected.
+    unsafe {
+        libc::setfsgid(gid);
+        let now_gid = libc::setfsgid(gid) as u32;
+        libc::setfsuid(uid);
+        let now_uid = libc::setfsuid(uid) as u32;
+        if now_gid != gid || now_uid != uid {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!("setfsuid/setfsgid to {uid}/{gid} did not take effect (fs ids {now_uid}/{now_gid})"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// openat(2) relative to `dir`; the returned descriptor is always CLOEXEC.
+pub fn openat(
+    dir: BorrowedFd<'_>,
+    name: &CStr,
+    flags: libc::c_int,
+    mode: libc::mode_t,
+) -> io::Result<OwnedFd> {
+    // SAFETY: `name` is a valid NUL-terminated string for the call.
+    let fd = check(unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            flags | libc::O_CLOEXEC,
+            mode as libc::c_uint,
+        )
+    })?;
+    // SAFETY: the kernel just gave us this descriptor; nobody else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// mkdirat(2) relative to `dir`.
+pub fn mkdirat(dir: BorrowedFd<'_>, name: &CStr, mode: libc::mode_t) -> io::Result<()> {
+    // SAFETY: `name` is a valid NUL-terminated string for the call.
+    check(unsafe { libc::mkdirat(dir.as_raw_fd(), name.as_ptr(), mode) }).map(drop)
+}
+
+/// The integer type glibc and musl use for rlimit resource numbers.
+#[cfg(target_env = "musl")]
+pub type Resource = libc::c_int;
+/// The integer type glibc and musl use for rlimit resource numbers.
+#[cfg(not(target_env = "musl"))]
+pub type Resource = libc::__rlimit_resource_t;
+
+/// Current (soft, hard) value of a resource limit. Async-signal-safe.
+pub fn getrlimit(resource: Resource) -> io::Result<(u64, u64)> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: the pointer points at a live local.
+    check(unsafe { libc::getrlimit(resource, &mut lim) })?;
+    Ok((lim.rlim_cur, lim.rlim_max))
+}
+
+/// Sets a resource limit. Async-signal-safe.
+pub fn setrlimit(resource: Resource, soft: u64, hard: u64) -> io::Result<()> {
+    let lim = libc::rlimit {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
+    // SAFETY: the pointer points at a live local.
+    check(unsafe { libc::setrlimit(resource, &lim) }).map(drop)
+}
+
+/// Starts a new session (and process group) led by the caller. Async-signal-safe.
+pub fn setsid() -> io::Result<()> {
+    // SAFETY: setsid takes no arguments.
+    check(unsafe { libc::setsid() }).map(drop)
+}
+
+/// Drops every supplementary group, then the gid, then the uid, and checks
+/// that root cannot be regained. Async-signal-safe.
+pub fn drop_privileges(uid: u32, gid: u32) -> io::Result<()> {
+    // SAFETY: integer arguments and a null list of length 0.
+    unsafe {
+        check(libc::setgroups(0, std::ptr::null()))?;
+        check(libc::setgid(gid))?;
+        check(libc::setuid(uid))?;
+        if libc::getuid() != uid || libc::geteuid() != uid || libc::getegid() != gid {
+            return Err(io::Error::from_raw_os_error(libc::EPERM));
+        }
+        if uid != 0 && libc::setuid(0) == 0 {
+            return Err(io::Error::from_raw_os_error(libc::EPERM));
+        }
+    }
+    Ok(())
+}
+
+/// Asks for `signal` when the parent (the runner) dies. Async-signal-safe.
+pub fn set_parent_death_signal(signal: libc::c_int) -> io::Result<()> {
+    // SAFETY: prctl with integer arguments only.
+    check(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, signal as libc::c_ulong, 0, 0, 0) })
+        .map(drop)
+}
+
+/// Makes the calling process the OOM killer's first choice, so that under
+/// memory pressure in the container user code dies before the runner.
+/// Best effort (raising one's own score needs no privilege). Async-signal-safe.
+pub fn prefer_oom_kill() {
+    const PATH: &CStr = c"/proc/self/oom_score_adj";
+    const VALUE: &[u8] = b"1000";
+    // SAFETY: a static NUL-terminated path and a static buffer; the
+    // descriptor is closed before returning.
+    unsafe {
+        let fd = libc::open(PATH.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+        if fd >= 0 {
+            libc::write(fd, VALUE.as_ptr().cast(), VALUE.len());
+            libc::close(fd);
+        }
+    }
+}

@@ -1,0 +1,401 @@
+//! rce-protocol: the wire format between a worker (SandboxActor) and `rce-runner`
+//! inside a sandbox container, shared by both sides so they cannot drift.
+//!
+//! The container's stdin carries frames *to* the runner (one `Job`, then any
+//! number of `Stdin` chunks and at most one `StdinEnd`); the runner's stdout
+//! carries frames *from* it (`Stage`, `Stdout`/`Stderr` chunks while the program
+//! runs, then exactly one `Result`). A frame is a one-byte kind, a big-endian
+//! u32 payload length and the payload: raw bytes for stdin/stdout/stderr,
+//! JSON for everything else. User code runs under another uid and never holds
+//! the runner's stdout, so it cannot forge a frame or its own result.
+
+use serde::{Deserialize, Serialize};
+use std::io::{self, Read, Write};
+
+/// Largest payload a frame may carry. A job frame holds every submitted file,
+/// so this bounds the job size; output chunks are far smaller.
+pub const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
+
+/// Bytes of the frame header: kind (1) + payload length (4).
+pub const HEADER_BYTES: usize = 5;
+
+/// What a frame carries; the byte value is the wire encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum FrameKind {
+    /// Worker → runner: the JSON [`JobSpec`]. Always the first frame.
+    Job = 1,
+    /// Worker → runner: raw bytes for the program's stdin (interactive jobs).
+    Stdin = 2,
+    /// Worker → runner: end of the program's stdin (interactive jobs).
+    StdinEnd = 3,
+    /// Runner → worker: JSON [`StageEvent`] when a stage starts.
+    Stage = 16,
+    /// Runner → worker: raw stdout bytes of the running program.
+    Stdout = 17,
+    /// Runner → worker: raw stderr bytes of the running program.
+    Stderr = 18,
+    /// Runner → worker: the JSON [`RunReport`]. Always the last frame.
+    Result = 19,
+}
+
+impl FrameKind {
+    pub fn from_byte(byte: u8) -> Option<FrameKind> {
+        Some(match byte {
+            1 => FrameKind::Job,
+            2 => FrameKind::Stdin,
+            3 => FrameKind::StdinEnd,
+            16 => FrameKind::Stage,
+            17 => FrameKind::Stdout,
+            18 => FrameKind::Stderr,
+            19 => FrameKind::Result,
+            _ => return None,
+        })
+    }
+}
+
+/// One decoded frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    pub kind: FrameKind,
+    pub payload: Vec<u8>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    #[error("unknown frame kind {0}")]
+    UnknownKind(u8),
+    #[error("frame of {0} bytes is over the {MAX_FRAME_BYTES} byte maximum")]
+    TooLarge(usize),
+    #[error("frame payload is not valid JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("frame i/o: {0}")]
+    Io(#[from] io::Error),
+}
+
+impl Frame {
+    pub fn new(kind: FrameKind, payload: Vec<u8>) -> Frame {
+        Frame { kind, payload }
+    }
+
+    /// A frame whose payload is `value` as JSON.
+    pub fn json<T: Serialize>(kind: FrameKind, value: &T) -> Result<Frame, FrameError> {
+        Ok(Frame::new(kind, serde_json::to_vec(value)?))
+    }
+
+    /// The payload parsed as JSON.
+    pub fn parse<T: for<'de> Deserialize<'de>>(&self) -> Result<T, FrameError> {
+        Ok(serde_json::from_slice(&self.payload)?)
+    }
+
+    /// Header and payload, ready to write.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut bytes = Vec::with_capacity(HEADER_BYTES + self.payload.len());
+        bytes.push(self.kind as u8);
+        bytes.extend_from_slice(&(self.payload.len() as u32).to_be_bytes());
+        bytes.extend_from_slice(&self.payload);
+        bytes
+    }
+
+    /// Writes the frame with one `write_all` (a frame is never interleaved
+    /// with another writer's bytes as long as writers share one lock).
+    pub fn write_to<W: Write>(&self, writer: &mut W) -> io::Result<()> {
+        writer.write_all(&self.encode())?;
+        writer.flush()
+    }
+
+    /// Reads one frame; `Ok(None)` on a clean end of stream before a header.
+    pub fn read_from<R: Read>(reader: &mut R) -> Result<Option<Frame>, FrameError> {
+        let mut header = [0u8; HEADER_BYTES];
+        match reader.read_exact(&mut header[..1]) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+        reader.read_exact(&mut header[1..])?;
+        let (kind, len) = parse_header(&header)?;
+        let mut payload = vec![0u8; len];
+        reader.read_exact(&mut payload)?;
+        Ok(Some(Frame { kind, payload }))
+    }
+}
+
+fn parse_header(header: &[u8; HEADER_BYTES]) -> Result<(FrameKind, usize), FrameError> {
+    let kind = FrameKind::from_byte(header[0]).ok_or(FrameError::UnknownKind(header[0]))?;
+    let len = u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize;
+    if len > MAX_FRAME_BYTES {
+        return Err(FrameError::TooLarge(len));
+    }
+    Ok((kind, len))
+}
+
+/// Incremental decoder for frames arriving in arbitrary chunks (the worker
+/// reads the container's stdout as a stream of byte chunks). Holds at most one
+/// partial frame.
+#[derive(Debug, Default)]
+pub struct FrameDecoder {
+    buffer: Vec<u8>,
+}
+
+impl FrameDecoder {
+    pub fn new() -> FrameDecoder {
+        FrameDecoder::default()
+    }
+
+    /// Appends a chunk of the stream.
+    pub fn push(&mut self, chunk: &[u8]) {
+        self.buffer.extend_from_slice(chunk);
+    }
+
+    /// The next complete frame, if the buffer holds one.
+    pub fn next_frame(&mut self) -> Result<Option<Frame>, FrameError> {
+        if self.buffer.len() < HEADER_BYTES {
+            return Ok(None);
+        }
+        let mut header = [0u8; HEADER_BYTES];
+        header.copy_from_slice(&self.buffer[..HEADER_BYTES]);
+        let (kind, len) = parse_header(&header)?;
+        if self.buffer.len() < HEADER_BYTES + len {
+            return Ok(None);
+        }
+        let payload = self.buffer[HEADER_BYTES..HEADER_BYTES + len].to_vec();
+        self.buffer.drain(..HEADER_BYTES + len);
+        Ok(Some(Frame { kind, payload }))
+    }
+
+    /// Bytes received that do not yet form a whole frame.
+    pub fn pending_bytes(&self) -> usize {
+        self.buffer.len()
+    }
+}
+
+/// A file to write into the work directory before compiling.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceFile {
+    /// Relative path inside the work dir (`main.py`, `src/lib.rs`).
+    pub name: String,
+    pub content: String,
+}
+
+/// Resource limits of one stage (compile, or one run of the program).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageLimits {
+    /// CPU time of the stage's process tree.
+    pub cpu_time_ms: u64,
+    /// Wall-clock time from exec to exit.
+    pub wall_time_ms: u64,
+    /// Peak resident memory of the stage's process tree.
+    pub memory_kb: u64,
+    /// Processes and threads the program uid may hold at once.
+    pub processes: u64,
+    /// Bytes of stdout + stderr kept; beyond it the program is stopped.
+    pub output_bytes: u64,
+    /// Largest file the program may write (RLIMIT_FSIZE).
+    pub file_size_bytes: u64,
+}
+
+/// A test case: the program runs once per case with this stdin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestCase {
+    pub stdin: String,
+    pub expected_stdout: String,
+}
+
+/// Everything the runner needs for one job; the first frame on its stdin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobSpec {
+    pub files: Vec<SourceFile>,
+    /// Compile command (argv, no shell), if the language compiles.
+    pub compile: Option<Vec<String>>,
+    /// Run command (argv, no shell); `args` are appended to it.
+    pub run: Vec<String>,
+    pub args: Vec<String>,
+    /// The program's stdin when not interactive.
+    pub stdin: String,
+    /// When true the program's stdin is fed by `Stdin` frames until `StdinEnd`
+    /// (after `stdin` above, if any).
+    pub interactive: bool,
+    pub compile_limits: StageLimits,
+    pub run_limits: StageLimits,
+    /// Test-case mode when non-empty: compile once, run once per case.
+    #[serde(default)]
+    pub tests: Vec<TestCase>,
+}
+
+/// Which stage the runner entered; sent as it starts it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageEvent {
+    /// `compile`, `run`, or `test` (then `index` says which case).
+    pub stage: String,
+    #[serde(default)]
+    pub index: Option<usize>,
+}
+
+/// How a stage ended, as the runner observed it. The server turns these facts
+/// into a verdict; the runner never decides one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Termination {
+    /// Exited on its own (see `exit_code`).
+    Exited,
+    /// Killed by a signal it did not get from the runner (see `signal`).
+    Signaled,
+    /// Stopped by the runner: CPU time limit.
+    CpuTimeLimit,
+    /// Stopped by the runner: wall-clock limit.
+    WallTimeLimit,
+    /// Killed by the kernel's OOM killer (observed in the memory cgroup).
+    MemoryLimit,
+    /// Stopped by the runner: output over the cap.
+    OutputLimit,
+}
+
+/// Facts about one finished stage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageReport {
+    pub termination: Termination,
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    pub cpu_time_ms: u64,
+    pub wall_time_ms: u64,
+    pub memory_kb: u64,
+    /// Captured stdout, at most the output cap (lossy UTF-8).
+    pub stdout: String,
+    /// Captured stderr, at most the output cap (lossy UTF-8).
+    pub stderr: String,
+    /// Output was cut at the cap.
+    pub truncated: bool,
+}
+
+/// One test case's run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestReport {
+    pub run: StageReport,
+    /// stdout matched `expected_stdout` (trailing whitespace per line and the
+    /// final newline ignored).
+    pub passed: bool,
+}
+
+/// The runner's last frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct RunReport {
+    /// Present when the language compiles.
+    pub compile: Option<StageReport>,
+    /// The program's run (absent in test mode or after a failed compile).
+    pub run: Option<StageReport>,
+    /// One per test case, in order (test mode only).
+    #[serde(default)]
+    pub tests: Vec<TestReport>,
+    /// The job could not be carried out (bad file name, runner failure):
+    /// the reason. The server maps it to `internal_error` or a 4xx earlier.
+    pub error: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Frames written one after another decode back identically, whatever
+    /// chunking the stream applies.
+    #[test]
+    fn decoder_reassembles_frames_split_across_chunks() {
+        let frames = vec![
+            Frame::new(FrameKind::Stdout, b"hello".to_vec()),
+            Frame::new(FrameKind::Stderr, vec![]),
+            Frame::json(FrameKind::Stage, &StageEvent { stage: "run".into(), index: None }).unwrap(),
+        ];
+        let bytes: Vec<u8> = frames.iter().flat_map(|f| f.encode()).collect();
+        for chunk_size in [1, 2, 3, 7, bytes.len()] {
+            let mut decoder = FrameDecoder::new();
+            let mut decoded = vec![];
+            for chunk in bytes.chunks(chunk_size) {
+                decoder.push(chunk);
+                while let Some(frame) = decoder.next_frame().unwrap() {
+                    decoded.push(frame);
+                }
+            }
+            assert_eq!(decoded, frames, "chunk size {chunk_size}");
+            assert_eq!(decoder.pending_bytes(), 0);
+        }
+    }
+
+    /// A header announcing more than the maximum is refused before any
+    /// payload is buffered.
+    #[test]
+    fn oversized_frame_is_refused() {
+        let mut decoder = FrameDecoder::new();
+        let mut header = vec![FrameKind::Stdout as u8];
+        header.extend_from_slice(&((MAX_FRAME_BYTES as u32) + 1).to_be_bytes());
+        decoder.push(&header);
+        assert!(matches!(decoder.next_frame(), Err(FrameError::TooLarge(_))));
+    }
+
+    /// Blocking reads see a clean end of stream as `None` and an unknown kind
+    /// as an error.
+    #[test]
+    fn read_from_handles_eof_and_unknown_kind() {
+        let mut empty: &[u8] = &[];
+        assert!(Frame::read_from(&mut empty).unwrap().is_none());
+        let mut bad: &[u8] = &[99, 0, 0, 0, 0];
+        assert!(matches!(Frame::read_from(&mut bad), Err(FrameError::UnknownKind(99))));
+        let encoded = Frame::new(FrameKind::StdinEnd, vec![]).encode();
+        let mut good: &[u8] = &encoded;
+        assert_eq!(Frame::read_from(&mut good).unwrap().unwrap().kind, FrameKind::StdinEnd);
+    }
+}
+
+/// Most files one job may carry.
+pub const MAX_FILES: usize = 64;
+/// Longest path component of a submitted file name, in bytes.
+pub const MAX_NAME_COMPONENT_BYTES: usize = 255;
+/// Longest submitted file path, in bytes.
+pub const MAX_PATH_BYTES: usize = 4096;
+
+/// Why a submitted file name is refused, or `Ok` when it is a plain relative
+/// path that stays inside the work dir. Both the API (to answer 400 early) and
+/// the runner (which must not trust the worker) check with this one function.
+pub fn check_file_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("file name is empty".into());
+    }
+    if name.len() > MAX_PATH_BYTES {
+        return Err(format!("file name is longer than {MAX_PATH_BYTES} bytes"));
+    }
+    if name.contains('\0') {
+        return Err("file name contains a NUL byte".into());
+    }
+    if name.starts_with('/') {
+        return Err(format!("file name {name:?} is absolute"));
+    }
+    for component in name.split('/') {
+        match component {
+            "" => return Err(format!("file name {name:?} has an empty path component")),
+            "." | ".." => return Err(format!("file name {name:?} has a {component:?} component")),
+            _ if component.len() > MAX_NAME_COMPONENT_BYTES => {
+                return Err(format!(
+                    "file name {name:?} has a component longer than {MAX_NAME_COMPONENT_BYTES} bytes"
+                ))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod file_name_tests {
+    use super::check_file_name;
+
+    /// Plain relative names pass; anything that could leave the work dir or
+    /// confuse the file system is refused.
+    #[test]
+    fn refuses_escaping_and_malformed_names() {
+        for good in ["main.py", "src/lib.rs", "a/b/c.txt", ".hidden", "x..y"] {
+            assert!(check_file_name(good).is_ok(), "{good}");
+        }
+        let long_component = "a".repeat(256);
+        for bad in ["", "/etc/passwd", "../x", "a/../b", "a//b", "./a", "a/", "nul\0x", long_component.as_str()] {
+            assert!(check_file_name(bad).is_err(), "{bad:?}");
+        }
+    }
+}

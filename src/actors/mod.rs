@@ -1,0 +1,13 @@
+pub mod pubsub_bridge;
+pub mod sandbox;
+pub mod session;
+pub mod store;
+pub mod stream_consumer;
+pub mod worker_pool;
+
+pub use pubsub_bridge::PubSubBridge;
+pub use sandbox::SandboxActor;
+pub use session::SessionActor;
+pub use store::StoreActor;
+pub use stream_consumer::StreamConsumer;
+pub use worker_pool::WorkerPool;

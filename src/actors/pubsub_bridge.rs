@@ -1,0 +1,198 @@
+//! PubSubBridge: owns this API process's one Redis Pub/Sub connection and the
+//! map from users to their open sessions. Handles Subscribe and Unsubscribe
+//! from SessionActors and the stream of Redis messages: it SUBSCRIBEs to a
+//! user's channel while that user has a session here, and forwards each event
+//! text unchanged to exactly that user's sessions (no event of one user ever
+//! reaches another's). Delivery uses `try_send`: a session whose mailbox is
+//! full misses `output` chunks, never `finished`. Started by `app` under an
+//! actix `Supervisor`; when the Redis connection drops the message stream
+//! ends, the actor stops and is restarted with back-off, keeping its session
+//! map, and resubscribes every user on the new connection.
+
+use super::session::Deliver;
+use crate::queue::{Keys, RedisSettings};
+use actix::prelude::*;
+use futures_util::StreamExt;
+use redis::aio::PubSubSink;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Longest wait between reconnection attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+pub struct PubSubBridge {
+    redis: RedisSettings,
+    keys: Keys,
+    /// Subscription commands go through the sink; `None` while (re)connecting.
+    sink: Option<PubSubSink>,
+    sessions: HashMap<u64, (String, Recipient<Deliver>)>,
+    users: HashMap<String, HashSet<u64>>,
+    failures: u32,
+}
+
+impl PubSubBridge {
+    pub fn new(redis: RedisSettings) -> PubSubBridge {
+        PubSubBridge {
+            keys: Keys::new(&redis.prefix),
+            redis,
+            sink: None,
+            sessions: HashMap::new(),
+            users: HashMap::new(),
+            failures: 0,
+        }
+    }
+
+    fn subscribe_user(&self, ctx: &mut Context<Self>, user_id: &str) {
+        if let Some(mut sink) = self.sink.clone() {
+            let channel = self.keys.events_channel(user_id);
+            ctx.spawn(
+                async move {
+                    if let Err(error) = sink.subscribe(&channel).await {
+                        tracing::warn!(%channel, %error, "SUBSCRIBE failed");
+                    }
+                }
+                .into_actor(self),
+            );
+        }
+    }
+}
+
+/// A connected bridge message: one Redis Pub/Sub message.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Published {
+    channel: String,
+    payload: Vec<u8>,
+}
+
+impl Actor for PubSubBridge {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(4096);
+        let backoff = if self.failures == 0 {
+            Duration::ZERO
+        } else {
+            (Duration::from_millis(100) * 2u32.saturating_pow(self.failures.min(10))).min(MAX_BACKOFF)
+        };
+        let url = self.redis.url.clone();
+        let connect = async move {
+            tokio::time::sleep(backoff).await;
+            let client = redis::Client::open(url.as_str())?;
+            client.get_async_pubsub().await
+        };
+        ctx.spawn(connect.into_actor(self).map(|connected, bridge, ctx| match connected {
+            Ok(pubsub) => {
+                bridge.failures = 0;
+                let (sink, stream) = pubsub.split();
+                bridge.sink = Some(sink);
+                ctx.add_stream(stream.map(|msg| Published {
+                    channel: msg.get_channel_name().to_string(),
+                    payload: msg.get_payload_bytes().to_vec(),
+                }));
+                let users: Vec<String> = bridge.users.keys().cloned().collect();
+                for user in users {
+                    bridge.subscribe_user(ctx, &user);
+                }
+                tracing::info!("pub/sub bridge connected");
+            }
+            Err(error) => {
+                bridge.failures += 1;
+                tracing::error!(%error, failures = bridge.failures, "pub/sub bridge cannot connect; retrying");
+                ctx.stop();
+            }
+        }));
+    }
+}
+
+impl actix::Supervised for PubSubBridge {
+    fn restarting(&mut self, _: &mut Context<Self>) {
+        self.sink = None;
+    }
+}
+
+impl StreamHandler<Published> for PubSubBridge {
+    fn handle(&mut self, msg: Published, _: &mut Context<Self>) {
+        let Some(user) = self.keys.user_of_channel(&msg.channel) else { return };
+        let Some(sessions) = self.users.get(user) else { return };
+        let text: Arc<str> = Arc::from(String::from_utf8_lossy(&msg.payload));
+        // Events are serialised with their tag first.
+        let is_final = text.starts_with(r#"{"type":"finished""#);
+        for session_id in sessions {
+            let Some((_, recipient)) = self.sessions.get(session_id) else { continue };
+            let deliver = Deliver { text: text.clone(), is_final };
+            match recipient.try_send(deliver) {
+                Ok(()) => {}
+                Err(SendError::Full(deliver)) if deliver.is_final => recipient.do_send(deliver),
+                Err(SendError::Full(_)) => tracing::debug!(session_id, user, "session mailbox full; dropped an output event"),
+                Err(SendError::Closed(_)) => {}
+            }
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Context<Self>) {
+        self.failures += 1;
+        tracing::warn!("pub/sub connection lost; reconnecting");
+        ctx.stop();
+    }
+}
+
+/// Route `user_id`'s events to this session until it unsubscribes.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Subscribe {
+    pub session_id: u64,
+    pub user_id: String,
+    pub recipient: Recipient<Deliver>,
+}
+
+/// The session has ended.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Unsubscribe {
+    pub session_id: u64,
+}
+
+impl Handler<Subscribe> for PubSubBridge {
+    type Result = ();
+
+    fn handle(&mut self, msg: Subscribe, ctx: &mut Context<Self>) {
+        let sessions = self.users.entry(msg.user_id.clone()).or_default();
+        let first = sessions.is_empty();
+        sessions.insert(msg.session_id);
+        self.sessions.insert(msg.session_id, (msg.user_id.clone(), msg.recipient));
+        if first {
+            self.subscribe_user(ctx, &msg.user_id);
+        }
+    }
+}
+
+impl Handler<Unsubscribe> for PubSubBridge {
+    type Result = ();
+
+    fn handle(&mut self, msg: Unsubscribe, ctx: &mut Context<Self>) {
+        let Some((user, _)) = self.sessions.remove(&msg.session_id) else { return };
+        let last = match self.users.get_mut(&user) {
+            Some(sessions) => {
+                sessions.remove(&msg.session_id);
+                sessions.is_empty()
+            }
+            None => false,
+        };
+        if last {
+            self.users.remove(&user);
+            if let Some(mut sink) = self.sink.clone() {
+                let channel = self.keys.events_channel(&user);
+                ctx.spawn(
+                    async move {
+                        if let Err(error) = sink.unsubscribe(&channel).await {
+                            tracing::debug!(%channel, %error, "UNSUBSCRIBE failed");
+                        }
+                    }
+                    .into_actor(self),
+                );
+            }
+        }
+    }
+}

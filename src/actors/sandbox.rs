@@ -1,0 +1,127 @@
+//! SandboxActor: owns exactly one container, from create to remove, for one
+//! job. Handles Run (once), Stdin and Kill. Started by WorkerPool, one per job,
+//! on the pool's arbiter. The container lifecycle runs in a spawned task, so
+//! a panic in Docker or frame handling is caught as that task's error and
+//! becomes an `internal_error` result instead of taking the arbiter down; the
+//! task's drop guard force-removes the container on every exit path. The
+//! actor stops itself when Run finishes; if it dies first, WorkerPool sees a
+//! `MailboxError` and completes the job as `internal_error`.
+
+use crate::events::OutputStream;
+use crate::job::{Job, JobResult};
+use crate::languages::Language;
+use crate::sandbox::{self, ContainerLabels, RunControl, SandboxError, SandboxSettings, StdinChunk};
+use actix::prelude::*;
+use bollard::Docker;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Stdin chunks buffered for a program that is not reading yet; a client
+/// sending more waits (the sender sees the buffer full and drops the chunk
+/// with an error event).
+const STDIN_BUFFER: usize = 64;
+
+/// Receives a running program's output chunks as they arrive.
+pub type OutputSink = Box<dyn FnMut(OutputStream, &[u8]) + Send>;
+
+pub struct SandboxActor {
+    docker: Docker,
+    settings: Arc<SandboxSettings>,
+    labels: ContainerLabels,
+    stdin: mpsc::Sender<StdinChunk>,
+    /// Taken by Run; `None` once the job has started.
+    control: Option<RunControl>,
+    kill: CancellationToken,
+}
+
+impl SandboxActor {
+    pub fn new(docker: Docker, settings: Arc<SandboxSettings>, labels: ContainerLabels) -> SandboxActor {
+        let (stdin, receiver) = mpsc::channel(STDIN_BUFFER);
+        let kill = CancellationToken::new();
+        SandboxActor {
+            docker,
+            settings,
+            labels,
+            stdin,
+            control: Some(RunControl { stdin: receiver, kill: kill.clone() }),
+            kill,
+        }
+    }
+}
+
+impl Actor for SandboxActor {
+    type Context = Context<Self>;
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        // Whatever stopped us, the container must not outlive the actor: the
+        // run task sees the kill and its guard removes the container.
+        self.kill.cancel();
+    }
+}
+
+/// Run the job; replies with its result once the container is gone.
+#[derive(Message)]
+#[rtype(result = "Result<JobResult, SandboxError>")]
+pub struct Run {
+    pub job: Job,
+    pub language: Language,
+    /// Receives the program's output as it is produced.
+    pub on_output: OutputSink,
+}
+
+/// Bytes for an interactive program's stdin, or its end.
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct Stdin {
+    pub chunk: StdinChunk,
+}
+
+/// Stop the program now.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Kill;
+
+impl Handler<Run> for SandboxActor {
+    type Result = ResponseActFuture<Self, Result<JobResult, SandboxError>>;
+
+    fn handle(&mut self, msg: Run, _: &mut Context<Self>) -> Self::Result {
+        let Some(control) = self.control.take() else {
+            return Box::pin(fut::ready(Ok(JobResult::internal_error("a sandbox runs one job only"))));
+        };
+        let (docker, settings, labels) = (self.docker.clone(), self.settings.clone(), self.labels.clone());
+        let Run { job, language, on_output } = msg;
+        let task = tokio::spawn(async move {
+            sandbox::run_job(&docker, &settings, &labels, &job, &language, control, on_output).await
+        });
+        Box::pin(
+            async move {
+                match task.await {
+                    Ok(outcome) => outcome,
+                    Err(join_error) => Ok(JobResult::internal_error(format!("the sandbox task failed: {join_error}"))),
+                }
+            }
+            .into_actor(self)
+            .map(|outcome, _, ctx| {
+                ctx.stop();
+                outcome
+            }),
+        )
+    }
+}
+
+impl Handler<Stdin> for SandboxActor {
+    type Result = bool;
+
+    fn handle(&mut self, msg: Stdin, _: &mut Context<Self>) -> bool {
+        self.stdin.try_send(msg.chunk).is_ok()
+    }
+}
+
+impl Handler<Kill> for SandboxActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Kill, _: &mut Context<Self>) {
+        self.kill.cancel();
+    }
+}

@@ -1,0 +1,129 @@
+//! StoreActor: owns the persistence backend (an `Arc<dyn Store>`, SQLite by
+//! default). Handles InsertJob, MarkRunning, CompleteJob, GetJob, ListJobs,
+//! PingStore. Started by `app` and run under an actix `Supervisor`; it holds
+//! no state besides the backend handle, so a restart loses nothing. Backend
+//! calls never block its arbiter (SQLite runs on the blocking pool), so
+//! requests are served concurrently; each reply is the backend's `Result`.
+
+use crate::job::{Job, JobId, JobResult};
+use crate::store::{Store, StoreError, StoredJob};
+use actix::prelude::*;
+use std::sync::Arc;
+
+pub struct StoreActor {
+    store: Arc<dyn Store>,
+}
+
+impl StoreActor {
+    pub fn new(store: Arc<dyn Store>) -> StoreActor {
+        StoreActor { store }
+    }
+}
+
+impl Actor for StoreActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        // Every API request and job transition passes through here.
+        ctx.set_mailbox_capacity(4096);
+    }
+}
+
+impl actix::Supervised for StoreActor {}
+
+/// Store a new job as queued.
+#[derive(Message)]
+#[rtype(result = "Result<(), StoreError>")]
+pub struct InsertJob {
+    pub job: Job,
+}
+
+/// Mark a job running; false if it is already completed.
+#[derive(Message)]
+#[rtype(result = "Result<bool, StoreError>")]
+pub struct MarkRunning {
+    pub id: JobId,
+}
+
+/// Store a job's result; false if it was already completed.
+#[derive(Message)]
+#[rtype(result = "Result<bool, StoreError>")]
+pub struct CompleteJob {
+    pub id: JobId,
+    pub result: JobResult,
+}
+
+/// Fetch one job.
+#[derive(Message)]
+#[rtype(result = "Result<Option<StoredJob>, StoreError>")]
+pub struct GetJob {
+    pub id: JobId,
+}
+
+/// A user's jobs, newest first, older than `before`.
+#[derive(Message)]
+#[rtype(result = "Result<Vec<StoredJob>, StoreError>")]
+pub struct ListJobs {
+    pub user_id: String,
+    pub before: Option<JobId>,
+    pub limit: usize,
+}
+
+/// Check that the backend answers.
+#[derive(Message)]
+#[rtype(result = "Result<(), StoreError>")]
+pub struct PingStore;
+
+impl Handler<InsertJob> for StoreActor {
+    type Result = ResponseFuture<Result<(), StoreError>>;
+
+    fn handle(&mut self, msg: InsertJob, _: &mut Context<Self>) -> Self::Result {
+        let store = self.store.clone();
+        Box::pin(async move { store.insert_job(&msg.job).await })
+    }
+}
+
+impl Handler<MarkRunning> for StoreActor {
+    type Result = ResponseFuture<Result<bool, StoreError>>;
+
+    fn handle(&mut self, msg: MarkRunning, _: &mut Context<Self>) -> Self::Result {
+        let store = self.store.clone();
+        Box::pin(async move { store.mark_running(msg.id).await })
+    }
+}
+
+impl Handler<CompleteJob> for StoreActor {
+    type Result = ResponseFuture<Result<bool, StoreError>>;
+
+    fn handle(&mut self, msg: CompleteJob, _: &mut Context<Self>) -> Self::Result {
+        let store = self.store.clone();
+        Box::pin(async move { store.complete_job(msg.id, &msg.result).await })
+    }
+}
+
+impl Handler<GetJob> for StoreActor {
+    type Result = ResponseFuture<Result<Option<StoredJob>, StoreError>>;
+
+    fn handle(&mut self, msg: GetJob, _: &mut Context<Self>) -> Self::Result {
+        let store = self.store.clone();
+        Box::pin(async move { store.get_job(msg.id).await })
+    }
+}
+
+impl Handler<ListJobs> for StoreActor {
+    type Result = ResponseFuture<Result<Vec<StoredJob>, StoreError>>;
+
+    fn handle(&mut self, msg: ListJobs, _: &mut Context<Self>) -> Self::Result {
+        let store = self.store.clone();
+        Box::pin(async move { store.list_jobs(&msg.user_id, msg.before, msg.limit).await })
+    }
+}
+
+impl Handler<PingStore> for StoreActor {
+    type Result = ResponseFuture<Result<(), StoreError>>;
+
+    fn handle(&mut self, _: PingStore, _: &mut Context<Self>) -> Self::Result {
+        let store = self.store.clone();
+        Box::pin(async move { store.ping().await })
+    }
+}

@@ -1,0 +1,322 @@
+//! StreamConsumer: owns this worker's reading of the job stream in the
+//! consumer group (`rce:jobs`, group `workers`, consumer `<host>-<pid>`).
+//! Reads only as many entries as WorkerPool has free slots (back-pressure), on
+//! a dedicated connection without the client's reply timeout (a blocking
+//! XREADGROUP would otherwise time out after 500 ms); takes over entries left
+//! pending by dead consumers with XAUTOCLAIM after `claim_idle_ms`;
+//! dead-letters entries delivered more than `max_attempts` times (completing
+//! their job as internal_error) so a poison job never loops. Handles JobDone
+//! (XACK once the result is stored). Started by `app` under an actix
+//! `Supervisor`: when Redis goes away the read loop fails, the actor stops,
+//! and the supervisor restarts it with a growing back-off; pending entries
+//! stay in Redis, so nothing is lost. Stops reading when the shutdown token
+//! is cancelled.
+
+use super::store::StoreActor;
+use super::worker_pool::{finish, Execute, FreeSlots, JobDone, WorkerPool, WorkerSettings};
+use crate::job::{Job, JobResult};
+use crate::queue::{EventPublisher, Keys, RedisSettings, JOB_FIELD};
+use actix::prelude::*;
+use redis::aio::{ConnectionManager, MultiplexedConnection};
+use redis::streams::{StreamAutoClaimReply, StreamId, StreamPendingCountReply, StreamReadReply};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// Longest wait between restarts after Redis failures.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+pub struct StreamConsumer {
+    redis: RedisSettings,
+    keys: Keys,
+    settings: WorkerSettings,
+    consumer: String,
+    pool: Addr<WorkerPool>,
+    store: Addr<StoreActor>,
+    events: EventPublisher,
+    /// Shared connection for XACK and XADD (short commands).
+    commands: ConnectionManager,
+    /// Woken when a job's slot is free again.
+    slot_freed: Arc<Notify>,
+    shutdown: CancellationToken,
+    /// Consecutive failed runs of the read loop, for the back-off.
+    failures: u32,
+}
+
+/// Everything the read loop needs, owned by the loop's future.
+#[derive(Clone)]
+struct ReadLoop {
+    redis: RedisSettings,
+    keys: Keys,
+    settings: WorkerSettings,
+    consumer: String,
+    pool: Addr<WorkerPool>,
+    store: Addr<StoreActor>,
+    events: EventPublisher,
+    commands: ConnectionManager,
+    slot_freed: Arc<Notify>,
+    shutdown: CancellationToken,
+    done: Recipient<JobDone>,
+}
+
+impl StreamConsumer {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        redis: RedisSettings,
+        settings: WorkerSettings,
+        consumer: String,
+        pool: Addr<WorkerPool>,
+        store: Addr<StoreActor>,
+        events: EventPublisher,
+        commands: ConnectionManager,
+        shutdown: CancellationToken,
+    ) -> StreamConsumer {
+        StreamConsumer {
+            keys: Keys::new(&redis.prefix),
+            redis,
+            settings,
+            consumer,
+            pool,
+            store,
+            events,
+            commands,
+            slot_freed: Arc::new(Notify::new()),
+            shutdown,
+            failures: 0,
+        }
+    }
+}
+
+impl Actor for StreamConsumer {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        let backoff = backoff(self.failures);
+        let read_loop = ReadLoop {
+            redis: self.redis.clone(),
+            keys: self.keys.clone(),
+            settings: self.settings.clone(),
+            consumer: self.consumer.clone(),
+            pool: self.pool.clone(),
+            store: self.store.clone(),
+            events: self.events.clone(),
+            commands: self.commands.clone(),
+            slot_freed: self.slot_freed.clone(),
+            shutdown: self.shutdown.clone(),
+            done: ctx.address().recipient(),
+        };
+        let run = async move {
+            tokio::time::sleep(backoff).await;
+            read_loop.run().await
+        };
+        ctx.spawn(run.into_actor(self).map(|outcome, consumer, ctx| match outcome {
+            Ok(()) => tracing::info!(consumer = %consumer.consumer, "stopped reading the job stream"),
+            Err(error) => {
+                consumer.failures += 1;
+                tracing::error!(consumer = %consumer.consumer, %error, failures = consumer.failures, "job stream read loop failed; restarting");
+                ctx.stop();
+            }
+        }));
+    }
+}
+
+impl actix::Supervised for StreamConsumer {
+    fn restarting(&mut self, _: &mut Context<Self>) {
+        tracing::info!(consumer = %self.consumer, "restarting the stream consumer");
+    }
+}
+
+fn backoff(failures: u32) -> Duration {
+    if failures == 0 {
+        Duration::ZERO
+    } else {
+        (Duration::from_millis(100) * 2u32.saturating_pow(failures.min(10))).min(MAX_BACKOFF)
+    }
+}
+
+impl Handler<JobDone> for StreamConsumer {
+    type Result = ();
+
+    fn handle(&mut self, msg: JobDone, ctx: &mut Context<Self>) {
+        self.slot_freed.notify_one();
+        let (mut commands, keys) = (self.commands.clone(), self.keys.clone());
+        ctx.spawn(
+            async move {
+                let acked: redis::RedisResult<i64> = redis::cmd("XACK")
+                    .arg(keys.jobs_stream())
+                    .arg(keys.group())
+                    .arg(&msg.entry_id)
+                    .query_async(&mut commands)
+                    .await;
+                match acked {
+                    Ok(_) => tracing::debug!(job_id = %msg.job_id, entry = %msg.entry_id, "acked"),
+                    // Not lost: the entry is redelivered and, being
+                    // completed, acked without running again.
+                    Err(error) => tracing::warn!(job_id = %msg.job_id, %error, "XACK failed; the entry will be redelivered"),
+                }
+            }
+            .into_actor(self),
+        );
+    }
+}
+
+impl ReadLoop {
+    async fn run(self) -> redis::RedisResult<()> {
+        let client = redis::Client::open(self.redis.url.as_str())?;
+        // Dedicated connection without a reply timeout: XREADGROUP BLOCK
+        // legitimately takes up to read_block_ms to answer.
+        let config = redis::AsyncConnectionConfig::new().set_response_timeout(None);
+        let mut reader = client.get_multiplexed_async_connection_with_config(&config).await?;
+        self.ensure_group(&mut reader).await?;
+        tracing::info!(consumer = %self.consumer, stream = %self.keys.jobs_stream(), "reading the job stream");
+        let mut last_claim = Instant::now() - Duration::from_secs(3600);
+        let claim_every = Duration::from_millis((self.settings.claim_idle_ms / 2).clamp(100, 5_000));
+        while !self.shutdown.is_cancelled() {
+            let free = self.pool.send(FreeSlots).await.unwrap_or(0);
+            if free == 0 {
+                tokio::select! {
+                    _ = self.slot_freed.notified() => {}
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    _ = self.shutdown.cancelled() => {}
+                }
+                continue;
+            }
+            let mut entries = Vec::new();
+            if last_claim.elapsed() >= claim_every {
+                last_claim = Instant::now();
+                entries = self.claim_stale(&mut reader, free).await?;
+            }
+            if entries.is_empty() {
+                entries = tokio::select! {
+                    read = self.read_new(&mut reader, free) => read?,
+                    // The in-flight XREADGROUP is abandoned; an entry it
+                    // delivers meanwhile stays pending and is reclaimed.
+                    _ = self.shutdown.cancelled() => break,
+                };
+            }
+            for (entry, delivered) in entries {
+                self.dispatch(entry, delivered).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn ensure_group(&self, reader: &mut MultiplexedConnection) -> redis::RedisResult<()> {
+        let created: redis::RedisResult<()> = redis::cmd("XGROUP")
+            .arg("CREATE")
+            .arg(self.keys.jobs_stream())
+            .arg(self.keys.group())
+            .arg("0")
+            .arg("MKSTREAM")
+            .query_async(reader)
+            .await;
+        match created {
+            Err(error) if error.code() == Some("BUSYGROUP") => Ok(()),
+            other => other,
+        }
+    }
+
+    /// New entries, at most `count`; each delivered once so far.
+    async fn read_new(&self, reader: &mut MultiplexedConnection, count: usize) -> redis::RedisResult<Vec<(StreamId, usize)>> {
+        let reply: Option<StreamReadReply> = redis::cmd("XREADGROUP")
+            .arg("GROUP")
+            .arg(self.keys.group())
+            .arg(&self.consumer)
+            .arg("COUNT")
+            .arg(count)
+            .arg("BLOCK")
+            .arg(self.settings.read_block_ms)
+            .arg("STREAMS")
+            .arg(self.keys.jobs_stream())
+            .arg(">")
+            .query_async(reader)
+            .await?;
+        Ok(reply
+            .map(|reply| reply.keys.into_iter().flat_map(|key| key.ids).map(|entry| (entry, 1)).collect())
+            .unwrap_or_default())
+    }
+
+    /// Entries idle past `claim_idle_ms` in any consumer, now ours, with
+    /// their delivery counts.
+    async fn claim_stale(&self, reader: &mut MultiplexedConnection, count: usize) -> redis::RedisResult<Vec<(StreamId, usize)>> {
+        let reply: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
+            .arg(self.keys.jobs_stream())
+            .arg(self.keys.group())
+            .arg(&self.consumer)
+            .arg(self.settings.claim_idle_ms)
+            .arg("0-0")
+            .arg("COUNT")
+            .arg(count)
+            .query_async(reader)
+            .await?;
+        let mut claimed = Vec::with_capacity(reply.claimed.len());
+        for entry in reply.claimed {
+            let pending: StreamPendingCountReply = redis::cmd("XPENDING")
+                .arg(self.keys.jobs_stream())
+                .arg(self.keys.group())
+                .arg(&entry.id)
+                .arg(&entry.id)
+                .arg(1)
+                .query_async(reader)
+                .await?;
+            let delivered = pending.ids.first().map(|p| p.times_delivered).unwrap_or(1);
+            tracing::info!(entry = %entry.id, delivered, "claimed a stale entry");
+            claimed.push((entry, delivered));
+        }
+        Ok(claimed)
+    }
+
+    async fn dispatch(&self, entry: StreamId, delivered: usize) -> redis::RedisResult<()> {
+        let job = entry.get::<String>(JOB_FIELD).and_then(|text| serde_json::from_str::<Job>(&text).ok());
+        if delivered as u64 > self.settings.max_attempts {
+            return self.dead_letter(&entry, job, delivered).await;
+        }
+        match job {
+            Some(job) => {
+                tracing::debug!(job_id = %job.id, user_id = %job.user_id, entry = %entry.id, "dispatching");
+                let execute = Execute { entry_id: entry.id.clone(), job, done: self.done.clone() };
+                if self.pool.send(execute).await.is_err() {
+                    tracing::error!(entry = %entry.id, "worker pool is gone; entry stays pending");
+                }
+            }
+            // Left pending: it is reclaimed, and dead-lettered once it has
+            // been delivered max_attempts times.
+            None => tracing::error!(entry = %entry.id, delivered, "undecodable job entry"),
+        }
+        Ok(())
+    }
+
+    /// Copies the entry to the dead-letter stream, completes its job as
+    /// internal_error (when it can be decoded) and acks it.
+    async fn dead_letter(&self, entry: &StreamId, job: Option<Job>, delivered: usize) -> redis::RedisResult<()> {
+        let mut commands = self.commands.clone();
+        let payload = entry.get::<String>(JOB_FIELD).unwrap_or_default();
+        let reason = format!("delivered {delivered} times (max_attempts {})", self.settings.max_attempts);
+        tracing::error!(entry = %entry.id, %reason, "dead-lettering a job entry");
+        redis::cmd("XADD")
+            .arg(self.keys.dead_stream())
+            .arg("*")
+            .arg("entry")
+            .arg(&entry.id)
+            .arg(JOB_FIELD)
+            .arg(payload)
+            .arg("reason")
+            .arg(&reason)
+            .query_async::<String>(&mut commands)
+            .await?;
+        if let Some(job) = job {
+            let result = JobResult::internal_error(format!("the job failed on every attempt: {reason}"));
+            // Even if storing fails here, the entry is in the dead-letter
+            // stream and must not loop; it is acked regardless.
+            let _ = finish(job.id, &job.user_id, result, &self.store, &self.events).await;
+        }
+        redis::cmd("XACK")
+            .arg(self.keys.jobs_stream())
+            .arg(self.keys.group())
+            .arg(&entry.id)
+            .query_async::<i64>(&mut commands)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,267 @@
+//! WorkerPool: owns this worker's N execution slots and the jobs running in
+//! them, one SandboxActor each. Handles Execute (from StreamConsumer, which
+//! only sends when FreeSlots says a slot is free: back-pressure), FreeSlots,
+//! SendStdin and KillJob. For each job it skips work already completed (a
+//! redelivery), marks the job running, publishes `started`, runs the
+//! SandboxActor, stores the result, publishes the live output and then
+//! `finished`, and only then tells StreamConsumer to XACK (`JobDone`). A
+//! SandboxActor that dies without replying yields an `internal_error` result;
+//! an infrastructure failure worth retrying leaves the entry unacked for
+//! another delivery. Started by `app`; its state is the running set, so it is
+//! not restarted on its own: if it stopped, its jobs stay pending in the
+//! stream and are reclaimed.
+
+use super::sandbox::{Kill, Run, SandboxActor, Stdin};
+use super::store::{CompleteJob, GetJob, MarkRunning, StoreActor};
+use crate::events::ServerEvent;
+use crate::job::{Job, JobId, JobResult, JobStatus};
+use crate::languages::Languages;
+use crate::output::LiveOutput;
+use crate::queue::EventPublisher;
+use crate::sandbox::{ContainerLabels, SandboxSettings, StdinChunk};
+use actix::prelude::*;
+use bollard::Docker;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// How a worker process consumes the queue.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkerSettings {
+    /// Jobs run at once by this process (execution slots).
+    pub concurrency: usize,
+    /// A pending entry idle this long is taken over from its (presumably
+    /// dead) consumer with XAUTOCLAIM.
+    pub claim_idle_ms: u64,
+    /// Deliveries after which a job is completed as internal_error and
+    /// dead-lettered instead of run again.
+    pub max_attempts: u64,
+    /// How long one XREADGROUP blocks; bounds shutdown latency.
+    pub read_block_ms: u64,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        WorkerSettings {
+            concurrency: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            claim_idle_ms: 30_000,
+            max_attempts: 3,
+            read_block_ms: 2_000,
+        }
+    }
+}
+
+/// Sent to StreamConsumer when a job's entry may be acknowledged.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct JobDone {
+    pub entry_id: String,
+    pub job_id: JobId,
+}
+
+/// Run a job taken from the stream.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Execute {
+    pub entry_id: String,
+    pub job: Job,
+    /// Where to report that the entry can be acked.
+    pub done: Recipient<JobDone>,
+}
+
+/// How many more jobs this worker can start now.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct FreeSlots;
+
+/// Stdin for a running interactive job; false if the job is not running here
+/// or its buffer is full.
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct SendStdin {
+    pub job_id: JobId,
+    pub chunk: StdinChunk,
+}
+
+/// Stop a running job; false if it is not running here.
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct KillJob {
+    pub job_id: JobId,
+}
+
+/// Whether a finished job's entry may be acked.
+pub(crate) enum Outcome {
+    /// Result stored (or was already): ack.
+    Done,
+    /// An infrastructure failure: leave the entry pending for a retry.
+    Retry,
+}
+
+pub struct WorkerPool {
+    settings: WorkerSettings,
+    sandbox: Arc<SandboxSettings>,
+    languages: Languages,
+    docker: Docker,
+    store: Addr<StoreActor>,
+    events: EventPublisher,
+    labels: ContainerLabels,
+    running: HashMap<JobId, Addr<SandboxActor>>,
+}
+
+impl WorkerPool {
+    pub fn new(
+        settings: WorkerSettings,
+        sandbox: Arc<SandboxSettings>,
+        languages: Languages,
+        docker: Docker,
+        store: Addr<StoreActor>,
+        events: EventPublisher,
+        labels: ContainerLabels,
+    ) -> WorkerPool {
+        WorkerPool { settings, sandbox, languages, docker, store, events, labels, running: HashMap::new() }
+    }
+}
+
+impl Actor for WorkerPool {
+    type Context = Context<Self>;
+}
+
+impl Handler<FreeSlots> for WorkerPool {
+    type Result = usize;
+
+    fn handle(&mut self, _: FreeSlots, _: &mut Context<Self>) -> usize {
+        self.settings.concurrency.saturating_sub(self.running.len())
+    }
+}
+
+impl Handler<SendStdin> for WorkerPool {
+    type Result = ResponseFuture<bool>;
+
+    fn handle(&mut self, msg: SendStdin, _: &mut Context<Self>) -> Self::Result {
+        let sandbox = self.running.get(&msg.job_id).cloned();
+        Box::pin(async move {
+            match sandbox {
+                Some(sandbox) => sandbox.send(Stdin { chunk: msg.chunk }).await.unwrap_or(false),
+                None => false,
+            }
+        })
+    }
+}
+
+impl Handler<KillJob> for WorkerPool {
+    type Result = bool;
+
+    fn handle(&mut self, msg: KillJob, _: &mut Context<Self>) -> bool {
+        match self.running.get(&msg.job_id) {
+            Some(sandbox) => {
+                sandbox.do_send(Kill);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl Handler<Execute> for WorkerPool {
+    type Result = ();
+
+    fn handle(&mut self, msg: Execute, ctx: &mut Context<Self>) {
+        let Execute { entry_id, job, done } = msg;
+        let job_id = job.id;
+        let sandbox = SandboxActor::new(self.docker.clone(), self.sandbox.clone(), self.labels.clone()).start();
+        self.running.insert(job_id, sandbox.clone());
+        let work = execute(job, sandbox, self.languages.clone(), self.store.clone(), self.events.clone());
+        ctx.spawn(work.into_actor(self).map(move |outcome, pool, _| {
+            pool.running.remove(&job_id);
+            match outcome {
+                Outcome::Done => done.do_send(JobDone { entry_id, job_id }),
+                Outcome::Retry => tracing::warn!(job_id = %job_id, "job left pending for another delivery"),
+            }
+        }));
+    }
+}
+
+/// One job from delivery to stored result.
+async fn execute(job: Job, sandbox: Addr<SandboxActor>, languages: Languages, store: Addr<StoreActor>, events: EventPublisher) -> Outcome {
+    let (job_id, user_id) = (job.id, job.user_id.clone());
+    match store.send(GetJob { id: job_id }).await {
+        Ok(Ok(Some(stored))) if stored.status == JobStatus::Completed => {
+            tracing::info!(job_id = %job_id, user_id, "redelivered job is already completed; acking");
+            return Outcome::Done;
+        }
+        Ok(Ok(Some(_))) => {}
+        Ok(Ok(None)) => {
+            // Accepted by an API whose store we do not share: nothing to
+            // complete, so running it would only waste a container.
+            tracing::error!(job_id = %job_id, user_id, "job is not in the store; dropping it");
+            return Outcome::Done;
+        }
+        Ok(Err(error)) => {
+            tracing::error!(job_id = %job_id, %error, "store unavailable; job stays pending");
+            return Outcome::Retry;
+        }
+        Err(error) => {
+            tracing::error!(job_id = %job_id, %error, "store actor unavailable; job stays pending");
+            return Outcome::Retry;
+        }
+    }
+    if let Ok(Err(error)) = store.send(MarkRunning { id: job_id }).await {
+        tracing::warn!(job_id = %job_id, %error, "marking the job running failed");
+    }
+    publish(&events, &user_id, ServerEvent::Started { id: job_id }).await;
+    tracing::info!(job_id = %job_id, user_id, language = %job.language, "job started");
+
+    let result = match languages.get(&job.language).cloned() {
+        None => JobResult::internal_error(format!("language {:?} is not installed on this worker", job.language)),
+        Some(language) => {
+            let live = Arc::new(LiveOutput::start(events.clone(), user_id.clone(), job_id));
+            let sink = live.clone();
+            let on_output = Box::new(move |stream, bytes: &[u8]| sink.push(stream, bytes));
+            let outcome = sandbox.send(Run { job, language, on_output }).await;
+            // The sandbox has dropped its clone of `live` once Run replied.
+            if let Ok(live) = Arc::try_unwrap(live) {
+                live.finish().await;
+            }
+            match outcome {
+                Ok(Ok(result)) => result,
+                Ok(Err(error)) if error.is_retriable() => {
+                    tracing::error!(job_id = %job_id, %error, "sandbox failed; job stays pending for a retry");
+                    return Outcome::Retry;
+                }
+                Ok(Err(error)) => JobResult::internal_error(error.to_string()),
+                Err(mailbox) => JobResult::internal_error(format!("the sandbox actor died: {mailbox}")),
+            }
+        }
+    };
+    finish(job_id, &user_id, result, &store, &events).await
+}
+
+/// Stores the result and publishes `finished` once; `Retry` if the result
+/// could not be stored (the entry stays pending, nothing is lost).
+pub(crate) async fn finish(job_id: JobId, user_id: &str, result: JobResult, store: &Addr<StoreActor>, events: &EventPublisher) -> Outcome {
+    let verdict = result.verdict;
+    match store.send(CompleteJob { id: job_id, result: result.clone() }).await {
+        Ok(Ok(true)) => {
+            tracing::info!(job_id = %job_id, user_id, ?verdict, "job finished");
+            publish(events, user_id, ServerEvent::Finished { id: job_id, result }).await;
+            Outcome::Done
+        }
+        Ok(Ok(false)) => Outcome::Done,
+        Ok(Err(error)) => {
+            tracing::error!(job_id = %job_id, %error, "storing the result failed; job stays pending");
+            Outcome::Retry
+        }
+        Err(error) => {
+            tracing::error!(job_id = %job_id, %error, "store actor unavailable; job stays pending");
+            Outcome::Retry
+        }
+    }
+}
+
+async fn publish(events: &EventPublisher, user_id: &str, event: ServerEvent) {
+    if let Err(error) = events.publish(user_id, &event).await {
+        tracing::warn!(user_id, %error, "publishing an event failed");
+    }
+}

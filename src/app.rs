@@ -1,0 +1,206 @@
+//! Wires one rce process together for its role: `api` (HTTP, WebSocket,
+//! PubSubBridge), `worker` (StreamConsumer, WorkerPool, SandboxActors) or
+//! `all` (both; the default). Owns start-up order (store, Redis, Docker,
+//! reaper, actors, HTTP), the shutdown signal (SIGTERM/SIGINT: stop accepting,
+//! stop reading the stream, let running jobs finish, exit 0) and logging.
+
+use crate::actors::store::StoreActor;
+use crate::actors::stream_consumer::StreamConsumer;
+use crate::actors::worker_pool::{FreeSlots, WorkerPool};
+use crate::actors::PubSubBridge;
+use crate::config::Settings;
+use crate::http::{configure, ApiState};
+use crate::intake::Intake;
+use crate::languages::Languages;
+use crate::queue::{self, EventPublisher, JobQueue, Keys};
+use crate::sandbox::{self, ContainerLabels};
+use actix::{Actor, Addr, Supervisor};
+use actix_web::{web, App, HttpServer};
+use serde::Deserialize;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Which half of rce this process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    Api,
+    Worker,
+    All,
+}
+
+impl Role {
+    fn runs_api(self) -> bool {
+        matches!(self, Role::Api | Role::All)
+    }
+
+    fn runs_worker(self) -> bool {
+        matches!(self, Role::Worker | Role::All)
+    }
+}
+
+/// Logging.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// `tracing` filter, e.g. `info` or `rce=debug,actix_web=info`
+    /// (`RUST_LOG` wins when set).
+    pub level: String,
+    /// `text` or `json`.
+    pub format: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings { level: "info".into(), format: "text".into() }
+    }
+}
+
+/// Installs the global subscriber (logs go to stderr).
+pub fn init_tracing(settings: &LogSettings) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&settings.level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if settings.format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Languages(#[from] crate::languages::LanguagesError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("connecting to Redis at {url}: {source}")]
+    Redis { url: String, source: redis::RedisError },
+    #[error(transparent)]
+    Docker(#[from] sandbox::DockerError),
+    #[error("binding {bind}: {source}")]
+    Bind { bind: String, source: std::io::Error },
+    #[error("http server: {0}")]
+    Server(std::io::Error),
+}
+
+/// Runs the service until SIGTERM or SIGINT.
+pub fn serve(settings: Settings, role: Role) -> Result<(), AppError> {
+    actix_rt::System::new().block_on(async move { run(settings, role, shutdown_signal()).await })
+}
+
+/// A token cancelled on the first SIGTERM or SIGINT.
+fn shutdown_signal() -> CancellationToken {
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    actix_rt::spawn(async move {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                return;
+            }
+        };
+        tokio::select! {
+            _ = terminate.recv() => tracing::info!("SIGTERM: shutting down"),
+            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
+        }
+        cancel.cancel();
+    });
+    token
+}
+
+/// Starts the role's actors and server; returns after a graceful shutdown.
+pub async fn run(settings: Settings, role: Role, shutdown: CancellationToken) -> Result<(), AppError> {
+    let languages = Languages::load(&settings.sandbox.languages_file)?;
+    let store = crate::store::open(&settings.store)?;
+    let store = Supervisor::start(move |_| StoreActor::new(store));
+    let redis_error = |source| AppError::Redis { url: settings.redis.url.clone(), source };
+    let redis = queue::connect(&settings.redis).await.map_err(redis_error)?;
+    let keys = Keys::new(&settings.redis.prefix);
+    let events = EventPublisher::new(redis.clone(), keys.clone());
+
+    let mut worker = None;
+    let mut docker = None;
+    if role.runs_worker() {
+        let engine = sandbox::connect().await?;
+        match sandbox::reap_orphans(&engine).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "removed containers of dead workers"),
+            Err(error) => tracing::warn!(%error, "listing containers for the reaper failed"),
+        }
+        let name = sandbox::worker_name();
+        let labels = ContainerLabels { worker: name.clone(), prefix: settings.redis.prefix.clone() };
+        let pool = WorkerPool::new(
+            settings.worker.clone(),
+            Arc::new(settings.sandbox.clone()),
+            languages.clone(),
+            engine.clone(),
+            store.clone(),
+            events.clone(),
+            labels,
+        )
+        .start();
+        let consumer_settings = (settings.redis.clone(), settings.worker.clone(), name.clone());
+        let (pool_for_consumer, store_for_consumer, events_for_consumer) = (pool.clone(), store.clone(), events.clone());
+        let (commands, token) = (redis.clone(), shutdown.clone());
+        let consumer = Supervisor::start(move |_| {
+            let (redis, worker_settings, name) = consumer_settings;
+            StreamConsumer::new(redis, worker_settings, name, pool_for_consumer, store_for_consumer, events_for_consumer, commands, token)
+        });
+        tracing::info!(worker = %name, concurrency = settings.worker.concurrency, "worker started");
+        worker = Some((pool, consumer));
+        docker = Some(engine);
+    }
+
+    if role.runs_api() {
+        let bridge = Supervisor::start({
+            let redis = settings.redis.clone();
+            move |_| PubSubBridge::new(redis)
+        });
+        let state = web::Data::new(ApiState {
+            intake: Intake {
+                store: store.clone(),
+                queue: JobQueue::new(redis.clone(), keys.clone()),
+                languages: languages.clone(),
+                bounds: settings.sandbox.bounds(),
+            },
+            bridge,
+            redis: redis.clone(),
+            docker: docker.clone(),
+            http: settings.http.clone(),
+        });
+        let server = HttpServer::new(move || {
+            App::new().wrap(tracing_actix_web::TracingLogger::default()).configure(configure(state.clone()))
+        })
+        .workers(settings.http.workers)
+        .shutdown_signal(shutdown.clone().cancelled_owned())
+        .bind(&settings.http.bind)
+        .map_err(|source| AppError::Bind { bind: settings.http.bind.clone(), source })?;
+        for address in server.addrs() {
+            // Scripts and tests read the bound port from this line.
+            println!("rce listening on http://{address}");
+        }
+        server.run().await.map_err(AppError::Server)?;
+    } else {
+        shutdown.cancelled().await;
+    }
+
+    if let Some((pool, _consumer)) = worker {
+        drain(&pool, settings.worker.concurrency).await;
+    }
+    tracing::info!("rce stopped");
+    Ok(())
+}
+
+/// Waits until no job runs any more (each is bounded by its own deadline),
+/// then gives the last acks a moment to reach Redis.
+async fn drain(pool: &Addr<WorkerPool>, concurrency: usize) {
+    loop {
+        match pool.send(FreeSlots).await {
+            Ok(free) if free < concurrency => tokio::time::sleep(Duration::from_millis(100)).await,
+            _ => break,
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+}

@@ -1,0 +1,71 @@
+//! Loads the whole configuration: built-in defaults < `rce.toml` < `RCE_*`
+//! environment variables (`__` separates nesting levels, so
+//! `RCE_WORKER__CONCURRENCY=4` sets `worker.concurrency`). Each module owns its
+//! settings struct and defaults; this file only composes them.
+
+use crate::actors::worker_pool::WorkerSettings;
+use crate::app::LogSettings;
+use crate::http::HttpSettings;
+use crate::queue::RedisSettings;
+use crate::sandbox::SandboxSettings;
+use crate::store::StoreSettings;
+use serde::Deserialize;
+use std::path::Path;
+
+/// Every setting of one rce process.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub http: HttpSettings,
+    pub redis: RedisSettings,
+    pub worker: WorkerSettings,
+    pub sandbox: SandboxSettings,
+    pub store: StoreSettings,
+    pub log: LogSettings,
+}
+
+impl Settings {
+    /// Reads `file` (optional) and the `RCE_*` environment over the defaults.
+    pub fn load(file: &Path) -> Result<Settings, config::ConfigError> {
+        config::Config::builder()
+            .add_source(config::File::from(file).required(false))
+            .add_source(
+                config::Environment::with_prefix("RCE")
+                    .prefix_separator("_")
+                    .separator("__")
+                    .try_parsing(true),
+            )
+            .build()?
+            .try_deserialize()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file sets values, and an unknown key is an error rather than silently
+    /// ignored (a typo in rce.toml must not fall back to a default).
+    #[test]
+    fn file_values_apply_and_unknown_keys_fail() {
+        let dir = std::env::temp_dir().join(format!("rce-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("good.toml");
+        std::fs::write(&good, "[worker]\nconcurrency = 7\n[http]\nbind = \"0.0.0.0:9\"\n").unwrap();
+        let settings = Settings::load(&good).unwrap();
+        assert_eq!(settings.worker.concurrency, 7);
+        assert_eq!(settings.http.bind, "0.0.0.0:9");
+        let bad = dir.join("bad.toml");
+        std::fs::write(&bad, "[worker]\nconcurency = 7\n").unwrap();
+        assert!(Settings::load(&bad).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// With no file at all, every default is in place.
+    #[test]
+    fn missing_file_gives_defaults() {
+        let settings = Settings::load(Path::new("/nonexistent/rce.toml")).unwrap();
+        assert_eq!(settings.redis.prefix, "rce");
+        assert!(settings.worker.concurrency >= 1);
+    }
+}

@@ -1,0 +1,63 @@
+//! Accepting a submission, the one path shared by `POST /api/v1/submissions`
+//! and the WebSocket `submit` frame: validate it, store it as queued, then
+//! append it to the job stream. A job is stored before it is queued, so a
+//! worker never runs a job the store does not know; if queueing fails the job
+//! is completed as internal_error at once rather than left queued forever.
+
+use crate::actors::store::{CompleteJob, InsertJob, StoreActor};
+use crate::job::{Job, JobResult, Rejection, SubmissionBounds, SubmissionRequest};
+use crate::languages::Languages;
+use crate::queue::JobQueue;
+use actix::Addr;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error("{0}")]
+    Rejected(Rejection),
+    #[error("the store is unavailable: {0}")]
+    Store(String),
+    #[error("the job queue is unavailable: {0}")]
+    Queue(String),
+}
+
+/// Everything needed to accept submissions; cheap to clone per request.
+#[derive(Clone)]
+pub struct Intake {
+    pub store: Addr<StoreActor>,
+    pub queue: JobQueue,
+    pub languages: Languages,
+    pub bounds: SubmissionBounds,
+}
+
+impl Intake {
+    /// Validates, stores and queues `request` for `user_id`.
+    pub async fn submit(&self, request: SubmissionRequest, user_id: &str) -> Result<Job, IntakeError> {
+        let job = self.accept(request, user_id).await?;
+        self.enqueue(&job).await?;
+        Ok(job)
+    }
+
+    /// Validates `request` and stores it as queued (not yet on the stream).
+    pub async fn accept(&self, request: SubmissionRequest, user_id: &str) -> Result<Job, IntakeError> {
+        let job = Job::from_request(request, user_id, &self.languages, &self.bounds).map_err(IntakeError::Rejected)?;
+        self.store
+            .send(InsertJob { job: job.clone() })
+            .await
+            .map_err(|e| IntakeError::Store(e.to_string()))?
+            .map_err(|e| IntakeError::Store(e.to_string()))?;
+        Ok(job)
+    }
+
+    /// Appends an accepted job to the stream.
+    pub async fn enqueue(&self, job: &Job) -> Result<(), IntakeError> {
+        let user_id = job.user_id.as_str();
+        if let Err(error) = self.queue.push(job).await {
+            tracing::error!(job_id = %job.id, user_id, %error, "queueing a stored job failed");
+            let result = JobResult::internal_error("the job could not be queued");
+            let _ = self.store.send(CompleteJob { id: job.id, result }).await;
+            return Err(IntakeError::Queue(error.to_string()));
+        }
+        tracing::info!(job_id = %job.id, user_id, language = %job.language, "job queued");
+        Ok(())
+    }
+}

@@ -1,0 +1,445 @@
+//! What a submission is and what it becomes: the request body clients send,
+//! the validated [`Job`] that travels through the queue and the store, its
+//! limits, and the [`JobResult`] a finished job carries. Validation lives here
+//! so the HTTP API and the WebSocket accept exactly the same submissions.
+
+use crate::languages::{Language, Languages};
+use rce_protocol::{SourceFile, TestCase, MAX_FILES};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// A job's id: a UUIDv7, so ids sort by creation time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct JobId(pub Uuid);
+
+impl JobId {
+    pub fn new() -> JobId {
+        JobId(Uuid::now_v7())
+    }
+}
+
+impl Default for JobId {
+    fn default() -> Self {
+        JobId::new()
+    }
+}
+
+impl fmt::Display for JobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::str::FromStr for JobId {
+    type Err = uuid::Error;
+    fn from_str(s: &str) -> Result<JobId, uuid::Error> {
+        Uuid::parse_str(s).map(JobId)
+    }
+}
+
+/// Limits of one program run, as a client may ask for them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    /// CPU time of the program, in milliseconds.
+    pub time_ms: u64,
+    /// Wall-clock time of the program, in milliseconds.
+    pub wall_ms: u64,
+    /// Memory of the program, in MiB.
+    pub memory_mb: u64,
+    /// Processes and threads the program may hold at once.
+    pub pids: u64,
+    /// stdout + stderr kept, in KiB; beyond it the program is stopped.
+    pub output_kb: u64,
+}
+
+/// A client's `limits` object: every field optional, defaults fill the rest.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsRequest {
+    pub time_ms: Option<u64>,
+    pub wall_ms: Option<u64>,
+    pub memory_mb: Option<u64>,
+    pub pids: Option<u64>,
+    pub output_kb: Option<u64>,
+}
+
+/// One file of a multi-file submission.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileInput {
+    pub name: String,
+    pub content: String,
+}
+
+/// A test case as a client sends it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestCaseInput {
+    #[serde(default)]
+    pub stdin: String,
+    pub expected_stdout: String,
+}
+
+/// The body of `POST /api/v1/submissions` (and of a WebSocket `submit`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmissionRequest {
+    pub language: String,
+    #[serde(default)]
+    pub source: Option<String>,
+    #[serde(default)]
+    pub files: Option<Vec<FileInput>>,
+    #[serde(default)]
+    pub stdin: Option<String>,
+    #[serde(default)]
+    pub args: Option<Vec<String>>,
+    #[serde(default)]
+    pub limits: Option<LimitsRequest>,
+    #[serde(default)]
+    pub tests: Option<Vec<TestCaseInput>>,
+    /// Keep stdin open for `stdin` frames (WebSocket clients).
+    #[serde(default)]
+    pub interactive: Option<bool>,
+}
+
+/// The server's bounds on what a submission may ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmissionBounds {
+    pub default_limits: Limits,
+    pub max_limits: Limits,
+    /// All files (or the source) together, in bytes.
+    pub max_source_bytes: u64,
+    pub max_stdin_bytes: u64,
+    pub max_args: usize,
+    pub max_tests: usize,
+}
+
+/// A submission the server refused, with a stable dotted code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Rejection {
+    pub code: String,
+    pub message: String,
+}
+
+impl Rejection {
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Rejection {
+        Rejection { code: code.into(), message: message.into() }
+    }
+}
+
+/// A validated submission: everything a worker needs to run it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    pub id: JobId,
+    pub user_id: String,
+    /// The language's id (never an alias).
+    pub language: String,
+    pub files: Vec<SourceFile>,
+    pub stdin: String,
+    pub args: Vec<String>,
+    pub limits: Limits,
+    pub tests: Vec<TestCase>,
+    pub interactive: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl Job {
+    /// Checks `request` against the languages and bounds and builds the job.
+    pub fn from_request(
+        request: SubmissionRequest,
+        user_id: &str,
+        languages: &Languages,
+        bounds: &SubmissionBounds,
+    ) -> Result<Job, Rejection> {
+        let language = languages.get(&request.language).ok_or_else(|| {
+            Rejection::new(
+                "language",
+                format!("unknown language {:?}; GET /api/v1/languages lists them", request.language),
+            )
+        })?;
+        let files = files_of(&request, language, bounds)?;
+        let limits = limits_of(request.limits.unwrap_or_default(), bounds)?;
+        let stdin = request.stdin.unwrap_or_default();
+        if stdin.len() as u64 > bounds.max_stdin_bytes {
+            return Err(Rejection::new(
+                "stdin",
+                format!("stdin is over the maximum of {} bytes", bounds.max_stdin_bytes),
+            ));
+        }
+        let args = request.args.unwrap_or_default();
+        if args.len() > bounds.max_args || args.iter().any(|arg| arg.contains('\0')) {
+            return Err(Rejection::new(
+                "args",
+                format!("args: at most {} arguments, without NUL bytes", bounds.max_args),
+            ));
+        }
+        let tests: Vec<TestCase> = request
+            .tests
+            .unwrap_or_default()
+            .into_iter()
+            .map(|case| TestCase { stdin: case.stdin, expected_stdout: case.expected_stdout })
+            .collect();
+        if tests.len() > bounds.max_tests {
+            return Err(Rejection::new("tests", format!("at most {} test cases", bounds.max_tests)));
+        }
+        let interactive = request.interactive.unwrap_or(false);
+        if interactive && !tests.is_empty() {
+            return Err(Rejection::new("interactive", "an interactive job cannot have test cases"));
+        }
+        Ok(Job {
+            id: JobId::new(),
+            user_id: user_id.to_string(),
+            language: language.id.clone(),
+            files,
+            stdin,
+            args,
+            limits,
+            tests,
+            interactive,
+            created_at: OffsetDateTime::now_utc(),
+        })
+    }
+}
+
+fn files_of(request: &SubmissionRequest, language: &Language, bounds: &SubmissionBounds) -> Result<Vec<SourceFile>, Rejection> {
+    let files = match (&request.source, &request.files) {
+        (Some(_), Some(_)) => return Err(Rejection::new("source", "give either source or files, not both")),
+        (None, None) => return Err(Rejection::new("source", "source is missing")),
+        (Some(source), None) => vec![SourceFile { name: language.file.clone(), content: source.clone() }],
+        (None, Some(files)) => {
+            if files.is_empty() {
+                return Err(Rejection::new("files", "files is empty"));
+            }
+            if files.len() > MAX_FILES {
+                return Err(Rejection::new("files", format!("at most {MAX_FILES} files")));
+            }
+            let mut out: Vec<SourceFile> = Vec::with_capacity(files.len());
+            for file in files {
+                rce_protocol::check_file_name(&file.name).map_err(|reason| Rejection::new("files.name", reason))?;
+                if out.iter().any(|seen| seen.name == file.name) {
+                    return Err(Rejection::new("files.name", format!("file {:?} appears twice", file.name)));
+                }
+                out.push(SourceFile { name: file.name.clone(), content: file.content.clone() });
+            }
+            out
+        }
+    };
+    if files.iter().all(|file| file.content.trim().is_empty()) {
+        return Err(Rejection::new("source", "source is empty"));
+    }
+    let total: u64 = files.iter().map(|file| file.content.len() as u64).sum();
+    if total > bounds.max_source_bytes {
+        return Err(Rejection::new(
+            "source",
+            format!("source is over the maximum of {} bytes", bounds.max_source_bytes),
+        ));
+    }
+    Ok(files)
+}
+
+fn limits_of(request: LimitsRequest, bounds: &SubmissionBounds) -> Result<Limits, Rejection> {
+    let (default, max) = (bounds.default_limits, bounds.max_limits);
+    let pick = |name: &str, asked: Option<u64>, default: u64, max: u64| -> Result<u64, Rejection> {
+        match asked {
+            None => Ok(default),
+            Some(0) => Err(Rejection::new(format!("limits.{name}"), format!("limits.{name} must be at least 1"))),
+            Some(value) if value > max => Err(Rejection::new(
+                format!("limits.{name}"),
+                format!("limits.{name} = {value} is over the maximum of {max}"),
+            )),
+            Some(value) => Ok(value),
+        }
+    };
+    let time_ms = pick("time_ms", request.time_ms, default.time_ms, max.time_ms)?;
+    // Unless asked otherwise, the wall limit grows with the CPU limit so a
+    // program that waits a little (I/O, sleep) is not cut before its CPU limit.
+    let default_wall = default.wall_ms.max(time_ms.saturating_mul(2)).min(max.wall_ms);
+    Ok(Limits {
+        time_ms,
+        wall_ms: pick("wall_ms", request.wall_ms, default_wall, max.wall_ms)?,
+        memory_mb: pick("memory_mb", request.memory_mb, default.memory_mb, max.memory_mb)?,
+        pids: pick("pids", request.pids, default.pids, max.pids)?,
+        output_kb: pick("output_kb", request.output_kb, default.output_kb, max.output_kb)?,
+    })
+}
+
+/// Where a job is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    Queued,
+    Running,
+    Completed,
+}
+
+impl JobStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "queued",
+            JobStatus::Running => "running",
+            JobStatus::Completed => "completed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<JobStatus> {
+        match text {
+            "queued" => Some(JobStatus::Queued),
+            "running" => Some(JobStatus::Running),
+            "completed" => Some(JobStatus::Completed),
+            _ => None,
+        }
+    }
+}
+
+/// The outcome of a job, as the user sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Ok,
+    WrongAnswer,
+    CompileError,
+    RuntimeError,
+    TimeLimitExceeded,
+    MemoryLimitExceeded,
+    OutputLimitExceeded,
+    InternalError,
+}
+
+/// One test case's outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestResult {
+    pub verdict: Verdict,
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub time_ms: u64,
+    pub wall_ms: u64,
+    pub memory_kb: u64,
+}
+
+/// A finished job's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobResult {
+    pub verdict: Verdict,
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub compile_output: Option<String>,
+    /// CPU time of the program.
+    pub time_ms: u64,
+    pub wall_ms: u64,
+    pub memory_kb: u64,
+    pub truncated: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tests: Option<Vec<TestResult>>,
+    /// Why, for `internal_error` and limit verdicts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl JobResult {
+    /// A result for a job the platform failed to run.
+    pub fn internal_error(message: impl Into<String>) -> JobResult {
+        JobResult {
+            verdict: Verdict::InternalError,
+            exit_code: None,
+            signal: None,
+            stdout: String::new(),
+            stderr: String::new(),
+            compile_output: None,
+            time_ms: 0,
+            wall_ms: 0,
+            memory_kb: 0,
+            truncated: false,
+            tests: None,
+            message: Some(message.into()),
+        }
+    }
+}
+
+/// A job as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Submission {
+    pub id: JobId,
+    pub status: JobStatus,
+    pub language: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub finished_at: Option<OffsetDateTime>,
+    pub result: Option<JobResult>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn languages() -> Languages {
+        Languages::parse(
+            "[[language]]\nid='python'\nname='Python'\nversion='3'\naliases=['py']\nimage='rce-python'\nfile='main.py'\nrun=['python3','main.py']\n",
+        )
+        .unwrap()
+    }
+
+    fn bounds() -> SubmissionBounds {
+        let limits = Limits { time_ms: 1000, wall_ms: 3000, memory_mb: 128, pids: 32, output_kb: 64 };
+        SubmissionBounds {
+            default_limits: limits,
+            max_limits: Limits { time_ms: 10_000, wall_ms: 20_000, memory_mb: 512, pids: 128, output_kb: 1024 },
+            max_source_bytes: 1000,
+            max_stdin_bytes: 100,
+            max_args: 4,
+            max_tests: 2,
+        }
+    }
+
+    fn request(source: &str) -> SubmissionRequest {
+        SubmissionRequest { language: "py".into(), source: Some(source.into()), ..Default::default() }
+    }
+
+    /// A plain source becomes the language's entry file, with default limits
+    /// and the canonical language id.
+    #[test]
+    fn source_becomes_entry_file_with_defaults() {
+        let job = Job::from_request(request("print(1)"), "u1", &languages(), &bounds()).unwrap();
+        assert_eq!(job.language, "python");
+        assert_eq!(job.files, vec![SourceFile { name: "main.py".into(), content: "print(1)".into() }]);
+        assert_eq!(job.limits, bounds().default_limits);
+    }
+
+    /// Each kind of bad input is refused with a code naming the field, and a
+    /// limit over the maximum names the maximum.
+    #[test]
+    fn bad_input_is_rejected_with_field_codes() {
+        let (langs, b) = (languages(), bounds());
+        let reject = |req: SubmissionRequest| Job::from_request(req, "u", &langs, &b).unwrap_err();
+        assert_eq!(reject(SubmissionRequest { language: "cobol".into(), ..request("x") }).code, "language");
+        assert_eq!(reject(request("   ")).code, "source");
+        assert_eq!(reject(request(&"x".repeat(1001))).code, "source");
+        let over = reject(SubmissionRequest { limits: Some(LimitsRequest { memory_mb: Some(513), ..Default::default() }), ..request("x") });
+        assert_eq!(over.code, "limits.memory_mb");
+        assert!(over.message.contains("512"), "{}", over.message);
+        let traversal = SubmissionRequest {
+            source: None,
+            files: Some(vec![FileInput { name: "../etc/passwd".into(), content: "x".into() }]),
+            ..request("x")
+        };
+        assert_eq!(reject(traversal).code, "files.name");
+        assert_eq!(reject(SubmissionRequest { stdin: Some("x".repeat(101)), ..request("x") }).code, "stdin");
+    }
+
+    /// Asking for more CPU time raises the default wall limit with it.
+    #[test]
+    fn wall_limit_follows_cpu_limit() {
+        let req = SubmissionRequest { limits: Some(LimitsRequest { time_ms: Some(5000), ..Default::default() }), ..request("x") };
+        let job = Job::from_request(req, "u", &languages(), &bounds()).unwrap();
+        assert_eq!(job.limits.wall_ms, 10_000);
+    }
+}

@@ -1,0 +1,36 @@
+//! rce: runs untrusted code in fresh, locked-down containers and streams the
+//! result back. One binary, many roles; Redis is the only thing the roles share.
+//!
+//! # Layout
+//!
+//! - [`config`]: composes every module's settings and loads them
+//!   (defaults < `rce.toml` < `RCE_*` environment).
+//! - [`languages`]: the language manifest (`images/languages.toml`).
+//! - [`intake`]: accepting a submission (validate, store, enqueue).
+//! - [`job`]: what a submission is (request, limits, validation) and what its
+//!   result is ([`verdict`] turns runner facts into a verdict).
+//! - [`events`]: the events a client sees (queued, started, output, finished).
+//! - [`queue`]: Redis names (stream, group, channels) and the job queue writer.
+//! - [`output`]: coalesces live output into `output` events.
+//! - [`sandbox`]: Docker: hardened container settings, one job's container
+//!   lifecycle, the start-up reaper.
+//! - [`store`]: the `Store` trait and its SQLite backend.
+//! - [`actors`]: StreamConsumer, WorkerPool, SandboxActor, StoreActor,
+//!   PubSubBridge, SessionActor.
+//! - [`http`]: the actix-web API (submissions, languages, WebSocket, health).
+//! - [`app`]: wires the actors and the HTTP server together for a role.
+#![forbid(unsafe_code)]
+
+pub mod actors;
+pub mod app;
+pub mod config;
+pub mod events;
+pub mod http;
+pub mod intake;
+pub mod job;
+pub mod languages;
+pub mod output;
+pub mod queue;
+pub mod sandbox;
+pub mod store;
+pub mod verdict;

@@ -1,0 +1,5 @@
+mod backend;
+mod sqlite;
+
+pub use backend::{open, Store, StoreError, StoreSettings, StoredJob};
+pub use sqlite::SqliteStore;

@@ -1,0 +1,261 @@
+//! The embedded default backend: one SQLite file in WAL mode. Every call runs
+//! on tokio's blocking pool (never on an actix arbiter) and takes the one
+//! connection's mutex; SQLite serialises writers anyway, and one connection
+//! keeps prepared statements cached. Schema changes are versioned migrations
+//! keyed by `PRAGMA user_version`.
+
+use super::backend::{Store, StoreError, StoredJob};
+use crate::job::{Job, JobId, JobResult, JobStatus};
+use async_trait::async_trait;
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+/// Migrations in order; entry N brings the schema to version N+1.
+const MIGRATIONS: &[&str] = &[
+    // 1: jobs, newest-first listing per user.
+    "CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        language TEXT NOT NULL,
+        status TEXT NOT NULL,
+        job TEXT NOT NULL,
+        result TEXT,
+        created_at TEXT NOT NULL,
+        finished_at TEXT
+     );
+     CREATE INDEX jobs_by_user ON jobs (user_id, id DESC);",
+];
+
+pub struct SqliteStore {
+    /// The one connection; a std mutex because it is only taken on the
+    /// blocking pool, never across an await.
+    connection: Arc<Mutex<Connection>>,
+}
+
+fn query_error(error: impl std::fmt::Display) -> StoreError {
+    StoreError::Query(error.to_string())
+}
+
+impl SqliteStore {
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Open(format!("{}: {e}", dir.display())))?;
+        }
+        let connection = Connection::open(path).map_err(|e| StoreError::Open(format!("{}: {e}", path.display())))?;
+        connection
+            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;")
+            .map_err(|e| StoreError::Open(e.to_string()))?;
+        migrate(&connection)?;
+        Ok(SqliteStore { connection: Arc::new(Mutex::new(connection)) })
+    }
+
+    /// Runs `work` with the connection on the blocking pool.
+    async fn with<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let connection = self.connection.clone();
+        tokio::task::spawn_blocking(move || {
+            let guard = connection.lock().map_err(|_| StoreError::Query("connection mutex poisoned".into()))?;
+            work(&guard)
+        })
+        .await
+        .map_err(query_error)?
+    }
+}
+
+fn migrate(connection: &Connection) -> Result<(), StoreError> {
+    let version: usize = connection
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(|e| StoreError::Open(e.to_string()))?;
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(version) {
+        connection
+            .execute_batch(&format!("BEGIN; {migration}; PRAGMA user_version = {}; COMMIT;", index + 1))
+            .map_err(|e| StoreError::Open(format!("migration {}: {e}", index + 1)))?;
+    }
+    Ok(())
+}
+
+fn timestamp(at: OffsetDateTime) -> String {
+    // unwrap: RFC 3339 formatting only fails for years beyond 9999.
+    at.format(&Rfc3339).expect("timestamp formats as RFC 3339")
+}
+
+fn row_to_job(row: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, Option<String>, Option<String>)> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+}
+
+fn decode(columns: (String, String, Option<String>, Option<String>)) -> Result<StoredJob, StoreError> {
+    let (job, status, result, finished_at) = columns;
+    let job: Job = serde_json::from_str(&job).map_err(|e| StoreError::Corrupt(format!("job: {e}")))?;
+    let status = JobStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status {status:?}")))?;
+    let result = result
+        .map(|text| serde_json::from_str::<JobResult>(&text))
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(format!("result: {e}")))?;
+    let finished_at = finished_at
+        .map(|text| OffsetDateTime::parse(&text, &Rfc3339))
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(format!("finished_at: {e}")))?;
+    Ok(StoredJob { job, status, finished_at, result })
+}
+
+const SELECT: &str = "SELECT job, status, result, finished_at FROM jobs";
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn insert_job(&self, job: &Job) -> Result<(), StoreError> {
+        let row = (
+            job.id.to_string(),
+            job.user_id.clone(),
+            job.language.clone(),
+            serde_json::to_string(job).map_err(query_error)?,
+            timestamp(job.created_at),
+        );
+        self.with(move |c| {
+            c.prepare_cached(
+                "INSERT INTO jobs (id, user_id, language, status, job, created_at) VALUES (?1, ?2, ?3, 'queued', ?4, ?5)",
+            )
+            .and_then(|mut statement| statement.execute(params![row.0, row.1, row.2, row.3, row.4]))
+            .map(|_| ())
+            .map_err(query_error)
+        })
+        .await
+    }
+
+    async fn mark_running(&self, id: JobId) -> Result<bool, StoreError> {
+        self.with(move |c| {
+            c.prepare_cached("UPDATE jobs SET status = 'running' WHERE id = ?1 AND status != 'completed'")
+                .and_then(|mut statement| statement.execute(params![id.to_string()]))
+                .map(|changed| changed == 1)
+                .map_err(query_error)
+        })
+        .await
+    }
+
+    async fn complete_job(&self, id: JobId, result: &JobResult) -> Result<bool, StoreError> {
+        let result = serde_json::to_string(result).map_err(query_error)?;
+        let finished_at = timestamp(OffsetDateTime::now_utc());
+        self.with(move |c| {
+            c.prepare_cached(
+                "UPDATE jobs SET status = 'completed', result = ?2, finished_at = ?3 WHERE id = ?1 AND status != 'completed'",
+            )
+            .and_then(|mut statement| statement.execute(params![id.to_string(), result, finished_at]))
+            .map(|changed| changed == 1)
+            .map_err(query_error)
+        })
+        .await
+    }
+
+    async fn get_job(&self, id: JobId) -> Result<Option<StoredJob>, StoreError> {
+        self.with(move |c| {
+            c.prepare_cached(&format!("{SELECT} WHERE id = ?1"))
+                .and_then(|mut statement| statement.query_row(params![id.to_string()], row_to_job).optional())
+                .map_err(query_error)?
+                .map(decode)
+                .transpose()
+        })
+        .await
+    }
+
+    async fn list_jobs(&self, user_id: &str, before: Option<JobId>, limit: usize) -> Result<Vec<StoredJob>, StoreError> {
+        let user_id = user_id.to_string();
+        // UUIDv7 text sorts by time, so "before" is a plain comparison; the
+        // maximal UUID stands in for "from the newest".
+        let before = before.map(|id| id.to_string()).unwrap_or_else(|| "ffffffff-ffff-ffff-ffff-ffffffffffff".into());
+        self.with(move |c| {
+            let mut statement = c
+                .prepare_cached(&format!("{SELECT} WHERE user_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3"))
+                .map_err(query_error)?;
+            let rows = statement
+                .query_map(params![user_id, before, limit as i64], row_to_job)
+                .map_err(query_error)?;
+            rows.map(|row| row.map_err(query_error).and_then(decode)).collect()
+        })
+        .await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.with(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(query_error)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::{Limits, Verdict};
+
+    fn job(user: &str) -> Job {
+        Job {
+            id: JobId::new(),
+            user_id: user.into(),
+            language: "python".into(),
+            files: vec![],
+            stdin: String::new(),
+            args: vec![],
+            limits: Limits { time_ms: 1, wall_ms: 1, memory_mb: 1, pids: 1, output_kb: 1 },
+            tests: vec![],
+            interactive: false,
+            created_at: OffsetDateTime::now_utc(),
+        }
+    }
+
+    fn temp_store() -> (SqliteStore, std::path::PathBuf) {
+        let path = std::env::temp_dir().join(format!("rce-store-{}.db", uuid::Uuid::new_v4()));
+        (SqliteStore::open(&path).unwrap(), path)
+    }
+
+    /// A job goes queued → running → completed, the first result wins, and a
+    /// completed job cannot go back to running.
+    #[tokio::test]
+    async fn lifecycle_is_idempotent() {
+        let (store, path) = temp_store();
+        let job = job("u1");
+        store.insert_job(&job).await.unwrap();
+        assert_eq!(store.get_job(job.id).await.unwrap().unwrap().status, JobStatus::Queued);
+        assert!(store.mark_running(job.id).await.unwrap());
+        let mut result = JobResult::internal_error("first");
+        result.verdict = Verdict::Ok;
+        assert!(store.complete_job(job.id, &result).await.unwrap());
+        assert!(!store.complete_job(job.id, &JobResult::internal_error("second")).await.unwrap());
+        assert!(!store.mark_running(job.id).await.unwrap());
+        let stored = store.get_job(job.id).await.unwrap().unwrap();
+        assert_eq!(stored.status, JobStatus::Completed);
+        assert_eq!(stored.result.unwrap().verdict, Verdict::Ok);
+        assert!(stored.finished_at.is_some());
+        std::fs::remove_file(path).ok();
+    }
+
+    /// Listing is per user, newest first, and pages with `before`.
+    #[tokio::test]
+    async fn lists_newest_first_per_user() {
+        let (store, path) = temp_store();
+        let jobs: Vec<Job> = (0..3).map(|_| job("u1")).collect();
+        for job in &jobs {
+            store.insert_job(job).await.unwrap();
+        }
+        store.insert_job(&job("u2")).await.unwrap();
+        let listed: Vec<JobId> = store.list_jobs("u1", None, 10).await.unwrap().iter().map(|s| s.job.id).collect();
+        assert_eq!(listed, vec![jobs[2].id, jobs[1].id, jobs[0].id]);
+        let page: Vec<JobId> = store.list_jobs("u1", Some(jobs[1].id), 10).await.unwrap().iter().map(|s| s.job.id).collect();
+        assert_eq!(page, vec![jobs[0].id]);
+        std::fs::remove_file(path).ok();
+    }
+
+    /// Reopening an existing file neither fails nor loses data (migrations
+    /// run once).
+    #[tokio::test]
+    async fn reopening_keeps_data() {
+        let (store, path) = temp_store();
+        let job = job("u1");
+        store.insert_job(&job).await.unwrap();
+        drop(store);
+        let again = SqliteStore::open(&path).unwrap();
+        assert!(again.get_job(job.id).await.unwrap().is_some());
+        std::fs::remove_file(path).ok();
+    }
+}

@@ -11,6 +11,7 @@ use common::{job, owner, python, sandbox};
 use rce_protocol::{Frame, FrameKind, SourceFile, Termination};
 use std::fs;
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 
 fn file(name: &str, content: &str) -> SourceFile {
@@ -69,6 +70,9 @@ fn planted_symlinks_are_not_followed() {
     let outside = sb.outside("target");
     let victim = outside.join("victim.txt");
     fs::write(&victim, "original").unwrap();
+    // Writable by the sandbox uid, so only not following the links protects them.
+    fs::set_permissions(&outside, fs::Permissions::from_mode(0o777)).unwrap();
+    fs::set_permissions(&victim, fs::Permissions::from_mode(0o666)).unwrap();
     std::os::unix::fs::symlink(&victim, sb.workdir.join("main.py")).unwrap();
     std::os::unix::fs::symlink(&outside, sb.workdir.join("lib")).unwrap();
 

@@ -166,6 +166,28 @@ fn cpu_of_child_processes_counts() {
     assert!(processes_of(sb.uid).is_empty());
 }
 
+/// CPU of an orphan (a child that detached and was never waited for by its
+/// parent) still counts: the runner, as subreaper, reaps it and adds its
+/// rusage.
+#[test]
+fn cpu_of_orphans_counts() {
+    let Some(sb) = sandbox("cpu-orphan", 61023) else {
+        return;
+    };
+    let spec = python(
+        "import os, time\n\
+         if os.fork() == 0:\n    os.setsid()\n    t = time.process_time()\n    while time.process_time() - t < 0.3: pass\n    os._exit(0)\n\
+         time.sleep(0.8)",
+    );
+    let outcome = sb.run(&spec);
+    let run = outcome.run();
+    assert_eq!(run.termination, Termination::Exited, "{run:?}");
+    assert!(
+        run.cpu_time_ms >= 300,
+        "the orphan's CPU is counted: {run:?}"
+    );
+}
+
 /// Output beyond the cap is neither kept nor forwarded, the report says
 /// truncated, and the program is stopped.
 #[test]

@@ -1,0 +1,311 @@
+//! Shared helpers for integration tests: start a real `rce serve` process on
+//! port 0 against the real Redis and Docker engine (each test gets its own
+//! Redis prefix and SQLite file, so tests run in parallel without seeing each
+//! other's jobs), talk to it over HTTP and WebSocket, and count the
+//! containers a test left behind. `make test` starts Redis and dockerd and
+//! writes their addresses to `.rce/env`; these helpers read that file when
+//! the variables are not already set.
+#![allow(dead_code)]
+
+use awc::ws;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Variables from `.rce/env` (written by scripts/setup.sh), overridden by the
+/// process environment.
+pub fn service_env() -> HashMap<String, String> {
+    let mut vars = HashMap::new();
+    if let Ok(text) = std::fs::read_to_string(repo().join(".rce/env")) {
+        for line in text.lines() {
+            let line = line.trim().trim_start_matches("export ");
+            if let Some((key, value)) = line.split_once('=') {
+                vars.insert(key.to_string(), value.trim_matches('"').trim_matches('\'').to_string());
+            }
+        }
+    }
+    for key in ["DOCKER_HOST", "RCE_REDIS__URL"] {
+        if let Ok(value) = std::env::var(key) {
+            vars.insert(key.to_string(), value);
+        }
+    }
+    vars
+}
+
+/// A running `rce serve` child process; stopped (SIGTERM, then SIGKILL) on drop.
+pub struct Rce {
+    pub child: Child,
+    pub base: String,
+    pub prefix: String,
+    pub dir: PathBuf,
+}
+
+/// Options for [`start_rce`].
+pub struct RceOptions {
+    pub role: &'static str,
+    pub env: Vec<(String, String)>,
+    /// Share another instance's prefix and store (split api/worker tests).
+    pub share_with: Option<(String, PathBuf)>,
+}
+
+impl Default for RceOptions {
+    fn default() -> Self {
+        RceOptions { role: "all", env: vec![], share_with: None }
+    }
+}
+
+/// Starts rce with default options.
+pub fn start_rce() -> Rce {
+    start_rce_with(RceOptions::default())
+}
+
+pub fn start_rce_with(options: RceOptions) -> Rce {
+    let (prefix, dir) = options.share_with.unwrap_or_else(|| {
+        let prefix = format!("test-{}", uuid::Uuid::new_v4().simple());
+        let dir = std::env::temp_dir().join(&prefix);
+        std::fs::create_dir_all(&dir).expect("creating the test dir");
+        (prefix, dir)
+    });
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rce"));
+    command
+        .args(["serve", "--role", options.role])
+        .current_dir(repo())
+        .env("RCE_CONFIG", dir.join("none.toml"))
+        .env("RCE_HTTP__BIND", "127.0.0.1:0")
+        .env("RCE_REDIS__PREFIX", &prefix)
+        .env("RCE_STORE__SQLITE_PATH", dir.join("rce.db"))
+        .env("RCE_WORKER__CONCURRENCY", "2")
+        .env("RCE_LOG__LEVEL", "info,rce=debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(
+            std::fs::OpenOptions::new().create(true).append(true).open(dir.join("rce.log")).expect("log file"),
+        ));
+    for (key, value) in service_env() {
+        command.env(key, value);
+    }
+    for (key, value) in &options.env {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().expect("starting rce");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let base = loop {
+        match lines.next() {
+            Some(Ok(line)) => {
+                if let Some(address) = line.strip_prefix("rce listening on ") {
+                    break address.to_string();
+                }
+            }
+            _ => {
+                let log = std::fs::read_to_string(dir.join("rce.log")).unwrap_or_default();
+                panic!("rce exited before listening; is `make test` (Redis, Docker) set up?\n{log}");
+            }
+        }
+    };
+    // Keep draining stdout so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Rce { child, base, prefix, dir }
+}
+
+/// Starts a process that only runs workers (no HTTP) for `rce`'s prefix and store.
+pub fn start_worker(rce: &Rce, env: Vec<(String, String)>) -> Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rce"));
+    command
+        .args(["serve", "--role", "worker"])
+        .current_dir(repo())
+        .env("RCE_CONFIG", rce.dir.join("none.toml"))
+        .env("RCE_REDIS__PREFIX", &rce.prefix)
+        .env("RCE_STORE__SQLITE_PATH", rce.dir.join("rce.db"))
+        .env("RCE_WORKER__CONCURRENCY", "2")
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(
+            std::fs::OpenOptions::new().create(true).append(true).open(rce.dir.join("worker.log")).expect("log file"),
+        ));
+    for (key, value) in service_env().into_iter().chain(env) {
+        command.env(key, value);
+    }
+    command.spawn().expect("starting an rce worker")
+}
+
+impl Rce {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("{}{}", self.base.replacen("http://", "ws://", 1), path)
+    }
+
+    /// The server's log so far (for assertion messages).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("rce.log")).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let started = Instant::now();
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                let _ = self.child.kill();
+                return self.child.wait().expect("waiting for rce");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Rce {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.terminate();
+        }
+    }
+}
+
+/// An HTTP client with a generous timeout (jobs can run for seconds).
+pub fn client() -> awc::Client {
+    awc::Client::builder().timeout(Duration::from_secs(90)).finish()
+}
+
+/// POSTs JSON; returns status and parsed body.
+pub async fn post_json(url: &str, body: &Value) -> (u16, Value) {
+    let mut response = client().post(url).send_json(body).await.expect("POST");
+    let status = response.status().as_u16();
+    let bytes = response.body().limit(64 * 1024 * 1024).await.expect("body");
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+/// POSTs raw bytes with a content type; returns status and parsed body.
+pub async fn post_raw(url: &str, content_type: &str, body: &'static [u8]) -> (u16, Value) {
+    let mut response = client().post(url).insert_header(("content-type", content_type)).send_body(body).await.expect("POST");
+    let status = response.status().as_u16();
+    let bytes = response.body().await.expect("body");
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+/// GETs JSON; returns status and parsed body.
+pub async fn get_json(url: &str) -> (u16, Value) {
+    let mut response = client().get(url).send().await.expect("GET");
+    let status = response.status().as_u16();
+    let bytes = response.body().limit(64 * 1024 * 1024).await.expect("body");
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+/// Submits a job and returns its id.
+pub async fn submit(rce: &Rce, body: Value) -> String {
+    let (status, reply) = post_json(&rce.url("/api/v1/submissions"), &body).await;
+    assert_eq!(status, 202, "submit answered {reply}\n{}", rce.log());
+    reply["id"].as_str().expect("id").to_string()
+}
+
+/// Polls a submission until it is completed (or panics after `within`).
+pub async fn wait_completed(rce: &Rce, id: &str, within: Duration) -> Value {
+    let started = Instant::now();
+    loop {
+        let (status, submission) = get_json(&rce.url(&format!("/api/v1/submissions/{id}"))).await;
+        assert_eq!(status, 200, "{submission}");
+        if submission["status"] == "completed" {
+            return submission;
+        }
+        assert!(started.elapsed() < within, "job {id} not completed within {within:?}: {submission}\n{}", rce.log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A WebSocket connection to the API.
+pub struct WsClient {
+    framed: actix_codec::Framed<awc::BoxedSocket, ws::Codec>,
+}
+
+impl WsClient {
+    pub async fn connect(url: &str) -> WsClient {
+        let (_, framed) = client().ws(url).max_frame_size(16 * 1024 * 1024).connect().await.expect("websocket connect");
+        WsClient { framed }
+    }
+
+    pub async fn send(&mut self, frame: &Value) {
+        self.framed.send(ws::Message::Text(frame.to_string().into())).await.expect("websocket send");
+    }
+
+    /// The next JSON event (pings are answered), or `None` on close/timeout.
+    pub async fn next_event(&mut self, within: Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let frame = tokio::time::timeout_at(deadline, self.framed.next()).await.ok()??;
+            match frame.ok()? {
+                ws::Frame::Text(bytes) => return serde_json::from_slice(&bytes).ok(),
+                ws::Frame::Ping(bytes) => {
+                    let _ = self.framed.send(ws::Message::Pong(bytes)).await;
+                }
+                ws::Frame::Close(_) => return None,
+                _ => {}
+            }
+        }
+    }
+
+    /// Events until `finished` for job `id` (inclusive), or panics after `within`.
+    pub async fn events_until_finished(&mut self, id: &str, within: Duration) -> Vec<Value> {
+        let deadline = Instant::now() + within;
+        let mut events = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let event = self.next_event(left).await.unwrap_or_else(|| panic!("no finished event for {id}; got {events:?}"));
+            let done = event["type"] == "finished" && event["id"] == id;
+            events.push(event);
+            if done {
+                return events;
+            }
+        }
+    }
+}
+
+/// Containers (running or not) carrying this test's prefix label.
+pub async fn containers_of(prefix: &str) -> Vec<String> {
+    let docker = docker().await;
+    let filters = HashMap::from([("label", vec![format!("rce.prefix={prefix}")])]);
+    let options = bollard::query_parameters::ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
+    docker
+        .list_containers(Some(options))
+        .await
+        .expect("listing containers")
+        .into_iter()
+        .filter_map(|c| c.id)
+        .collect()
+}
+
+/// A Docker client for the engine the tests use (`DOCKER_HOST` from the
+/// environment or `.rce/env`, else the default socket).
+pub async fn docker() -> bollard::Docker {
+    let docker = match service_env().get("DOCKER_HOST").and_then(|h| h.strip_prefix("unix://").map(str::to_string)) {
+        Some(socket) => bollard::Docker::connect_with_unix(&socket, 120, bollard::API_DEFAULT_VERSION),
+        None => bollard::Docker::connect_with_local_defaults(),
+    }
+    .expect("connecting to Docker; run `make test`");
+    docker.negotiate_version().await.expect("negotiating the Docker API version")
+}
+
+/// Waits until the prefix has no containers left (removal can trail the
+/// result by a moment); returns those still there after `within`.
+pub async fn containers_left(prefix: &str, within: Duration) -> Vec<String> {
+    let started = Instant::now();
+    loop {
+        let left = containers_of(prefix).await;
+        if left.is_empty() || started.elapsed() > within {
+            return left;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# Build the sandbox images, skipping whatever is already up to date.
+#
+#   scripts/images.sh [--force] [LANG...]     LANG = a language id or image dir (python, c, ...)
+#
+# 1. rce-base:bookworm: debootstrap (minbase) -> docker import, labelled rce.hash = hash of
+#    images/base/**; rebuilt only when no image with that label value exists.
+# 2. the runner: cargo build --release -p rce-runner (RCE_RUNNER_BIN=path overrides, for
+#    working on images while the runner does not build; never for real images).
+# 3. for each [[language]] in images/languages.toml (or only the ones named): the image
+#    `<image>:latest` from images/<image without rce->/, context = a temp dir with that
+#    directory's files + the runner, labelled rce.hash = hash(files, runner, base hash);
+#    skipped when the existing image carries the same label.
+#
+# Uses $DOCKER_HOST, else the one in .rce/env (run scripts/setup.sh first).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+load_env
+export DOCKER_BUILDKIT=0   # the classic builder: no buildx needed, any client version
+
+force=no
+wanted=()
+for a in "$@"; do
+  case "$a" in
+    --force) force=yes ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    *) wanted+=("$a") ;;
+  esac
+done
+
+docker_answers "${DOCKER_HOST:-}" || die "no Docker engine answers at DOCKER_HOST=${DOCKER_HOST:-<unset>}; run scripts/setup.sh"
+
+BASE_IMAGE=rce-base:bookworm
+LOG_DIR="$RCE_STATE/logs"
+mkdir -p "$LOG_DIR" "$RCE_STATE/tmp"
+tmp_dirs=()
+cleanup() {
+  local d
+  for d in "${tmp_dirs[@]}"; do remove_tree "$d"; done
+}
+trap cleanup EXIT
+
+# remove_tree DIR: rm -rf, after unmounting anything a failed debootstrap left mounted inside
+remove_tree() {
+  local d="$1" m
+  [ -n "$d" ] && [ -d "$d" ] || return 0
+  awk -v p="$d/" 'index($2, p) == 1 { print $2 }' /proc/mounts | sort -r | while read -r m; do
+    umount -l "$m" || true
+  done
+  rm -rf --one-file-system "$d"
+}
+
+# label IMAGE: the image's rce.hash label, empty if no such image
+label() {
+  "$DOCKER" image inspect -f '{{with .Config.Labels}}{{index . "rce.hash"}}{{end}}' "$1" 2>/dev/null || true
+}
+image_id() { "$DOCKER" image inspect -f '{{.Id}}' "$1" 2>/dev/null || true; }
+
+# hash_dir DIR: sha256 over the relative names and contents of every file under DIR
+hash_dir() {
+  (cd "$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum) | sha256sum | cut -d' ' -f1
+}
+
+# drop_old OLD_ID NEW_ID: remove an image we replaced, if nothing tags or uses it any more
+drop_old() {
+  if [ -n "$1" ] && [ "$1" != "$2" ]; then
+    "$DOCKER" rmi "$1" >/dev/null 2>&1 || true
+  fi
+}
+
+# ---------------------------------------------------------------- base image
+base_hash="$(hash_dir images/base)"
+t=$(date +%s.%N)
+if [ $force = no ] && [ "$(label "$BASE_IMAGE")" = "$base_hash" ]; then
+  log "$BASE_IMAGE: up to date (${base_hash:0:12}, $(elapsed "$t") s)"
+else
+  log "$BASE_IMAGE: building (${base_hash:0:12}) with debootstrap; log $LOG_DIR/base.log"
+  command -v debootstrap >/dev/null || die "debootstrap is not installed (scripts/setup.sh installs it)"
+  # shellcheck disable=SC1091
+  . images/base/debootstrap.conf
+  old_id="$(image_id "$BASE_IMAGE")"
+  rootfs="$(mktemp -d "$RCE_STATE/tmp/rootfs.XXXXXX")"
+  tmp_dirs+=("$rootfs")
+  chmod 0755 "$rootfs"   # becomes the image's "/"; mktemp made it 0700
+  if ! debootstrap --variant="$VARIANT" "$SUITE" "$rootfs" "${RCE_DEBIAN_MIRROR:-$MIRROR}" >"$LOG_DIR/base.log" 2>&1; then
+    tail -n 30 "$LOG_DIR/base.log" >&2
+    die "debootstrap failed (log: $LOG_DIR/base.log)"
+  fi
+  log "    debootstrap done ($(elapsed "$t") s); slimming the rootfs"
+  cp -a images/base/rootfs/. "$rootfs/"
+  (
+    cd "$rootfs"
+    # what dpkg.cfg.d/rce-excludes keeps out of later installs, out of the base too
+    find usr/share/doc -xdev \( -type f -o -type l \) ! -name copyright -delete
+    find usr/share/doc -xdev -mindepth 1 -depth -type d -empty -delete
+    rm -rf usr/share/man/* usr/share/info/* usr/share/lintian/*
+    find usr/share/locale -xdev -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf {} +
+    mkdir -p usr/share/man/man1   # update-alternatives (openjdk) links man pages here
+    rm -rf var/lib/apt/lists/* var/cache/apt/*.bin var/cache/apt/archives/*.deb var/cache/debconf/*-old
+    find var/log -xdev -type f -delete
+    rm -rf dev/* tmp/* run/*      # docker provides /dev; nothing of the build host stays
+    : >etc/resolv.conf
+    echo rce >etc/hostname
+    chmod 1777 tmp
+  )
+  log "    importing ($(du -sh --apparent-size "$rootfs" | cut -f1))"
+  tar --numeric-owner -C "$rootfs" -c . | "$DOCKER" import \
+    --change "LABEL rce.hash=$base_hash" \
+    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --change 'ENV LANG=C.UTF-8' \
+    --change 'CMD ["bash"]' \
+    - "$BASE_IMAGE" >/dev/null
+  remove_tree "$rootfs"
+  drop_old "$old_id" "$(image_id "$BASE_IMAGE")"
+  log "$BASE_IMAGE: built in $(elapsed "$t") s ($("$DOCKER" image inspect -f '{{.Size}}' "$BASE_IMAGE" | awk '{printf "%.0f MB", $1/1e6}'))"
+fi
+
+# ---------------------------------------------------------------- languages
+# "id image" per [[language]] entry of the manifest
+languages="$(awk '
+  /^\[\[language\]\]/ { if (id != "") print id, img; id = ""; img = ""; next }
+  /^\[/               { if (id != "") print id, img; id = ""; img = ""; next }
+  /^[ \t]*id[ \t]*=/    { s = $0; sub(/^[^"]*"/, "", s); sub(/".*/, "", s); id = s }
+  /^[ \t]*image[ \t]*=/ { s = $0; sub(/^[^"]*"/, "", s); sub(/".*/, "", s); img = s }
+  END { if (id != "") print id, img }
+' images/languages.toml)"
+[ -n "$languages" ] || die "no [[language]] entries in images/languages.toml"
+
+selected=()
+if [ ${#wanted[@]} -eq 0 ]; then
+  while read -r id img; do selected+=("$img"); done <<<"$languages"
+else
+  for w in "${wanted[@]}"; do
+    found=""
+    while read -r id img; do
+      if [ "$w" = "$id" ] || [ "$w" = "$img" ] || [ "$w" = "${img#rce-}" ]; then found="$img"; fi
+    done <<<"$languages"
+    [ -n "$found" ] || die "unknown language '$w'; known: $(cut -d' ' -f1 <<<"$languages" | tr '\n' ' ')"
+    selected+=("$found")
+  done
+fi
+
+# the runner goes into every language image
+t=$(date +%s.%N)
+if [ -n "${RCE_RUNNER_BIN:-}" ]; then
+  runner="$RCE_RUNNER_BIN"
+  warn "runner: using RCE_RUNNER_BIN=$runner instead of building rce-runner"
+else
+  log "runner: cargo build --release -p rce-runner"
+  if ! cargo build --release -p rce-runner >"$LOG_DIR/runner.log" 2>&1; then
+    tail -n 40 "$LOG_DIR/runner.log" >&2
+    die "rce-runner did not build (log: $LOG_DIR/runner.log)"
+  fi
+  runner="${CARGO_TARGET_DIR:-$ROOT/target}/release/rce-runner"
+fi
+[ -f "$runner" ] || die "runner binary $runner not found"
+runner_hash="$(sha256sum "$runner" | cut -d' ' -f1)"
+log "runner: $runner (${runner_hash:0:12}, $(elapsed "$t") s)"
+
+failed=()
+for img in "${selected[@]}"; do
+  dir="images/${img#rce-}"
+  tag="$img:latest"
+  t=$(date +%s.%N)
+  [ -f "$dir/Dockerfile" ] || die "$dir/Dockerfile missing for $img"
+  h="$(printf '%s\n' "$(hash_dir "$dir")" "$runner_hash" "$base_hash" | sha256sum | cut -d' ' -f1)"
+  if [ $force = no ] && [ "$(label "$tag")" = "$h" ]; then
+    log "$tag: up to date (${h:0:12}, $(elapsed "$t") s)"
+    continue
+  fi
+  log "$tag: building (${h:0:12}); log $LOG_DIR/${img}.log"
+  old_id="$(image_id "$tag")"
+  ctx="$(mktemp -d "$RCE_STATE/tmp/ctx.XXXXXX")"
+  tmp_dirs+=("$ctx")
+  cp -a "$dir/." "$ctx/"
+  cp "$runner" "$ctx/rce-runner"
+  chmod 0755 "$ctx/rce-runner"
+  if "$DOCKER" build --label "rce.hash=$h" --label "rce.base=$base_hash" -t "$tag" "$ctx" \
+      </dev/null >"$LOG_DIR/${img}.log" 2>&1; then
+    drop_old "$old_id" "$(image_id "$tag")"
+    log "$tag: built in $(elapsed "$t") s ($("$DOCKER" image inspect -f '{{.Size}}' "$tag" | awk '{printf "%.0f MB", $1/1e6}'))"
+  else
+    tail -n 25 "$LOG_DIR/${img}.log" >&2
+    warn "$tag: build FAILED after $(elapsed "$t") s (log: $LOG_DIR/${img}.log)"
+    failed+=("$img")
+  fi
+  remove_tree "$ctx"
+done
+[ ${#failed[@]} -eq 0 ] || die "images that failed to build: ${failed[*]}"
+log "images done"

@@ -63,10 +63,12 @@ fn run(out: &mut FrameOut) -> Result<RunReport, String> {
     Ok(job::run(&config, &job, &mut input, out))
 }
 
-/// Process-wide setup while still single-threaded: nothing inherited leaks
-/// into user code, orphans are ours to reap, files default to 0644/0755.
-/// (Rust already ignores SIGPIPE in the runner; std restores it for children.)
+/// Process-wide setup (the runner is and stays single-threaded): nothing
+/// inherited leaks into user code (descriptors, ignored signals), orphans are
+/// ours to reap, SIGPIPE cannot kill us, files default to 0644/0755.
 fn prepare_process() {
+    sys::reset_signal_dispositions();
+    sys::ignore_sigpipe();
     let _ = sys::cloexec_from(3);
     let _ = sys::set_child_subreaper();
     sys::set_umask(0o022);

@@ -250,13 +250,19 @@ fn command(config: &Config, program: &str, args: &[String], limits: &StageLimits
     // single-threaded, and the hook only makes raw syscalls through
     // async-signal-safe wrappers (no allocation, no locks). Order matters:
     // rlimits and the OOM score while still root, then groups → gid → uid,
-    // then the parent-death signal (a uid change clears it).
+    // then what a uid change resets (dumpable, parent-death signal). Until
+    // exec this is a copy of the runner under the sandbox uid: not dumpable,
+    // so no process of that uid may ptrace it; exec makes the program
+    // dumpable again (for its own uid only).
     unsafe {
         command.pre_exec(move || {
+            sys::reset_signal_dispositions();
             sys::setsid()?;
             limits::apply(&rlimits)?;
             sys::prefer_oom_kill();
+            sys::set_not_dumpable();
             sys::drop_privileges(uid, gid)?;
+            sys::set_not_dumpable();
             sys::set_parent_death_signal(libc::SIGKILL)?;
             Ok(())
         });

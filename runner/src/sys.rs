@@ -62,6 +62,35 @@ pub fn cloexec_from(first: RawFd) -> io::Result<()> {
     Ok(())
 }
 
+/// Gives every catchable signal its default disposition, so nothing ignored
+/// by whoever started the runner (SIG_IGN survives exec) reaches user code,
+/// and a SIGCHLD ignored by our own parent cannot make the kernel discard the
+/// exit status and rusage of our children. Async-signal-safe. The caller
+/// re-ignores SIGPIPE for the runner itself.
+pub fn reset_signal_dispositions() {
+    for signal in 1..32 {
+        if signal == libc::SIGKILL || signal == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: installing SIG_DFL involves no handler code; failures
+        // (invalid numbers) are harmless and ignored.
+        unsafe { libc::signal(signal, libc::SIG_DFL) };
+    }
+}
+
+/// Ignores SIGPIPE: a closed pipe must be an EPIPE error, never death.
+pub fn ignore_sigpipe() {
+    // SAFETY: SIG_IGN involves no handler code.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+}
+
+/// Marks the process non-dumpable: processes of another uid cannot ptrace it
+/// or read its /proc files. Async-signal-safe.
+pub fn set_not_dumpable() {
+    // SAFETY: prctl with integer arguments only.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+}
+
 /// Sets the file mode creation mask (inherited by user code).
 pub fn set_umask(mask: libc::mode_t) {
     // SAFETY: umask cannot fail and touches no memory.
@@ -84,7 +113,8 @@ pub fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
 
 /// poll(2) over `fds` for at most `timeout`; EINTR counts as "nothing ready".
 pub fn poll(fds: &mut [libc::pollfd], timeout: Duration) -> io::Result<usize> {
-    let ms = timeout.as_millis().min(i32::MAX as u128) as libc::c_int;
+    // Rounded up: a sub-millisecond wait must not become a busy spin.
+    let ms = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int;
     // SAFETY: the pointer and length describe the caller's live slice.
     let ret = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
     match check(ret) {

@@ -224,3 +224,34 @@ fn kill_minus_one_from_user_code_cannot_hurt_the_runner() {
     );
     assert_eq!(run.stdout, "9\n", "its own child was killed");
 }
+
+/// Signals ignored by whoever started the runner (SIG_IGN survives exec) do
+/// not stay ignored in user code, and an ignored SIGCHLD does not cost the
+/// runner its children's exit status.
+#[test]
+fn inherited_ignored_signals_are_reset() {
+    let Some(sb) = sandbox("signals", 61109) else {
+        return;
+    };
+    let code = "import signal, sys\n\
+                print(signal.getsignal(signal.SIGHUP) == signal.SIG_DFL)\n\
+                sys.exit(3)";
+    let mut running = sb.start_with(&python(code), |command| {
+        // SAFETY: signal() with SIG_IGN is async-signal-safe and runs no code.
+        unsafe {
+            command.pre_exec(|| {
+                libc::signal(libc::SIGHUP, libc::SIG_IGN);
+                libc::signal(libc::SIGCHLD, libc::SIG_IGN);
+                Ok(())
+            });
+        }
+    });
+    running.close_stdin();
+    let outcome = running.finish();
+    let run = outcome.run();
+    assert_eq!(
+        (run.stdout.as_str(), run.exit_code),
+        ("True\n", Some(3)),
+        "{run:?}"
+    );
+}

@@ -21,25 +21,41 @@ fn host_name() -> String {
 
 /// Whether the worker named `name` is known to be dead: same host, pid not running.
 fn is_dead_local_worker(name: &str, host: &str) -> bool {
-    let Some((worker_host, pid)) = name.rsplit_once('-') else { return false };
-    let Ok(pid) = pid.parse::<u32>() else { return false };
-    worker_host == host && pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+    let Some((worker_host, pid)) = name.rsplit_once('-') else {
+        return false;
+    };
+    let Ok(pid) = pid.parse::<u32>() else {
+        return false;
+    };
+    worker_host == host
+        && pid != std::process::id()
+        && !std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
 /// Removes containers left by dead workers of this host; returns how many.
 pub async fn reap_orphans(docker: &Docker) -> Result<usize, bollard::errors::Error> {
     let filters = HashMap::from([("label", vec![LABEL_WORKER])]);
-    let options = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
+    let options = ListContainersOptionsBuilder::default()
+        .all(true)
+        .filters(&filters)
+        .build();
     let host = host_name();
     let mut removed = 0;
     for container in docker.list_containers(Some(options)).await? {
-        let owner = container.labels.as_ref().and_then(|labels| labels.get(LABEL_WORKER));
-        let (Some(id), Some(owner)) = (container.id.as_deref(), owner) else { continue };
+        let owner = container
+            .labels
+            .as_ref()
+            .and_then(|labels| labels.get(LABEL_WORKER));
+        let (Some(id), Some(owner)) = (container.id.as_deref(), owner) else {
+            continue;
+        };
         if is_dead_local_worker(owner, &host) {
             let options = RemoveContainerOptionsBuilder::default().force(true).build();
             match docker.remove_container(id, Some(options)).await {
                 Ok(()) => removed += 1,
-                Err(error) => tracing::warn!(container = %id, %error, "reaping an orphaned container failed"),
+                Err(error) => {
+                    tracing::warn!(container = %id, %error, "reaping an orphaned container failed")
+                }
             }
         }
     }

@@ -50,8 +50,20 @@ impl Default for SandboxSettings {
         SandboxSettings {
             languages_file: PathBuf::from("images/languages.toml"),
             runtime: "runc".into(),
-            default_limits: Limits { time_ms: 5_000, wall_ms: 10_000, memory_mb: 256, pids: 64, output_kb: 1024 },
-            max_limits: Limits { time_ms: 30_000, wall_ms: 60_000, memory_mb: 2048, pids: 256, output_kb: 16_384 },
+            default_limits: Limits {
+                time_ms: 5_000,
+                wall_ms: 10_000,
+                memory_mb: 256,
+                pids: 64,
+                output_kb: 1024,
+            },
+            max_limits: Limits {
+                time_ms: 30_000,
+                wall_ms: 60_000,
+                memory_mb: 2048,
+                pids: 256,
+                output_kb: 16_384,
+            },
             compile_time_ms: 30_000,
             compile_wall_ms: 60_000,
             compile_memory_mb: 1024,

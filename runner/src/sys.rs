@@ -91,6 +91,36 @@ pub fn set_not_dumpable() {
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
 }
 
+extern "C" {
+    /// The C runtime's environment (glibc and musl both define it).
+    static mut environ: *mut *mut libc::c_char;
+}
+
+/// Overwrites every environment string with zeros, so the runner's
+/// environment (the worker's settings) cannot be read back from
+/// `/proc/<runner>/environ` — which gVisor, unlike runc, lets another uid
+/// read. Call once the configuration has been read; `getenv` finds nothing
+/// afterwards.
+pub fn scrub_environment() {
+    // SAFETY: the runner is single-threaded, so nothing reads or changes
+    // the environment concurrently. `environ` is a NULL-terminated array of
+    // pointers to NUL-terminated strings in writable memory (the initial
+    // stack, or the heap after setenv); each string is zeroed within its own
+    // length, so no byte outside it is touched and every entry stays a valid
+    // (empty) C string.
+    unsafe {
+        let mut entry = environ;
+        if entry.is_null() {
+            return;
+        }
+        while !(*entry).is_null() {
+            let text = *entry;
+            std::ptr::write_bytes(text, 0, libc::strlen(text));
+            entry = entry.add(1);
+        }
+    }
+}
+
 /// Sets the file mode creation mask (inherited by user code).
 pub fn set_umask(mask: libc::mode_t) {
     // SAFETY: umask cannot fail and touches no memory.

@@ -133,6 +133,27 @@ fn user_code_cannot_read_the_runners_proc_or_environment() {
     assert_eq!(outcome.run().stdout, expected);
 }
 
+/// The runner's own environment (the worker's settings) cannot be read back
+/// from its /proc/<pid>/environ even by root once the job runs (gVisor, unlike
+/// runc, would show it to the sandbox uid).
+#[test]
+fn runners_environment_is_scrubbed_from_proc() {
+    let Some(sb) = sandbox("environ", 61110) else {
+        return;
+    };
+    let mut running = sb.start(&job(&["/bin/sleep", "1"]));
+    running.wait_for(FrameKind::Stage);
+    let environ = fs::read(format!("/proc/{}/environ", running.pid())).unwrap();
+    running.close_stdin();
+    let outcome = running.finish();
+    assert_eq!(outcome.run().exit_code, Some(0));
+    let text = String::from_utf8_lossy(&environ);
+    assert!(
+        !text.contains("hunter2") && !text.contains("RCE_"),
+        "{text:?}"
+    );
+}
+
 /// A descriptor the runner inherited (as from docker) does not reach user
 /// code: the program sees only its stdin, stdout and stderr.
 #[test]

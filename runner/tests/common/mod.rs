@@ -230,6 +230,11 @@ impl Running {
         }
     }
 
+    /// The runner's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

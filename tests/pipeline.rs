@@ -359,3 +359,44 @@ async fn redis_restart_mid_load_loses_nothing() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// A job running far longer than claim_idle_ms is never taken over while its
+/// worker is alive: with two workers it starts once and finishes once (the
+/// user sees exactly one `started` and one `finished`).
+#[actix_rt::test]
+async fn live_long_job_is_not_taken_over() {
+    let rce = start_rce_with(RceOptions {
+        env: env(&[
+            ("RCE_WORKER__CLAIM_IDLE_MS", "300"),
+            ("RCE_WORKER__READ_BLOCK_MS", "100"),
+        ]),
+        ..Default::default()
+    });
+    let mut other = start_worker(
+        &rce,
+        env(&[
+            ("RCE_WORKER__CLAIM_IDLE_MS", "300"),
+            ("RCE_WORKER__READ_BLOCK_MS", "100"),
+        ]),
+    );
+    let mut ws = WsClient::connect(&rce.ws_url("/api/v1/ws")).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let id = submit(&rce, sleepy_job(1, 2.5)).await;
+    let events = ws.events_until_finished(&id, Duration::from_secs(60)).await;
+    // Anything published after `finished` (a duplicate run) would arrive soon.
+    let mut late = Vec::new();
+    while let Some(event) = ws.next_event(Duration::from_secs(2)).await {
+        late.push(event);
+    }
+    let count = |kind: &str| {
+        events
+            .iter()
+            .chain(&late)
+            .filter(|e| e["type"] == kind && e["id"] == id.as_str())
+            .count()
+    };
+    assert_eq!(count("started"), 1, "{events:?} {late:?}");
+    assert_eq!(count("finished"), 1, "{events:?} {late:?}");
+    kill(&other, "-TERM");
+    assert!(other.wait().unwrap().success());
+}

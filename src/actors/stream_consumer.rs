@@ -24,9 +24,9 @@ use crate::queue::{EventPublisher, Keys, RedisSettings, JOB_FIELD};
 use actix::prelude::*;
 use redis::aio::{ConnectionManager, MultiplexedConnection};
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamPendingCountReply, StreamReadReply};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -50,6 +50,19 @@ pub struct StreamConsumer {
     /// Consecutive failed runs of the read loop, for the back-off.
     failures: u32,
     handle: ConsumerHandle,
+    /// Entries dispatched to WorkerPool and not yet done; their idle time is
+    /// reset regularly so live jobs are never claimed by another worker.
+    in_flight: InFlight,
+}
+
+/// Entry ids in flight; a std mutex, held only for a set insert/remove/copy.
+type InFlight = Arc<Mutex<HashSet<String>>>;
+
+fn lock(in_flight: &InFlight) -> std::sync::MutexGuard<'_, HashSet<String>> {
+    // A panic while holding it cannot leave the set inconsistent.
+    in_flight
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// What the process's shutdown waits on.
@@ -76,6 +89,7 @@ struct ReadLoop {
     slot_freed: Arc<Notify>,
     shutdown: CancellationToken,
     done: Recipient<JobDone>,
+    in_flight: InFlight,
 }
 
 impl StreamConsumer {
@@ -104,6 +118,7 @@ impl StreamConsumer {
             shutdown,
             failures: 0,
             handle: ConsumerHandle::default(),
+            in_flight: InFlight::default(),
         }
     }
 
@@ -130,6 +145,7 @@ impl Actor for StreamConsumer {
             slot_freed: self.slot_freed.clone(),
             shutdown: self.shutdown.clone(),
             done: ctx.address().recipient(),
+            in_flight: self.in_flight.clone(),
         };
         let run = async move {
             tokio::time::sleep(backoff).await;
@@ -167,6 +183,10 @@ impl Handler<JobDone> for StreamConsumer {
     type Result = ();
 
     fn handle(&mut self, msg: JobDone, ctx: &mut Context<Self>) {
+        lock(&self.in_flight).remove(&msg.entry_id);
+        if !msg.ack {
+            return;
+        }
         let (mut commands, keys) = (self.commands.clone(), self.keys.clone());
         let pending_acks = self.handle.pending_acks.clone();
         pending_acks.fetch_add(1, Ordering::SeqCst);
@@ -224,8 +244,14 @@ impl ReadLoop {
         let claim_every =
             Duration::from_millis((self.settings.claim_idle_ms / 2).clamp(100, 5_000));
         let mut last_trim = Instant::now();
+        let mut last_refresh = Instant::now();
+        let refresh_every = Duration::from_millis((self.settings.claim_idle_ms / 3).max(50));
         let trim_every = Duration::from_millis(self.settings.trim_interval_ms.max(100));
         while !self.shutdown.is_cancelled() {
+            if last_refresh.elapsed() >= refresh_every {
+                last_refresh = Instant::now();
+                self.refresh_in_flight(&mut reader).await?;
+            }
             let free = self.pool.send(FreeSlots).await.unwrap_or(0);
             if free == 0 {
                 tokio::select! {
@@ -269,6 +295,29 @@ impl ReadLoop {
             Err(error) if error.code() == Some("BUSYGROUP") => Ok(()),
             other => other,
         }
+    }
+
+    /// Resets the idle time of the entries this worker is running (XCLAIM
+    /// to ourselves with JUSTID, which does not count a delivery), so no
+    /// other worker takes over a job that is alive, however long it runs.
+    async fn refresh_in_flight(
+        &self,
+        reader: &mut MultiplexedConnection,
+    ) -> redis::RedisResult<()> {
+        let ids: Vec<String> = lock(&self.in_flight).iter().cloned().collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        redis::cmd("XCLAIM")
+            .arg(self.keys.jobs_stream())
+            .arg(self.keys.group())
+            .arg(&self.consumer)
+            .arg(0)
+            .arg(&ids)
+            .arg("JUSTID")
+            .query_async::<redis::Value>(reader)
+            .await?;
+        Ok(())
     }
 
     /// Deletes acknowledged history: every entry older than both the oldest
@@ -391,6 +440,7 @@ impl ReadLoop {
         match job {
             Some(job) => {
                 tracing::debug!(job_id = %job.id, user_id = %job.user_id, entry = %entry.id, "dispatching");
+                lock(&self.in_flight).insert(entry.id.clone());
                 let execute = Execute {
                     entry_id: entry.id.clone(),
                     job,

@@ -69,12 +69,14 @@ impl Default for WorkerSettings {
     }
 }
 
-/// Sent to StreamConsumer when a job's entry may be acknowledged.
+/// Sent to StreamConsumer when this worker is done with an entry: `ack` when
+/// the result is stored, otherwise it stays pending for another delivery.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct JobDone {
     pub entry_id: String,
     pub job_id: JobId,
+    pub ack: bool,
 }
 
 /// Run a job taken from the stream.
@@ -289,17 +291,22 @@ impl Handler<Execute> for WorkerPool {
         );
         let work = async move {
             let outcome = execute(job, sandbox, languages, store, events).await;
-            match outcome {
-                // Awaited, so the ack is registered with StreamConsumer before
-                // the slot counts as free (shutdown relies on that order).
-                Outcome::Done => {
-                    if done.send(JobDone { entry_id, job_id }).await.is_err() {
-                        tracing::warn!(job_id = %job_id, "stream consumer gone; the entry will be redelivered");
-                    }
-                }
-                Outcome::Retry => {
-                    tracing::warn!(job_id = %job_id, "job left pending for another delivery")
-                }
+            let ack = matches!(outcome, Outcome::Done);
+            if !ack {
+                tracing::warn!(job_id = %job_id, "job left pending for another delivery");
+            }
+            // Awaited, so an ack is registered with StreamConsumer before the
+            // slot counts as free (shutdown relies on that order).
+            if done
+                .send(JobDone {
+                    entry_id,
+                    job_id,
+                    ack,
+                })
+                .await
+                .is_err()
+            {
+                tracing::warn!(job_id = %job_id, "stream consumer gone; the entry will be redelivered");
             }
         };
         ctx.spawn(work.into_actor(self).map(move |(), pool, _| {

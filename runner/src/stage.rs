@@ -63,6 +63,8 @@ const CPU_TICK: Duration = Duration::from_millis(50);
 /// Poll timeout when no pidfd tells us about the main process exiting
 /// (kernels before 5.3, gVisor): exits are then noticed within this.
 const FALLBACK_TICK: Duration = Duration::from_millis(10);
+/// Stands in for a wall-clock limit too large to add to an `Instant`.
+const FAR_FUTURE: Duration = Duration::from_secs(365 * 24 * 3600);
 /// How long to wait for output pipes to reach EOF once every process is dead.
 const DRAIN_LIMIT: Duration = Duration::from_secs(1);
 
@@ -180,7 +182,10 @@ pub fn run(
     let watch = Watch {
         config,
         limits: &limits,
-        deadline: start + Duration::from_millis(limits.wall_time_ms),
+        // checked: an absurd limit must not panic the runner.
+        deadline: start
+            .checked_add(Duration::from_millis(limits.wall_time_ms))
+            .unwrap_or(start + FAR_FUTURE),
         cgroup_before,
         self_before,
         ticks_per_second: sys::clock_ticks_per_second(),

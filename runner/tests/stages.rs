@@ -562,3 +562,28 @@ fn compile_stage_has_its_own_limits() {
     assert_eq!(compile.termination, Termination::WallTimeLimit);
     assert_eq!(outcome.report.run, None);
 }
+
+/// Absurd limits (u64::MAX everywhere) neither panic the runner nor get in
+/// the way of a normal run.
+#[test]
+fn absurd_limits_do_not_break_the_runner() {
+    let Some(sb) = sandbox("absurd-limits", 61025) else {
+        return;
+    };
+    let mut spec = job(&["/bin/echo", "fine"]);
+    spec.run_limits = rce_protocol::StageLimits {
+        cpu_time_ms: u64::MAX,
+        wall_time_ms: u64::MAX,
+        memory_kb: u64::MAX,
+        processes: u64::MAX,
+        output_bytes: u64::MAX,
+        file_size_bytes: u64::MAX,
+    };
+    let outcome = sb.run(&spec);
+    let run = outcome.run();
+    assert_eq!(
+        (run.termination, run.stdout.as_str()),
+        (Termination::Exited, "fine\n"),
+        "{run:?}"
+    );
+}

@@ -144,12 +144,12 @@ pub async fn run(
     let mut docker = None;
     if role.runs_worker() {
         let engine = sandbox::connect().await?;
-        match sandbox::reap_orphans(&engine).await {
+        let name = sandbox::worker_name();
+        match sandbox::reap_orphans(&engine, &name, &Default::default()).await {
             Ok(0) => {}
             Ok(removed) => tracing::info!(removed, "removed containers of dead workers"),
             Err(error) => tracing::warn!(%error, "listing containers for the reaper failed"),
         }
-        let name = sandbox::worker_name();
         let labels = ContainerLabels {
             worker: name.clone(),
             prefix: settings.redis.prefix.clone(),

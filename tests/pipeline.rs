@@ -400,3 +400,69 @@ async fn live_long_job_is_not_taken_over() {
     kill(&other, "-TERM");
     assert!(other.wait().unwrap().success());
 }
+
+/// The Docker engine goes away while a job runs: the job is not lost and not
+/// failed, the process reports not ready, and once the engine answers again
+/// the job runs to completion and no container is left.
+#[actix_rt::test]
+async fn engine_outage_is_retried_not_lost() {
+    let proxy = DockerProxy::start();
+    let rce = start_rce_with(RceOptions {
+        env: [
+            env(&[
+                ("RCE_WORKER__ENGINE_CHECK_MS", "300"),
+                ("RCE_WORKER__CLAIM_IDLE_MS", "2000"),
+            ]),
+            vec![("DOCKER_HOST".to_string(), proxy.docker_host())],
+            fast_recovery()
+                .into_iter()
+                .filter(|(k, _)| k != "RCE_WORKER__CLAIM_IDLE_MS")
+                .collect(),
+        ]
+        .concat(),
+        ..Default::default()
+    });
+    let id = submit(&rce, sleepy_job(5, 3.0)).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, submission) = get_json(&rce.url(&format!("/api/v1/submissions/{id}"))).await;
+        if submission["status"] == "running" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "job never started: {submission}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    proxy.cut();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, ready) = get_json(&rce.url("/readyz")).await;
+        if status == 503 {
+            assert_eq!(ready["checks"]["docker"], false, "{ready}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still ready with the engine away: {ready}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (_, submission) = get_json(&rce.url(&format!("/api/v1/submissions/{id}"))).await;
+    assert_ne!(
+        submission["status"], "completed",
+        "the outage must not complete the job: {submission}"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    proxy.restore();
+    let submission = wait_completed(&rce, &id, Duration::from_secs(60)).await;
+    assert_eq!(
+        submission["result"]["verdict"],
+        "ok",
+        "{submission}\n{}",
+        rce.log()
+    );
+    assert_eq!(submission["result"]["stdout"], "5\n");
+    let (status, _) = get_json(&rce.url("/readyz")).await;
+    assert_eq!(status, 200);
+    let left = containers_left(&rce.prefix, Duration::from_secs(20)).await;
+    assert!(left.is_empty(), "containers left: {left:?}");
+}

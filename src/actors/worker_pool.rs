@@ -24,7 +24,7 @@ use crate::sandbox::{ContainerLabels, SandboxSettings, StdinChunk};
 use actix::prelude::*;
 use bollard::Docker;
 use serde::Deserialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -193,12 +193,14 @@ impl Actor for WorkerPool {
             Duration::from_millis(self.settings.reap_interval_ms.max(1000)),
             |pool, ctx| {
                 let docker = pool.docker.clone();
+                let own = pool.labels.worker.clone();
+                let running: HashSet<String> = pool.running.keys().map(JobId::to_string).collect();
                 ctx.spawn(
                     async move {
-                        match crate::sandbox::reap_orphans(&docker).await {
+                        match crate::sandbox::reap_orphans(&docker, &own, &running).await {
                             Ok(0) => {}
                             Ok(removed) => {
-                                tracing::info!(removed, "removed containers of dead workers")
+                                tracing::info!(removed, "removed orphaned sandbox containers")
                             }
                             Err(error) => {
                                 tracing::debug!(%error, "reaping orphaned containers failed")

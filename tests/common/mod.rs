@@ -377,3 +377,102 @@ pub async fn containers_left(prefix: &str, within: Duration) -> Vec<String> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// A Unix-socket proxy in front of the Docker engine that a test can cut
+/// (every connection dropped, new ones refused) and restore, to play "the
+/// engine went away" without touching the shared engine.
+pub struct DockerProxy {
+    pub socket: PathBuf,
+    target: PathBuf,
+    state: std::sync::Arc<std::sync::Mutex<ProxyState>>,
+}
+
+#[derive(Default)]
+struct ProxyState {
+    up: bool,
+    connections: Vec<std::os::unix::net::UnixStream>,
+    generation: u64,
+}
+
+impl DockerProxy {
+    pub fn start() -> DockerProxy {
+        let host = service_env()
+            .get("DOCKER_HOST")
+            .cloned()
+            .unwrap_or_else(|| "unix:///var/run/docker.sock".into());
+        let target = PathBuf::from(host.strip_prefix("unix://").expect("a unix DOCKER_HOST"));
+        let socket =
+            std::env::temp_dir().join(format!("rce-dproxy-{}.sock", uuid::Uuid::new_v4().simple()));
+        let proxy = DockerProxy {
+            socket,
+            target,
+            state: Default::default(),
+        };
+        proxy.restore();
+        proxy
+    }
+
+    pub fn docker_host(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+
+    /// Starts (again) accepting connections.
+    pub fn restore(&self) {
+        let listener =
+            std::os::unix::net::UnixListener::bind(&self.socket).expect("binding the proxy socket");
+        let generation = {
+            let mut state = self.state.lock().unwrap();
+            state.up = true;
+            state.generation += 1;
+            state.generation
+        };
+        let (state, target) = (self.state.clone(), self.target.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                {
+                    let state = state.lock().unwrap();
+                    if !state.up || state.generation != generation {
+                        return;
+                    }
+                }
+                let Ok(engine) = std::os::unix::net::UnixStream::connect(&target) else {
+                    continue;
+                };
+                {
+                    let mut state = state.lock().unwrap();
+                    state.connections.push(client.try_clone().unwrap());
+                    state.connections.push(engine.try_clone().unwrap());
+                }
+                let (mut c1, mut e1) = (client.try_clone().unwrap(), engine.try_clone().unwrap());
+                let (mut c2, mut e2) = (client, engine);
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut c1, &mut e1);
+                    let _ = e1.shutdown(std::net::Shutdown::Write);
+                });
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut e2, &mut c2);
+                    let _ = c2.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        });
+    }
+
+    /// Drops every connection and refuses new ones.
+    pub fn cut(&self) {
+        let mut state = self.state.lock().unwrap();
+        state.up = false;
+        for connection in state.connections.drain(..) {
+            let _ = connection.shutdown(std::net::Shutdown::Both);
+        }
+        let _ = std::fs::remove_file(&self.socket);
+        // Wake the accept loop so it sees it is down and exits.
+        let _ = std::os::unix::net::UnixStream::connect(&self.socket);
+    }
+}
+
+impl Drop for DockerProxy {
+    fn drop(&mut self) {
+        self.cut();
+    }
+}

@@ -74,7 +74,7 @@ impl Default for SandboxSettings {
             workdir_mb: 64,
             tmp_mb: 64,
             cpus: 1.0,
-            runner_memory_mb: 32,
+            runner_memory_mb: 64,
             runner_pids: 16,
             sandbox_uid: 1001,
             deadline_grace_ms: 3_000,

@@ -20,15 +20,12 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-/// Most files one job may submit.
-pub const MAX_FILES: usize = 64;
+pub use rce_protocol::{
+    MAX_FILES, MAX_NAME_COMPONENT_BYTES as MAX_COMPONENT_BYTES, MAX_PATH_BYTES,
+};
 /// Most bytes of file content one job may submit (equal to the frame cap, so a
 /// job that fits the wire fits here).
 pub const MAX_TOTAL_BYTES: usize = 16 * 1024 * 1024;
-/// Longest path component (NAME_MAX).
-pub const MAX_COMPONENT_BYTES: usize = 255;
-/// Longest path (PATH_MAX).
-pub const MAX_PATH_BYTES: usize = 4096;
 
 /// Mode of created files and directories (before the umask); owned by the
 /// sandbox uid, which may chmod them itself.
@@ -47,7 +44,7 @@ pub enum FilesError {
     },
     BadName {
         name: String,
-        reason: &'static str,
+        reason: String,
     },
     OpenWorkdir(io::Error),
     WorkdirNotWritable {
@@ -103,32 +100,11 @@ impl fmt::Display for FilesError {
 
 impl std::error::Error for FilesError {}
 
-/// The components of a valid relative file name, or why it is refused.
-pub fn components(name: &str) -> Result<Vec<&str>, &'static str> {
-    if name.is_empty() {
-        return Err("empty name");
-    }
-    if name.len() > MAX_PATH_BYTES {
-        return Err("path longer than 4096 bytes");
-    }
-    if name.contains('\0') {
-        return Err("contains a NUL byte");
-    }
-    if name.starts_with('/') {
-        return Err("absolute path");
-    }
-    let parts: Vec<&str> = name.split('/').collect();
-    for part in &parts {
-        match *part {
-            "" => return Err("empty path component"),
-            "." | ".." => return Err("`.` or `..` component"),
-            p if p.len() > MAX_COMPONENT_BYTES => {
-                return Err("path component longer than 255 bytes")
-            }
-            _ => {}
-        }
-    }
-    Ok(parts)
+/// The components of a valid relative file name, or why it is refused (the
+/// rule is `rce_protocol::check_file_name`, shared with the API).
+pub fn components(name: &str) -> Result<Vec<&str>, String> {
+    rce_protocol::check_file_name(name)?;
+    Ok(name.split('/').collect())
 }
 
 /// Checks every file against the limits without touching the disk.
@@ -190,7 +166,7 @@ fn write_one(root: &OwnedFd, file: &SourceFile) -> Result<(), FilesError> {
     })?;
     let (last, dirs) = parts.split_last().ok_or(FilesError::BadName {
         name: file.name.clone(),
-        reason: "empty name",
+        reason: "empty name".into(),
     })?;
     let mut dir: Option<OwnedFd> = None;
     let mut path = String::new();
@@ -235,7 +211,7 @@ fn write_one(root: &OwnedFd, file: &SourceFile) -> Result<(), FilesError> {
 fn c_name(part: &str, whole: &str) -> Result<CString, FilesError> {
     CString::new(part).map_err(|_| FilesError::BadName {
         name: whole.to_string(),
-        reason: "contains a NUL byte",
+        reason: "contains a NUL byte".into(),
     })
 }
 

@@ -20,9 +20,8 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-pub use rce_protocol::{
-    MAX_FILES, MAX_NAME_COMPONENT_BYTES as MAX_COMPONENT_BYTES, MAX_PATH_BYTES,
-};
+pub use rce_protocol::MAX_FILES;
+
 /// Most bytes of file content one job may submit (equal to the frame cap, so a
 /// job that fits the wire fits here).
 pub const MAX_TOTAL_BYTES: usize = 16 * 1024 * 1024;

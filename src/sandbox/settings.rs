@@ -52,6 +52,10 @@ pub struct SandboxSettings {
     /// Time past the sum of a job's stage limits after which the worker
     /// kills the container from outside.
     pub deadline_grace_ms: u64,
+    /// Warm containers kept ready per warm language (0 turns the pool off).
+    pub warm_pool_size: usize,
+    /// Languages (ids) that get a warm pool.
+    pub warm_languages: Vec<String>,
 }
 
 impl Default for SandboxSettings {
@@ -88,6 +92,8 @@ impl Default for SandboxSettings {
             sandbox_uid: 1_100_000_000,
             sandbox_uids: 1_000_000,
             deadline_grace_ms: 3_000,
+            warm_pool_size: 2,
+            warm_languages: vec!["python".into()],
         }
     }
 }

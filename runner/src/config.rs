@@ -95,8 +95,7 @@ mod tests {
                 .is_err()
         );
         assert!(
-            Config::from_lookup(|k| (k == "RCE_UID_EXCLUSIVE").then(|| "yes".to_string()))
-                .is_err()
+            Config::from_lookup(|k| (k == "RCE_UID_EXCLUSIVE").then(|| "yes".to_string())).is_err()
         );
     }
 }

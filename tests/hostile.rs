@@ -136,7 +136,9 @@ async fn run_hostile(rce: &Rce, runtime: Runtime, body: Value) -> Value {
 
 /// `{language, source, limits}` with `limits` as given.
 fn job(language: &str, source: &str, limits: Value) -> Value {
-    json!({"language": language, "source": source, "limits": limits})
+    let mut body = json!({"language": language, "source": source});
+    body["limits"] = limits;
+    body
 }
 
 fn stdout(result: &Value) -> &str {

@@ -77,8 +77,11 @@ fn fixture(id: &str) -> Fixture {
 /// `body` with other fields set.
 fn with(body: &Value, changes: Value) -> Value {
     let mut body = body.clone();
-    for (key, value) in changes.as_object().expect("an object") {
-        body[key] = value.clone();
+    let Value::Object(changes) = changes else {
+        panic!("changes must be an object: {changes}")
+    };
+    for (key, value) in changes {
+        body[key.as_str()] = value;
     }
     body
 }

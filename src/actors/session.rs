@@ -338,3 +338,21 @@ impl Handler<Deliver> for SessionActor {
         }
     }
 }
+
+/// The server is shutting down: close with 1001 going-away, so the client
+/// reconnects (to another API process behind the same address).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct GoingAway;
+
+impl Handler<GoingAway> for SessionActor {
+    type Result = ();
+
+    fn handle(&mut self, _: GoingAway, ctx: &mut Context<Self>) {
+        tracing::debug!(
+            session_id = self.id,
+            "server shutting down; closing with going-away"
+        );
+        self.close(ctx, CloseCode::Away, "server shutting down");
+    }
+}

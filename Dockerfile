@@ -47,7 +47,10 @@ FROM ${RUNTIME_IMAGE} AS runtime
 # An unprivileged user for the API. A worker talks to a Docker engine, which
 # is root-equivalent whatever uid asks (see README "Deploying"); compose.yml
 # and the Kubernetes manifests run workers with the engine socket's group.
-RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/rce --create-home rce
+# Fixed ids (10001), clear of the low system range where the engine socket's
+# group usually is (999 on Debian), which workers are given with group_add.
+RUN groupadd --system --gid 10001 rce \
+ && useradd --system --uid 10001 --gid rce --home-dir /var/lib/rce --create-home rce
 COPY --from=build /usr/local/bin/rce /usr/local/bin/rce
 COPY images/languages.toml /opt/rce/images/languages.toml
 COPY --from=web /web/dist /opt/rce/web/dist

@@ -269,3 +269,145 @@ async fn worker_process_answers_probes() {
     assert_eq!(done["result"]["stdout"], "1\n", "{done}");
     assert!(worker.terminate().success());
 }
+
+/// A minimal OTLP/HTTP collector on port 0: answers every POST with 200 and
+/// keeps the decoded trace export requests.
+struct FakeCollector {
+    endpoint: String,
+    received: std::sync::Arc<std::sync::Mutex<Vec<ExportTraceServiceRequest>>>,
+}
+
+fn start_collector() -> FakeCollector {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let store = received.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let store = store.clone();
+            std::thread::spawn(move || {
+                let mut writer = stream.try_clone().unwrap();
+                let mut reader = BufReader::new(stream);
+                loop {
+                    let mut length = 0usize;
+                    let mut line = String::new();
+                    loop {
+                        line.clear();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                        if let Some((name, value)) = line.split_once(':') {
+                            if name.eq_ignore_ascii_case("content-length") {
+                                length = value.trim().parse().unwrap_or(0);
+                            }
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    if reader.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    if let Ok(request) =
+                        <ExportTraceServiceRequest as prost::Message>::decode(body.as_slice())
+                    {
+                        store.lock().unwrap().push(request);
+                    }
+                    let _ = writer.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n");
+                }
+            });
+        }
+    });
+    FakeCollector { endpoint, received }
+}
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+
+/// With `telemetry.otlp_endpoint` set, the API and the worker export one
+/// trace per job: the HTTP request, `enqueue` under it, `queue wait` and the
+/// worker's `job` under the enqueue, and `container` under the job, all with
+/// one trace id, from two processes.
+#[actix_rt::test]
+async fn spans_of_one_job_are_exported_as_one_trace() {
+    let collector = start_collector();
+    let export = env(&[("RCE_TELEMETRY__OTLP_ENDPOINT", &collector.endpoint)]);
+    let mut api = start_rce_with(RceOptions {
+        role: "api",
+        env: export.clone(),
+        ..Default::default()
+    });
+    let mut worker = start_worker(&api, export);
+    let id = submit(&api, json!({"language": "python", "source": "print(2)"})).await;
+    wait_completed(&api, &id, Duration::from_secs(60)).await;
+    // Stopping flushes each process's span buffer.
+    Command::new("kill")
+        .args(["-TERM", &worker.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(worker.wait().unwrap().success());
+    assert!(api.terminate().success());
+
+    let received = collector.received.lock().unwrap();
+    // (name, span id, parent span id, trace id, service name)
+    let mut spans = Vec::new();
+    for request in received.iter() {
+        for resource in &request.resource_spans {
+            let service = resource
+                .resource
+                .as_ref()
+                .and_then(|r| r.attributes.iter().find(|a| a.key == "service.name"))
+                .and_then(|a| a.value.as_ref())
+                .map(|v| format!("{:?}", v.value))
+                .unwrap_or_default();
+            for scope in &resource.scope_spans {
+                for span in &scope.spans {
+                    spans.push((
+                        span.name.clone(),
+                        span.span_id.clone(),
+                        span.parent_span_id.clone(),
+                        span.trace_id.clone(),
+                        service.clone(),
+                    ));
+                }
+            }
+        }
+    }
+    let named = |name: &str| {
+        spans
+            .iter()
+            .filter(|s| s.0 == name)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let enqueue = named("enqueue");
+    assert_eq!(
+        enqueue.len(),
+        1,
+        "spans: {:?}",
+        spans.iter().map(|s| &s.0).collect::<Vec<_>>()
+    );
+    let enqueue = &enqueue[0];
+    let request = spans
+        .iter()
+        .find(|s| s.1 == enqueue.2)
+        .expect("the enqueue span's parent (the HTTP request) was exported");
+    assert_eq!(request.0, "POST /api/v1/submissions");
+    let child_of = |name: &str, parent: &(String, Vec<u8>, Vec<u8>, Vec<u8>, String)| {
+        let found = named(name);
+        assert_eq!(found.len(), 1, "{name}: {found:?}");
+        assert_eq!(
+            found[0].2, parent.1,
+            "{name} is not a child of {}",
+            parent.0
+        );
+        assert_eq!(found[0].3, enqueue.3, "{name} is in another trace");
+        found[0].clone()
+    };
+    child_of("queue wait", enqueue);
+    let job = child_of("job", enqueue);
+    child_of("container", &job);
+    assert!(job.4.contains("rce"), "service name {}", job.4);
+}

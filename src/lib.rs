@@ -18,6 +18,7 @@
 //! - [`actors`]: StreamConsumer, WorkerPool, SandboxActor, StoreActor,
 //!   PubSubBridge, SessionActor.
 //! - [`http`]: the actix-web API (submissions, languages, WebSocket, health).
+//! - [`bench`]: the benchmark driver behind `rce-bench`.
 //! - [`app`]: wires the actors and the HTTP server together for a role.
 //! - [`telemetry`]: logs (text/JSON), spans and their OpenTelemetry export,
 //!   and the trace context a job carries from the API to a worker.
@@ -25,6 +26,7 @@
 
 pub mod actors;
 pub mod app;
+pub mod bench;
 pub mod config;
 pub mod events;
 pub mod http;

@@ -4,11 +4,11 @@
 //! settings struct and defaults; this file only composes them.
 
 use crate::actors::worker_pool::WorkerSettings;
-use crate::app::LogSettings;
 use crate::http::HttpSettings;
 use crate::queue::RedisSettings;
 use crate::sandbox::SandboxSettings;
 use crate::store::StoreSettings;
+use crate::telemetry::{LogSettings, TelemetrySettings};
 use serde::Deserialize;
 use std::path::Path;
 
@@ -26,16 +26,38 @@ pub struct Settings {
     pub sandbox: SandboxSettings,
     pub store: StoreSettings,
     pub log: LogSettings,
+    pub telemetry: TelemetrySettings,
 }
 
 impl Settings {
     /// Reads `file` (optional) and the `RCE_*` environment over the defaults.
     pub fn load(file: &Path) -> Result<Settings, config::ConfigError> {
-        let environment: config::Map<String, String> = std::env::vars()
+        Settings::from_sources(Some(file), std::env::vars())
+    }
+
+    /// The settings `vars` (an environment: `RCE_*` keys are settings, the
+    /// rest is ignored) give over the defaults, without reading a file. An
+    /// unknown `RCE_*` key is an error, so deployment manifests can be
+    /// checked against the real set of keys.
+    pub fn from_env(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, config::ConfigError> {
+        Settings::from_sources(None, vars)
+    }
+
+    fn from_sources(
+        file: Option<&Path>,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, config::ConfigError> {
+        let environment: config::Map<String, String> = vars
+            .into_iter()
             .filter(|(key, _)| !NOT_SETTINGS.contains(&key.as_str()))
             .collect();
-        config::Config::builder()
-            .add_source(config::File::from(file).required(false))
+        let mut builder = config::Config::builder();
+        if let Some(file) = file {
+            builder = builder.add_source(config::File::from(file).required(false));
+        }
+        builder
             .add_source(
                 config::Environment::with_prefix("RCE")
                     .prefix_separator("_")

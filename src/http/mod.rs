@@ -9,5 +9,6 @@ mod ws;
 
 pub use caller::Caller;
 pub use errors::ApiError;
+pub use health::{probe_routes, Readiness};
 pub use server::{configure, ApiState};
 pub use settings::HttpSettings;

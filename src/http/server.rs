@@ -11,6 +11,7 @@ use actix::Addr;
 use actix_web::web;
 use bollard::Docker;
 use redis::aio::ConnectionManager;
+use tokio_util::sync::CancellationToken;
 
 /// What every handler can reach.
 pub struct ApiState {
@@ -20,6 +21,9 @@ pub struct ApiState {
     /// Present where this process also runs jobs (readiness checks it).
     pub docker: Option<Docker>,
     pub http: HttpSettings,
+    /// Cancelled when the process shuts down: WebSocket sessions close with
+    /// 1001 going-away so clients reconnect to another API process.
+    pub shutdown: CancellationToken,
 }
 
 /// Mounts the API on an actix-web app.

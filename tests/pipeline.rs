@@ -59,6 +59,19 @@ async fn pending_count(url: &str, prefix: &str) -> usize {
     summary.0
 }
 
+/// Polls the submission until it is running (panics after 30 s).
+async fn wait_running(rce: &Rce, id: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, submission) = get_json(&rce.url(&format!("/api/v1/submissions/{id}"))).await;
+        if submission["status"] == "running" {
+            return;
+        }
+        assert!(Instant::now() < deadline, "job never started: {submission}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 fn kill(child: &Child, signal: &str) {
     Command::new("kill")
         .args([signal, &child.id().to_string()])
@@ -122,15 +135,7 @@ async fn job_of_a_dead_worker_is_finished_by_another() {
     let id = submit(&rce, sleepy_job(7, 2.0)).await;
     // Wait until the job runs on the first worker, then start a second
     // worker and kill the first.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (_, submission) = get_json(&rce.url(&format!("/api/v1/submissions/{id}"))).await;
-        if submission["status"] == "running" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "job never started: {submission}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_running(&rce, &id).await;
     let mut second = start_worker(&rce, fast_recovery());
     kill(&first, "-KILL");
     first.wait().unwrap();
@@ -156,15 +161,7 @@ async fn job_of_a_dead_worker_is_finished_by_another() {
 async fn sigterm_drains_running_jobs() {
     let mut rce = start_rce();
     let id = submit(&rce, sleepy_job(3, 2.0)).await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (_, submission) = get_json(&rce.url(&format!("/api/v1/submissions/{id}"))).await;
-        if submission["status"] == "running" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "job never started: {submission}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_running(&rce, &id).await;
     let status = rce.terminate();
     assert!(status.success(), "exit status {status:?}\n{}", rce.log());
     assert_eq!(pending_count(&redis_url(), &rce.prefix).await, 0);
@@ -423,15 +420,7 @@ async fn engine_outage_is_retried_not_lost() {
         ..Default::default()
     });
     let id = submit(&rce, sleepy_job(5, 3.0)).await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (_, submission) = get_json(&rce.url(&format!("/api/v1/submissions/{id}"))).await;
-        if submission["status"] == "running" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "job never started: {submission}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_running(&rce, &id).await;
     proxy.cut();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {

@@ -16,10 +16,6 @@ use futures_util::StreamExt;
 use redis::aio::PubSubSink;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
-
-/// Longest wait between reconnection attempts.
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 pub struct PubSubBridge {
     redis: RedisSettings,
@@ -71,12 +67,7 @@ impl Actor for PubSubBridge {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(4096);
-        let backoff = if self.failures == 0 {
-            Duration::ZERO
-        } else {
-            (Duration::from_millis(100) * 2u32.saturating_pow(self.failures.min(10)))
-                .min(MAX_BACKOFF)
-        };
+        let backoff = super::stream_consumer::backoff(self.failures);
         let url = self.redis.url.clone();
         let connect = async move {
             tokio::time::sleep(backoff).await;

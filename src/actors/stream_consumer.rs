@@ -171,7 +171,9 @@ impl actix::Supervised for StreamConsumer {
     }
 }
 
-fn backoff(failures: u32) -> Duration {
+/// Wait before the next restart after `failures` consecutive Redis failures
+/// (also used by PubSubBridge).
+pub(crate) fn backoff(failures: u32) -> Duration {
     if failures == 0 {
         Duration::ZERO
     } else {

@@ -172,9 +172,11 @@ impl Handler<Execute> for WorkerPool {
         let job_id = job.id;
         let sandbox = SandboxActor::new(self.docker.clone(), self.sandbox.clone(), self.labels.clone()).start();
         self.running.insert(job_id, sandbox.clone());
+        crate::metrics::set_running_containers(self.running.len());
         let work = execute(job, sandbox, self.languages.clone(), self.store.clone(), self.events.clone());
         ctx.spawn(work.into_actor(self).map(move |outcome, pool, _| {
             pool.running.remove(&job_id);
+            crate::metrics::set_running_containers(pool.running.len());
             match outcome {
                 Outcome::Done => done.do_send(JobDone { entry_id, job_id }),
                 Outcome::Retry => tracing::warn!(job_id = %job_id, "job left pending for another delivery"),
@@ -212,6 +214,7 @@ async fn execute(job: Job, sandbox: Addr<SandboxActor>, languages: Languages, st
     }
     publish(&events, &user_id, ServerEvent::Started { id: job_id }).await;
     tracing::info!(job_id = %job_id, user_id, language = %job.language, "job started");
+    let language_id = job.language.clone();
 
     let result = match languages.get(&job.language).cloned() {
         None => JobResult::internal_error(format!("language {:?} is not installed on this worker", job.language)),
@@ -235,6 +238,8 @@ async fn execute(job: Job, sandbox: Addr<SandboxActor>, languages: Languages, st
             }
         }
     };
+    let verdict = serde_json::to_value(result.verdict).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    crate::metrics::job_finished(&language_id, &verdict, std::time::Duration::from_millis(result.wall_ms));
     finish(job_id, &user_id, result, &store, &events).await
 }
 

@@ -359,6 +359,7 @@ impl Handler<Execute> for WorkerPool {
         )
         .start();
         self.running.insert(job_id, sandbox.clone());
+        crate::metrics::set_running_containers(self.running.len());
         let (languages, store, events) = (
             self.languages.clone(),
             self.store.clone(),
@@ -386,6 +387,7 @@ impl Handler<Execute> for WorkerPool {
         };
         ctx.spawn(work.into_actor(self).map(move |(), pool, _| {
             pool.running.remove(&job_id);
+            crate::metrics::set_running_containers(pool.running.len());
             if let Some(token) = warm_token {
                 pool.warm.retire(&token);
             }
@@ -430,6 +432,7 @@ async fn execute(
     }
     publish(&events, &user_id, ServerEvent::Started { id: job_id }).await;
     tracing::info!(job_id = %job_id, user_id, language = %job.language, "job started");
+    let language_id = job.language.clone();
 
     let result = match languages.get(&job.language).cloned() {
         None => JobResult::internal_error(format!(
@@ -465,6 +468,8 @@ async fn execute(
             }
         }
     };
+    let verdict = serde_json::to_value(result.verdict).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    crate::metrics::job_finished(&language_id, &verdict, std::time::Duration::from_millis(result.wall_ms));
     finish(job_id, &user_id, result, &store, &events).await
 }
 

@@ -1,6 +1,7 @@
 //! Wires one rce process together for its role: `api` (HTTP, WebSocket,
 //! PubSubBridge), `worker` (StreamConsumer, WorkerPool, SandboxActors) or
-//! `all` (both; the default). Owns start-up order (store, Redis, Docker,
+//! `all` (both; the default); with workers, the Judge0 CallbackDispatcher
+//! when callbacks are configured. Owns start-up order (store, Redis, Docker,
 //! reaper, actors, HTTP), the shutdown signal (SIGTERM/SIGINT: stop accepting,
 //! stop reading the stream, let running jobs finish, exit 0) and logging.
 
@@ -188,6 +189,16 @@ pub async fn run(settings: Settings, role: Role, shutdown: CancellationToken) ->
         );
         let handle = consumer.handle();
         let consumer = Supervisor::start(move |_| consumer);
+        if settings.compat.judge0.enabled && settings.compat.judge0.callbacks_enabled() {
+            let dispatcher = crate::compat::judge0::CallbackDispatcher::new(
+                redis.clone(),
+                keys.clone(),
+                store.clone(),
+                languages.clone(),
+                settings.compat.judge0.clone(),
+            );
+            Supervisor::start(move |_| dispatcher);
+        }
         tracing::info!(worker = %name, concurrency = settings.worker.concurrency, "worker started");
         worker = Some((pool, consumer, handle));
         docker = Some(engine);
@@ -212,6 +223,7 @@ pub async fn run(settings: Settings, role: Role, shutdown: CancellationToken) ->
             keys: keys.clone(),
             docker: docker.clone(),
             http: settings.http.clone(),
+            compat: settings.compat.clone(),
         });
         let server = HttpServer::new(move || {
             App::new()

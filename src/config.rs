@@ -5,6 +5,7 @@
 
 use crate::actors::worker_pool::WorkerSettings;
 use crate::app::LogSettings;
+use crate::compat::CompatSettings;
 use crate::auth::AuthSettings;
 use crate::http::HttpSettings;
 use crate::queue::RedisSettings;
@@ -33,6 +34,8 @@ pub struct Settings {
     pub sandbox: SandboxSettings,
     pub store: StoreSettings,
     pub log: LogSettings,
+    /// The Judge0 and Piston compatibility APIs.
+    pub compat: CompatSettings,
     /// `RCE_MONGODB_URL`, the conventional name for `store.mongodb_url`
     /// (which wins when both are set).
     pub mongodb_url: Option<String>,
@@ -50,6 +53,7 @@ impl Default for Settings {
             sandbox: SandboxSettings::default(),
             store: StoreSettings::default(),
             log: LogSettings::default(),
+            compat: CompatSettings::default(),
             mongodb_url: None,
         }
     }
@@ -72,6 +76,8 @@ impl Settings {
                     // are lists, every other value stays a plain string.
                     .list_separator(",")
                     .with_list_parse_key("sandbox.warm_languages")
+                    .with_list_parse_key("compat.judge0.callback_allowed_hosts")
+                    .with_list_parse_key("compat.judge0.callback_allowed_addresses")
                     .source(Some(environment)),
             )
             .build()?

@@ -22,14 +22,17 @@
 //!   PubSubBridge, SessionActor.
 //! - [`http`]: the actix-web API (accounts, keys, submissions, languages,
 //!   WebSocket, health, metrics, the generated OpenAPI document).
+//! - [`compat`]: drop-in Judge0 CE 1.13.1 and Piston v2 APIs over the same
+//!   intake and store, and the Judge0 callback dispatcher.
 //! - [`bench`]: the benchmark driver behind `rce-bench`.
 //! - [`app`]: wires the actors and the HTTP server together for a role.
 #![forbid(unsafe_code)]
 
 pub mod actors;
 pub mod app;
-pub mod bench;
 pub mod auth;
+pub mod bench;
+pub mod compat;
 pub mod config;
 pub mod events;
 pub mod http;

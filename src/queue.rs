@@ -74,6 +74,18 @@ impl Keys {
         format!("{}:ratelimit:{}:{}", self.prefix, bucket, subject)
     }
 
+    /// The Judge0-only fields of one submission made through the Judge0
+    /// compatibility API (`rce:judge0:submission:{id}`, a JSON string).
+    pub fn judge0_submission(&self, id: &str) -> String {
+        format!("{}:judge0:submission:{}", self.prefix, id)
+    }
+
+    /// Judge0 callbacks waiting for their job to finish (a hash: job id →
+    /// owner), claimed by the worker that delivers them.
+    pub fn judge0_callbacks(&self) -> String {
+        format!("{}:judge0:callbacks", self.prefix)
+    }
+
     /// The label value that marks this deployment's containers.
     pub fn prefix(&self) -> &str {
         &self.prefix

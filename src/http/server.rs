@@ -27,6 +27,8 @@ pub struct ApiState {
     /// Present where this process also runs jobs (readiness checks it).
     pub docker: Option<Docker>,
     pub http: HttpSettings,
+    /// The Judge0 and Piston compatibility APIs' settings.
+    pub compat: crate::compat::CompatSettings,
 }
 
 /// A path whose other methods get a JSON 405.
@@ -38,6 +40,7 @@ fn resource(path: &str) -> Resource {
 pub fn configure(state: web::Data<ApiState>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |config| {
         let max_body = state.http.max_body_bytes;
+        crate::compat::configure(&state, config);
         config
             .app_data(state)
             .app_data(

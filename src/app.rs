@@ -1,5 +1,6 @@
 //! Wires one rce process together for its role: `api` (HTTP, WebSocket,
-//! PubSubBridge), `worker` (StreamConsumer, WorkerPool, SandboxActors) or
+//! PubSubBridge), `worker` (StreamConsumer, WorkerPool, SandboxActors,
+//! JobControl) or
 //! `all` (both; the default). Owns start-up order (store, Redis, Docker,
 //! reaper, actors, HTTP), the shutdown signal (SIGTERM/SIGINT: stop accepting,
 //! stop reading the stream, let running jobs finish, exit 0) and logging.
@@ -7,14 +8,15 @@
 use crate::actors::store::StoreActor;
 use crate::actors::stream_consumer::StreamConsumer;
 use crate::actors::worker_pool::{FreeSlots, WorkerPool};
-use crate::actors::PubSubBridge;
+use crate::actors::{JobControl, PubSubBridge};
 use crate::config::Settings;
+use crate::control::ControlClient;
 use crate::http::{configure, ApiState};
 use crate::intake::Intake;
 use crate::languages::Languages;
 use crate::queue::{self, EventPublisher, JobQueue, Keys};
 use crate::sandbox::{self, ContainerLabels};
-use actix::{Actor, Addr, Supervisor};
+use actix::{Actor, Addr, AsyncContext, Supervisor};
 use actix_web::{web, App, HttpServer};
 use serde::Deserialize;
 use std::sync::Arc;
@@ -131,16 +133,23 @@ pub async fn run(settings: Settings, role: Role, shutdown: CancellationToken) ->
         }
         let name = sandbox::worker_name();
         let labels = ContainerLabels { worker: name.clone(), prefix: settings.redis.prefix.clone() };
-        let pool = WorkerPool::new(
-            settings.worker.clone(),
-            Arc::new(settings.sandbox.clone()),
-            languages.clone(),
-            engine.clone(),
-            store.clone(),
-            events.clone(),
-            labels,
-        )
-        .start();
+        let pool = WorkerPool::create(|ctx| {
+            // JobControl and WorkerPool address each other: jobs register
+            // with it, and it routes stdin and kill back to the pool.
+            let (redis_settings, control) = (settings.redis.clone(), ControlClient::new(redis.clone(), keys.clone()));
+            let pool = ctx.address();
+            let job_control = Supervisor::start(move |_| JobControl::new(redis_settings, control, pool));
+            WorkerPool::new(
+                settings.worker.clone(),
+                Arc::new(settings.sandbox.clone()),
+                languages.clone(),
+                engine.clone(),
+                store.clone(),
+                events.clone(),
+                labels,
+            )
+            .with_control(job_control)
+        });
         let consumer_settings = (settings.redis.clone(), settings.worker.clone(), name.clone());
         let (pool_for_consumer, store_for_consumer, events_for_consumer) = (pool.clone(), store.clone(), events.clone());
         let (commands, token) = (redis.clone(), shutdown.clone());
@@ -169,6 +178,8 @@ pub async fn run(settings: Settings, role: Role, shutdown: CancellationToken) ->
             redis: redis.clone(),
             docker: docker.clone(),
             http: settings.http.clone(),
+            control: ControlClient::new(redis.clone(), keys.clone()),
+            ws: settings.ws.clone(),
         });
         let server = HttpServer::new(move || {
             App::new().wrap(tracing_actix_web::TracingLogger::default()).configure(configure(state.clone()))

@@ -123,12 +123,20 @@ pub struct ControlClient {
 
 impl ControlClient {
     pub fn new(connection: ConnectionManager, keys: Keys) -> ControlClient {
-        ControlClient { connection, keys, push_stdin: std::sync::Arc::new(redis::Script::new(PUSH_STDIN)) }
+        ControlClient {
+            connection,
+            keys,
+            push_stdin: std::sync::Arc::new(redis::Script::new(PUSH_STDIN)),
+        }
     }
 
     /// API side: buffers `chunk` for the job and tells the workers.
     pub async fn push_stdin(&self, id: JobId, chunk: &StdinChunk) -> Result<(), ControlError> {
-        let notice = ControlNotice { op: ControlOp::Stdin, id }.to_json();
+        let notice = ControlNotice {
+            op: ControlOp::Stdin,
+            id,
+        }
+        .to_json();
         let length: i64 = self
             .push_stdin
             .key(self.keys.stdin_list(&id))
@@ -147,7 +155,11 @@ impl ControlClient {
 
     /// API side: flags the job to be stopped and tells the workers.
     pub async fn request_kill(&self, id: JobId) -> Result<(), ControlError> {
-        let notice = ControlNotice { op: ControlOp::Kill, id }.to_json();
+        let notice = ControlNotice {
+            op: ControlOp::Kill,
+            id,
+        }
+        .to_json();
         redis::pipe()
             .atomic()
             .cmd("SET")
@@ -166,18 +178,29 @@ impl ControlClient {
     }
 
     /// Worker side: takes up to `max` waiting chunks, oldest first.
-    pub async fn take_stdin(&self, id: JobId, max: NonZeroUsize) -> Result<Vec<StdinChunk>, ControlError> {
+    pub async fn take_stdin(
+        &self,
+        id: JobId,
+        max: NonZeroUsize,
+    ) -> Result<Vec<StdinChunk>, ControlError> {
         let entries: Option<Vec<Vec<u8>>> = redis::cmd("LPOP")
             .arg(self.keys.stdin_list(&id))
             .arg(max.get())
             .query_async(&mut self.connection.clone())
             .await?;
-        Ok(entries.unwrap_or_default().into_iter().filter_map(decode).collect())
+        Ok(entries
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(decode)
+            .collect())
     }
 
     /// Worker side: whether the owner asked to stop the job.
     pub async fn kill_requested(&self, id: JobId) -> Result<bool, ControlError> {
-        let exists: i64 = redis::cmd("EXISTS").arg(self.keys.kill_flag(&id)).query_async(&mut self.connection.clone()).await?;
+        let exists: i64 = redis::cmd("EXISTS")
+            .arg(self.keys.kill_flag(&id))
+            .query_async(&mut self.connection.clone())
+            .await?;
         Ok(exists > 0)
     }
 
@@ -200,7 +223,12 @@ mod tests {
     /// empty data and bytes that look like tags.
     #[test]
     fn chunks_round_trip() {
-        for chunk in [StdinChunk::Data(b"ada\n".to_vec()), StdinChunk::Data(vec![]), StdinChunk::Data(b"e".to_vec()), StdinChunk::End] {
+        for chunk in [
+            StdinChunk::Data(b"ada\n".to_vec()),
+            StdinChunk::Data(vec![]),
+            StdinChunk::Data(b"e".to_vec()),
+            StdinChunk::End,
+        ] {
             assert_eq!(decode(encode(&chunk)), Some(chunk));
         }
         assert_eq!(decode(vec![]), None);
@@ -211,9 +239,15 @@ mod tests {
     #[test]
     fn notice_shape() {
         let id: JobId = "0190a5b2-0000-7000-8000-000000000000".parse().unwrap();
-        let notice = ControlNotice { op: ControlOp::Kill, id };
+        let notice = ControlNotice {
+            op: ControlOp::Kill,
+            id,
+        };
         assert_eq!(notice.to_json(), format!(r#"{{"op":"kill","id":"{id}"}}"#));
-        assert_eq!(ControlNotice::parse(notice.to_json().as_bytes()), Some(notice));
+        assert_eq!(
+            ControlNotice::parse(notice.to_json().as_bytes()),
+            Some(notice)
+        );
         assert_eq!(ControlNotice::parse(b"junk"), None);
     }
 }

@@ -39,14 +39,27 @@ pub struct LiveOutput {
 }
 
 impl LiveOutput {
-    pub fn start(publisher: EventPublisher, user_id: String, job_id: JobId, budget: usize) -> LiveOutput {
+    pub fn start(
+        publisher: EventPublisher,
+        user_id: String,
+        job_id: JobId,
+        budget: usize,
+    ) -> LiveOutput {
         let (sender, receiver) = mpsc::unbounded_channel();
         let task = tokio::spawn(forward(receiver, publisher, user_id, job_id));
-        LiveOutput { sender: Mutex::new(Some(sender)), task: Mutex::new(Some(task)), room: AtomicUsize::new(budget) }
+        LiveOutput {
+            sender: Mutex::new(Some(sender)),
+            task: Mutex::new(Some(task)),
+            room: AtomicUsize::new(budget),
+        }
     }
 
     pub fn push(&self, stream: OutputStream, bytes: &[u8]) {
-        let Ok(room) = self.room.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |room| Some(room - room.min(bytes.len())))
+        let Ok(room) = self
+            .room
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |room| {
+                Some(room - room.min(bytes.len()))
+            })
         else {
             return;
         };
@@ -85,7 +98,9 @@ async fn forward(
     let mut carry = Utf8Carry::default();
     let mut open = true;
     while open {
-        let Some(first) = receiver.recv().await else { break };
+        let Some(first) = receiver.recv().await else {
+            break;
+        };
         let mut batch = vec![first];
         let until = tokio::time::Instant::now() + COALESCE_INTERVAL;
         loop {
@@ -108,7 +123,13 @@ async fn forward(
     }
 }
 
-async fn publish(publisher: &EventPublisher, user_id: &str, id: JobId, stream: OutputStream, data: String) {
+async fn publish(
+    publisher: &EventPublisher,
+    user_id: &str,
+    id: JobId,
+    stream: OutputStream,
+    data: String,
+) {
     for data in split_text(data, MAX_EVENT_DATA) {
         let event = ServerEvent::Output { id, stream, data };
         if let Err(error) = publisher.publish(user_id, &event).await {
@@ -214,7 +235,10 @@ mod tests {
     #[test]
     fn invalid_bytes_are_replaced() {
         let mut carry = Utf8Carry::default();
-        assert_eq!(carry.decode(OutputStream::Stderr, b"a\xffb", false), "a\u{fffd}b");
+        assert_eq!(
+            carry.decode(OutputStream::Stderr, b"a\xffb", false),
+            "a\u{fffd}b"
+        );
     }
 
     /// Large text is split into pieces within the limit, at character
@@ -227,7 +251,12 @@ mod tests {
         for max in [1, 2, 3, 5, 7, 64] {
             let pieces = split_text(text.clone(), max);
             assert_eq!(pieces.concat(), text);
-            assert!(pieces.iter().all(|p| p.len() <= max.max(4) && !p.is_empty()), "max {max}");
+            assert!(
+                pieces
+                    .iter()
+                    .all(|p| p.len() <= max.max(4) && !p.is_empty()),
+                "max {max}"
+            );
         }
     }
 
@@ -249,7 +278,13 @@ mod tests {
         while let Some(chunk) = receiver.recv().await {
             got.push(chunk);
         }
-        assert_eq!(got, vec![(OutputStream::Stdout, b"abc".to_vec()), (OutputStream::Stderr, b"de".to_vec())]);
+        assert_eq!(
+            got,
+            vec![
+                (OutputStream::Stdout, b"abc".to_vec()),
+                (OutputStream::Stderr, b"de".to_vec())
+            ]
+        );
     }
 
     /// Adjacent chunks of one stream merge; order across streams is kept.
@@ -262,6 +297,13 @@ mod tests {
             (Stderr, b"c".to_vec()),
             (Stdout, b"d".to_vec()),
         ]);
-        assert_eq!(merged, vec![(Stdout, b"ab".to_vec()), (Stderr, b"c".to_vec()), (Stdout, b"d".to_vec())]);
+        assert_eq!(
+            merged,
+            vec![
+                (Stdout, b"ab".to_vec()),
+                (Stderr, b"c".to_vec()),
+                (Stdout, b"d".to_vec())
+            ]
+        );
     }
 }

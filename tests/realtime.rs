@@ -19,7 +19,10 @@ async fn submit_ws(ws: &mut WsClient, mut body: Value) -> String {
     body["ref"] = json!(reference);
     ws.send(&body).await;
     loop {
-        let event = ws.next_event(Duration::from_secs(10)).await.expect("queued event");
+        let event = ws
+            .next_event(Duration::from_secs(10))
+            .await
+            .expect("queued event");
         if event["type"] == "queued" && event["ref"] == reference.as_str() {
             return event["id"].as_str().expect("id").to_string();
         }
@@ -29,16 +32,27 @@ async fn submit_ws(ws: &mut WsClient, mut body: Value) -> String {
 
 /// Reads events of job `id` until its output so far contains `needle`;
 /// returns the output so far and when it was complete.
-async fn output_until(ws: &mut WsClient, id: &str, needle: &str, within: Duration) -> (String, Instant) {
+async fn output_until(
+    ws: &mut WsClient,
+    id: &str,
+    needle: &str,
+    within: Duration,
+) -> (String, Instant) {
     let deadline = Instant::now() + within;
     let mut output = String::new();
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let event = ws.next_event(left).await.unwrap_or_else(|| panic!("no {needle:?} in the output; got {output:?}"));
+        let event = ws
+            .next_event(left)
+            .await
+            .unwrap_or_else(|| panic!("no {needle:?} in the output; got {output:?}"));
         if event["id"] != id {
             continue;
         }
-        assert_ne!(event["type"], "finished", "finished before {needle:?} appeared: {event}");
+        assert_ne!(
+            event["type"], "finished",
+            "finished before {needle:?} appeared: {event}"
+        );
         if event["type"] == "output" {
             output += event["data"].as_str().unwrap_or_default();
             if output.contains(needle) {
@@ -62,7 +76,9 @@ struct Worker(Child);
 
 impl Drop for Worker {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
         let started = Instant::now();
         while started.elapsed() < Duration::from_secs(30) {
             if let Ok(Some(_)) = self.0.try_wait() {
@@ -96,7 +112,10 @@ async fn output_arrives_live_as_separate_events() {
     let mut arrivals = Vec::new();
     let deadline = Instant::now() + JOB_WAIT;
     let events = loop {
-        let event = ws.next_event(deadline - Instant::now()).await.expect("events until finished");
+        let event = ws
+            .next_event(deadline - Instant::now())
+            .await
+            .expect("events until finished");
         if event["id"] != id.as_str() {
             continue;
         }
@@ -105,16 +124,25 @@ async fn output_arrives_live_as_separate_events() {
             break arrivals;
         }
     };
-    let outputs: Vec<&(Instant, Value)> = events.iter().filter(|(_, e)| e["type"] == "output").collect();
+    let outputs: Vec<&(Instant, Value)> = events
+        .iter()
+        .filter(|(_, e)| e["type"] == "output")
+        .collect();
     assert_eq!(outputs.len(), 5, "one event per line: {events:?}");
     for (i, (_, event)) in outputs.iter().enumerate() {
         assert_eq!(event["data"], format!("line {i}\n"));
     }
     let spread = outputs[4].0 - outputs[0].0;
-    assert!(spread >= Duration::from_millis(600), "the lines arrived together ({spread:?}), not live");
+    assert!(
+        spread >= Duration::from_millis(600),
+        "the lines arrived together ({spread:?}), not live"
+    );
     let (_, finished) = events.last().unwrap();
     assert_eq!(finished["result"]["verdict"], "ok", "{finished}");
-    assert_eq!(finished["result"]["stdout"], "line 0\nline 1\nline 2\nline 3\nline 4\n");
+    assert_eq!(
+        finished["result"]["stdout"],
+        "line 0\nline 1\nline 2\nline 3\nline 4\n"
+    );
 }
 
 /// An interactive Python program asks for a name with input(); the client
@@ -128,13 +156,20 @@ async fn interactive_program_greets_the_name_typed() {
     let id = submit_ws(&mut ws, body).await;
     output_until(&mut ws, &id, "What is your name? ", JOB_WAIT).await;
     let sent = Instant::now();
-    ws.send(&json!({"type": "stdin", "id": id, "data": "Ada\n"})).await;
+    ws.send(&json!({"type": "stdin", "id": id, "data": "Ada\n"}))
+        .await;
     let (_, greeted) = output_until(&mut ws, &id, "Hello, Ada!", Duration::from_secs(10)).await;
-    eprintln!("stdin → greeting round trip (one process): {:?}", greeted - sent);
+    eprintln!(
+        "stdin → greeting round trip (one process): {:?}",
+        greeted - sent
+    );
     let events = ws.events_until_finished(&id, JOB_WAIT).await;
     let finished = events.last().unwrap();
     assert_eq!(finished["result"]["verdict"], "ok", "{finished}");
-    assert_eq!(finished["result"]["stdout"], "What is your name? Hello, Ada!\n");
+    assert_eq!(
+        finished["result"]["stdout"],
+        "What is your name? Hello, Ada!\n"
+    );
 }
 
 /// A program calling input() twice is driven line by line, each answer
@@ -145,13 +180,20 @@ async fn two_inputs_driven_line_by_line_then_eof() {
     let rce = start_rce();
     let mut ws = WsClient::connect_as(&rce, "alice").await;
     let source = "a = int(input('a? '))\nb = int(input('b? '))\nprint('sum', a + b)\nimport sys\nprint('rest', repr(sys.stdin.read()))\n";
-    let id = submit_ws(&mut ws, json!({"language": "python", "source": source, "interactive": true})).await;
+    let id = submit_ws(
+        &mut ws,
+        json!({"language": "python", "source": source, "interactive": true}),
+    )
+    .await;
     output_until(&mut ws, &id, "a? ", JOB_WAIT).await;
-    ws.send(&json!({"type": "stdin", "id": id, "data": "2\n"})).await;
+    ws.send(&json!({"type": "stdin", "id": id, "data": "2\n"}))
+        .await;
     output_until(&mut ws, &id, "b? ", Duration::from_secs(10)).await;
-    ws.send(&json!({"type": "stdin", "id": id, "data": "40\n"})).await;
+    ws.send(&json!({"type": "stdin", "id": id, "data": "40\n"}))
+        .await;
     output_until(&mut ws, &id, "sum 42", Duration::from_secs(10)).await;
-    ws.send(&json!({"type": "stdin", "id": id, "eof": true})).await;
+    ws.send(&json!({"type": "stdin", "id": id, "eof": true}))
+        .await;
     let events = ws.events_until_finished(&id, Duration::from_secs(20)).await;
     let finished = events.last().unwrap();
     assert_eq!(finished["result"]["verdict"], "ok", "{finished}");
@@ -165,9 +207,15 @@ async fn stdin_sent_before_the_job_starts_is_delivered() {
     let rce = start_rce();
     let mut ws = WsClient::connect_as(&rce, "alice").await;
     let source = "import sys\nprint(sys.stdin.read().upper(), end='')\n";
-    let id = submit_ws(&mut ws, json!({"language": "python", "source": source, "interactive": true})).await;
-    ws.send(&json!({"type": "stdin", "id": id, "data": "early "})).await;
-    ws.send(&json!({"type": "stdin", "id": id, "data": "bird", "eof": true})).await;
+    let id = submit_ws(
+        &mut ws,
+        json!({"language": "python", "source": source, "interactive": true}),
+    )
+    .await;
+    ws.send(&json!({"type": "stdin", "id": id, "data": "early "}))
+        .await;
+    ws.send(&json!({"type": "stdin", "id": id, "data": "bird", "eof": true}))
+        .await;
     let events = ws.events_until_finished(&id, JOB_WAIT).await;
     let finished = events.last().unwrap();
     assert_eq!(finished["result"]["stdout"], "EARLY BIRD", "{events:?}");
@@ -179,36 +227,62 @@ async fn stdin_sent_before_the_job_starts_is_delivered() {
 /// processes) gets none of them and may not watch, feed or kill the job.
 #[actix_rt::test]
 async fn events_and_stdin_cross_processes_and_stay_with_their_user() {
-    let first = start_rce_with(RceOptions { role: "api", ..RceOptions::default() });
+    let first = start_rce_with(RceOptions {
+        role: "api",
+        ..RceOptions::default()
+    });
     let share = Some((first.prefix.clone(), first.dir.clone()));
-    let second = start_rce_with(RceOptions { role: "api", share_with: share, ..RceOptions::default() });
+    let second = start_rce_with(RceOptions {
+        role: "api",
+        share_with: share,
+        ..RceOptions::default()
+    });
     let _worker = Worker(start_worker(&first, vec![]));
     let mut alice = WsClient::connect_as(&second, "alice").await;
     let mut bob_first = WsClient::connect_as(&first, "bob").await;
     let mut bob_second = WsClient::connect_as(&second, "bob").await;
 
     let source = "for i in range(3):\n    line = input(f'{i}> ')\n    print(line[::-1])\n";
-    let id = submit_ws(&mut alice, json!({"language": "python", "source": source, "interactive": true})).await;
+    let id = submit_ws(
+        &mut alice,
+        json!({"language": "python", "source": source, "interactive": true}),
+    )
+    .await;
     let mut latencies = Vec::new();
     for (i, word) in ["alpha", "bravo", "charlie"].iter().enumerate() {
         output_until(&mut alice, &id, &format!("{i}> "), JOB_WAIT).await;
         let sent = Instant::now();
-        alice.send(&json!({"type": "stdin", "id": id, "data": format!("{word}\n")})).await;
+        alice
+            .send(&json!({"type": "stdin", "id": id, "data": format!("{word}\n")}))
+            .await;
         let reversed: String = word.chars().rev().collect();
         let (_, seen) = output_until(&mut alice, &id, &reversed, Duration::from_secs(10)).await;
         latencies.push(seen - sent);
     }
     eprintln!("stdin → output round trips across processes (API → Redis → worker → Redis → API): {latencies:?}");
     let events = alice.events_until_finished(&id, JOB_WAIT).await;
-    assert_eq!(events.last().unwrap()["result"]["stdout"], "0> ahpla\n1> ovarb\n2> eilrahc\n");
+    assert_eq!(
+        events.last().unwrap()["result"]["stdout"],
+        "0> ahpla\n1> ovarb\n2> eilrahc\n"
+    );
 
     // Bob may not touch Alice's job, from either process.
     for bob in [&mut bob_first, &mut bob_second] {
-        for frame in [json!({"type": "watch", "id": id}), json!({"type": "kill", "id": id}), json!({"type": "stdin", "id": id, "data": "x"})] {
+        for frame in [
+            json!({"type": "watch", "id": id}),
+            json!({"type": "kill", "id": id}),
+            json!({"type": "stdin", "id": id, "data": "x"}),
+        ] {
             bob.send(&frame).await;
-            let reply = bob.next_event(Duration::from_secs(10)).await.expect("a reply");
+            let reply = bob
+                .next_event(Duration::from_secs(10))
+                .await
+                .expect("a reply");
             assert_eq!(reply["type"], "error", "{reply}");
-            assert!(reply["code"] == "not_found" || reply["code"] == "job.finished", "{reply}");
+            assert!(
+                reply["code"] == "not_found" || reply["code"] == "job.finished",
+                "{reply}"
+            );
             assert!(reply.get("result").is_none());
         }
         // Nothing of Alice's job ever reached Bob.
@@ -217,7 +291,11 @@ async fn events_and_stdin_cross_processes_and_stay_with_their_user() {
         }
     }
     // And Bob's own job reaches Bob, not Alice.
-    let bobs = submit_ws(&mut bob_first, json!({"language": "python", "source": "print('bob')"})).await;
+    let bobs = submit_ws(
+        &mut bob_first,
+        json!({"language": "python", "source": "print('bob')"}),
+    )
+    .await;
     bob_first.events_until_finished(&bobs, JOB_WAIT).await;
     while let Some(event) = alice.next_event(Duration::from_millis(500)).await {
         assert_ne!(event["id"], bobs.as_str(), "alice saw bob's event {event}");
@@ -242,10 +320,19 @@ async fn reconnect_and_watch_resumes_mid_run() {
     assert_eq!(state["id"], id.as_str());
     let events = ws.events_until_finished(&id, JOB_WAIT).await;
     let remaining = stdout_of(&events, &id);
-    assert!(remaining.ends_with("8\n9\n"), "the rest of the output arrives: {remaining:?}");
-    assert!(!remaining.starts_with("0\n"), "only what came after the reconnect: {remaining:?}");
+    assert!(
+        remaining.ends_with("8\n9\n"),
+        "the rest of the output arrives: {remaining:?}"
+    );
+    assert!(
+        !remaining.starts_with("0\n"),
+        "only what came after the reconnect: {remaining:?}"
+    );
     let finished = events.last().unwrap();
-    assert_eq!(finished["result"]["stdout"], "0\n1\n2\n3\n4\n5\n6\n7\n8\n9\n");
+    assert_eq!(
+        finished["result"]["stdout"],
+        "0\n1\n2\n3\n4\n5\n6\n7\n8\n9\n"
+    );
 
     // Watching a finished job gives its result at once.
     ws.send(&json!({"type": "watch", "id": id})).await;
@@ -264,7 +351,8 @@ async fn bad_tokens_are_refused_with_policy_violation() {
     assert_eq!(ws.close_code(Duration::from_secs(10)).await, Some(1008));
 
     let mut ws = WsClient::connect(&rce.ws_url("/api/v1/ws")).await;
-    ws.send(&json!({"type": "submit", "language": "python", "source": "print(1)"})).await;
+    ws.send(&json!({"type": "submit", "language": "python", "source": "print(1)"}))
+        .await;
     assert_eq!(ws.close_code(Duration::from_secs(10)).await, Some(1008));
 
     let mut ws = WsClient::connect(&rce.ws_url("/api/v1/ws")).await;
@@ -272,7 +360,8 @@ async fn bad_tokens_are_refused_with_policy_violation() {
     assert_eq!(ws.close_code(Duration::from_secs(10)).await, Some(1008));
 
     let mut ws = WsClient::connect(&rce.ws_url("/api/v1/ws")).await;
-    ws.send(&json!({"type": "auth", "token": dev_token("alice")})).await;
+    ws.send(&json!({"type": "auth", "token": dev_token("alice")}))
+        .await;
     let ready = ws.next_event(Duration::from_secs(10)).await.expect("ready");
     assert_eq!(ready["type"], "ready", "{ready}");
     let id = submit_ws(&mut ws, json!({"language": "python", "source": "print(7)"})).await;
@@ -284,7 +373,10 @@ async fn bad_tokens_are_refused_with_policy_violation() {
 /// authentication time is up.
 #[actix_rt::test]
 async fn unauthenticated_connection_times_out() {
-    let rce = start_rce_with(RceOptions { env: vec![("RCE_WS__AUTH_TIMEOUT_MS".into(), "500".into())], ..RceOptions::default() });
+    let rce = start_rce_with(RceOptions {
+        env: vec![("RCE_WS__AUTH_TIMEOUT_MS".into(), "500".into())],
+        ..RceOptions::default()
+    });
     let mut ws = WsClient::connect(&rce.ws_url("/api/v1/ws")).await;
     let started = Instant::now();
     assert_eq!(ws.close_code(Duration::from_secs(10)).await, Some(1008));
@@ -299,7 +391,11 @@ async fn kill_stops_the_program_with_a_clear_verdict() {
     let rce = start_rce();
     let mut ws = WsClient::connect_as(&rce, "alice").await;
     let source = "import time\nprint('working', flush=True)\nwhile True: time.sleep(0.1)\n";
-    let id = submit_ws(&mut ws, json!({"language": "python", "source": source, "limits": {"wall_ms": 30000}})).await;
+    let id = submit_ws(
+        &mut ws,
+        json!({"language": "python", "source": source, "limits": {"wall_ms": 30000}}),
+    )
+    .await;
     output_until(&mut ws, &id, "working", JOB_WAIT).await;
     let sent = Instant::now();
     ws.send(&json!({"type": "kill", "id": id})).await;
@@ -318,24 +414,49 @@ async fn kill_stops_the_program_with_a_clear_verdict() {
     let events = ws.events_until_finished(&id, Duration::from_secs(20)).await;
     let result = &events.last().unwrap()["result"];
     assert_eq!(result["verdict"], "runtime_error", "{result}");
-    assert!(result["message"].as_str().unwrap_or_default().starts_with("stopped on request"), "{result}");
-    assert!(containers_left(&rce.prefix, Duration::from_secs(5)).await.is_empty());
+    assert!(
+        result["message"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("stopped on request"),
+        "{result}"
+    );
+    assert!(containers_left(&rce.prefix, Duration::from_secs(5))
+        .await
+        .is_empty());
 }
 
 /// A peer that never answers pings is dropped after the client timeout
 /// (shortened through configuration); one that answers stays.
 #[actix_rt::test]
 async fn silent_peer_is_dropped_by_the_heartbeat() {
-    let env = vec![("RCE_WS__HEARTBEAT_MS".into(), "200".into()), ("RCE_WS__CLIENT_TIMEOUT_MS".into(), "1000".into())];
-    let rce = start_rce_with(RceOptions { env, ..RceOptions::default() });
+    let env = vec![
+        ("RCE_WS__HEARTBEAT_MS".into(), "200".into()),
+        ("RCE_WS__CLIENT_TIMEOUT_MS".into(), "1000".into()),
+    ];
+    let rce = start_rce_with(RceOptions {
+        env,
+        ..RceOptions::default()
+    });
     let mut silent = WsClient::connect_as(&rce, "alice").await;
     let mut lively = WsClient::connect_as(&rce, "alice").await;
     // The lively client answers pings (next_event does) for 2.5 s; the
     // silent one reads nothing meanwhile.
-    assert!(lively.next_event(Duration::from_millis(2500)).await.is_none());
-    assert_eq!(silent.close_code(Duration::from_secs(5)).await, Some(1001), "closed as gone away");
+    assert!(lively
+        .next_event(Duration::from_millis(2500))
+        .await
+        .is_none());
+    assert_eq!(
+        silent.close_code(Duration::from_secs(5)).await,
+        Some(1001),
+        "closed as gone away"
+    );
     assert!(rce.log().contains("client timed out"), "{}", rce.log());
-    let id = submit_ws(&mut lively, json!({"language": "python", "source": "print('still here')"})).await;
+    let id = submit_ws(
+        &mut lively,
+        json!({"language": "python", "source": "print('still here')"}),
+    )
+    .await;
     lively.events_until_finished(&id, JOB_WAIT).await;
 }
 
@@ -347,14 +468,20 @@ async fn silent_peer_is_dropped_by_the_heartbeat() {
 /// normally, is not held back.
 #[actix_rt::test]
 async fn stalled_reader_is_bounded_and_still_gets_finished() {
-    let api = start_rce_with(RceOptions { role: "api", ..RceOptions::default() });
+    let api = start_rce_with(RceOptions {
+        role: "api",
+        ..RceOptions::default()
+    });
     let _worker = Worker(start_worker(&api, vec![]));
     let mut stalled = WsClient::connect_as(&api, "alice").await;
     let mut reader = WsClient::connect_as(&api, "alice").await;
     let mib = 12;
     let source = format!("import sys\nline = 'x' * 1023 + '\\n'\nfor _ in range({mib} * 1024):\n    sys.stdout.write(line)\n");
     let body = json!({"language": "python", "source": source, "limits": {"output_kb": 16384}});
-    let ids = [submit_ws(&mut stalled, body.clone()).await, submit_ws(&mut stalled, body).await];
+    let ids = [
+        submit_ws(&mut stalled, body.clone()).await,
+        submit_ws(&mut stalled, body).await,
+    ];
 
     // `stalled` reads nothing from here on; sample the API's memory while
     // the reader follows both jobs to their end.
@@ -364,9 +491,16 @@ async fn stalled_reader_is_bounded_and_still_gets_finished() {
     let mut finished = 0;
     let deadline = Instant::now() + JOB_WAIT;
     while finished < 2 {
-        let event = reader.next_event(deadline - Instant::now()).await.expect("the reader sees both jobs finish");
+        let event = reader
+            .next_event(deadline - Instant::now())
+            .await
+            .expect("the reader sees both jobs finish");
         if event["type"] == "finished" {
-            assert_eq!(event["result"]["stdout"].as_str().map(str::len), Some(mib * 1024 * 1024), "full output");
+            assert_eq!(
+                event["result"]["stdout"].as_str().map(str::len),
+                Some(mib * 1024 * 1024),
+                "full output"
+            );
             finished += 1;
         }
         peak = peak.max(rss_kb(pid));
@@ -386,21 +520,44 @@ async fn stalled_reader_is_bounded_and_still_gets_finished() {
     let mut left: Vec<&String> = ids.iter().collect();
     let deadline = Instant::now() + JOB_WAIT;
     while !left.is_empty() {
-        let event = stalled.next_event(deadline - Instant::now()).await.expect("finished still arrives");
+        let event = stalled
+            .next_event(deadline - Instant::now())
+            .await
+            .expect("finished still arrives");
         if event["type"] == "finished" {
             left.retain(|id| event["id"] != id.as_str());
         }
         events.push(event);
     }
-    let lagged: u64 = events.iter().filter(|e| e["type"] == "lagged").map(|e| e["dropped"].as_u64().unwrap_or(0)).sum();
-    let received: usize = events.iter().filter(|e| e["type"] == "output").map(|e| e["data"].as_str().unwrap_or_default().len()).sum();
-    eprintln!("stalled client: {received} bytes of output events received, {lagged} events dropped");
+    let lagged: u64 = events
+        .iter()
+        .filter(|e| e["type"] == "lagged")
+        .map(|e| e["dropped"].as_u64().unwrap_or(0))
+        .sum();
+    let received: usize = events
+        .iter()
+        .filter(|e| e["type"] == "output")
+        .map(|e| e["data"].as_str().unwrap_or_default().len())
+        .sum();
+    eprintln!(
+        "stalled client: {received} bytes of output events received, {lagged} events dropped"
+    );
     assert!(lagged > 0, "output was dropped and the client was told");
     assert!(received < 2 * mib * 1024 * 1024);
     for id in &ids {
-        let position = |kind: &str| events.iter().rposition(|e| e["type"] == kind && e["id"] == id.as_str());
+        let position = |kind: &str| {
+            events
+                .iter()
+                .rposition(|e| e["type"] == kind && e["id"] == id.as_str())
+        };
         let finished = position("finished").expect("finished");
-        assert_eq!(events[finished]["result"]["stdout"].as_str().map(str::len), Some(mib * 1024 * 1024));
-        assert!(position("output").is_none_or(|last_output| last_output < finished), "finished after the last output");
+        assert_eq!(
+            events[finished]["result"]["stdout"].as_str().map(str::len),
+            Some(mib * 1024 * 1024)
+        );
+        assert!(
+            position("output").is_none_or(|last_output| last_output < finished),
+            "finished after the last output"
+        );
     }
 }

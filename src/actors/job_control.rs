@@ -67,7 +67,14 @@ pub struct JobControl {
 
 impl JobControl {
     pub fn new(redis: RedisSettings, control: ControlClient, pool: Addr<WorkerPool>) -> JobControl {
-        JobControl { keys: Keys::new(&redis.prefix), redis, control, pool, jobs: HashMap::new(), failures: 0 }
+        JobControl {
+            keys: Keys::new(&redis.prefix),
+            redis,
+            control,
+            pool,
+            jobs: HashMap::new(),
+            failures: 0,
+        }
     }
 
     /// Stops the job if its owner has asked to (a notice may have been missed).
@@ -98,7 +105,8 @@ impl Actor for JobControl {
         let backoff = if self.failures == 0 {
             Duration::ZERO
         } else {
-            (Duration::from_millis(100) * 2u32.saturating_pow(self.failures.min(10))).min(MAX_BACKOFF)
+            (Duration::from_millis(100) * 2u32.saturating_pow(self.failures.min(10)))
+                .min(MAX_BACKOFF)
         };
         let (url, channel) = (self.redis.url.clone(), self.keys.control_channel());
         let connect = async move {
@@ -143,7 +151,9 @@ impl StreamHandler<Notice> for JobControl {
             tracing::debug!("ignoring a malformed control notice");
             return;
         };
-        let Some(tracked) = self.jobs.get(&notice.id) else { return };
+        let Some(tracked) = self.jobs.get(&notice.id) else {
+            return;
+        };
         match notice.op {
             ControlOp::Kill => {
                 tracing::info!(job_id = %notice.id, "kill requested");
@@ -190,7 +200,13 @@ impl Handler<Track> for JobControl {
         if let Some(wake) = &wake {
             // The first drain takes whatever was sent before the job started.
             wake.notify_one();
-            let pump = pump(msg.job_id, self.control.clone(), self.pool.clone().recipient(), wake.clone(), stop.clone());
+            let pump = pump(
+                msg.job_id,
+                self.control.clone(),
+                self.pool.clone().recipient(),
+                wake.clone(),
+                stop.clone(),
+            );
             actix_rt::spawn(pump);
         }
         if let Some(previous) = self.jobs.insert(msg.job_id, Tracked { wake, stop }) {
@@ -232,7 +248,13 @@ impl Handler<Untrack> for JobControl {
 
 /// Feeds one interactive job's buffered input to its sandbox, in order,
 /// until the job ends.
-async fn pump(job_id: JobId, control: ControlClient, pool: Recipient<SendStdin>, wake: Arc<Notify>, stop: CancellationToken) {
+async fn pump(
+    job_id: JobId,
+    control: ControlClient,
+    pool: Recipient<SendStdin>,
+    wake: Arc<Notify>,
+    stop: CancellationToken,
+) {
     let mut ended = false;
     loop {
         tokio::select! {

@@ -65,8 +65,12 @@ impl PubSubBridge {
     }
 
     fn subscribe_user(&self, ctx: &mut Context<Self>, user_id: &str) {
-        let Some(mut sink) = self.sink.clone() else { return };
-        let Some(generation) = self.users.get(user_id).map(|entry| entry.generation) else { return };
+        let Some(mut sink) = self.sink.clone() else {
+            return;
+        };
+        let Some(generation) = self.users.get(user_id).map(|entry| entry.generation) else {
+            return;
+        };
         let channel = self.keys.events_channel(user_id);
         let user = user_id.to_string();
         ctx.spawn(
@@ -79,7 +83,11 @@ impl PubSubBridge {
             }
             .into_actor(self)
             .map(move |subscribed, bridge, _| {
-                if let Some(entry) = bridge.users.get_mut(&user).filter(|entry| entry.generation == generation) {
+                if let Some(entry) = bridge
+                    .users
+                    .get_mut(&user)
+                    .filter(|entry| entry.generation == generation)
+                {
                     entry.confirmed = subscribed;
                     // A failed SUBSCRIBE means the connection is going away;
                     // waiting sessions go ahead and the reconnect resubscribes.
@@ -108,7 +116,8 @@ impl Actor for PubSubBridge {
         let backoff = if self.failures == 0 {
             Duration::ZERO
         } else {
-            (Duration::from_millis(100) * 2u32.saturating_pow(self.failures.min(10))).min(MAX_BACKOFF)
+            (Duration::from_millis(100) * 2u32.saturating_pow(self.failures.min(10)))
+                .min(MAX_BACKOFF)
         };
         let url = self.redis.url.clone();
         let connect = async move {
@@ -151,18 +160,31 @@ impl actix::Supervised for PubSubBridge {
 
 impl StreamHandler<Published> for PubSubBridge {
     fn handle(&mut self, msg: Published, _: &mut Context<Self>) {
-        let Some(user) = self.keys.user_of_channel(&msg.channel) else { return };
-        let Some(channel) = self.users.get(user) else { return };
+        let Some(user) = self.keys.user_of_channel(&msg.channel) else {
+            return;
+        };
+        let Some(channel) = self.users.get(user) else {
+            return;
+        };
         let text: Arc<str> = Arc::from(String::from_utf8_lossy(&msg.payload));
         // Events are serialised with their tag first.
         let is_final = text.starts_with(r#"{"type":"finished""#);
         for session_id in &channel.sessions {
-            let Some((_, recipient)) = self.sessions.get(session_id) else { continue };
-            let deliver = Deliver { text: text.clone(), is_final };
+            let Some((_, recipient)) = self.sessions.get(session_id) else {
+                continue;
+            };
+            let deliver = Deliver {
+                text: text.clone(),
+                is_final,
+            };
             match recipient.try_send(deliver) {
                 Ok(()) => {}
                 Err(SendError::Full(deliver)) if deliver.is_final => recipient.do_send(deliver),
-                Err(SendError::Full(_)) => tracing::debug!(session_id, user, "session mailbox full; dropped an output event"),
+                Err(SendError::Full(_)) => tracing::debug!(
+                    session_id,
+                    user,
+                    "session mailbox full; dropped an output event"
+                ),
                 Err(SendError::Closed(_)) => {}
             }
         }
@@ -201,7 +223,12 @@ impl Handler<Subscribe> for PubSubBridge {
         let generations = &mut self.generations;
         let user = self.users.entry(msg.user_id.clone()).or_insert_with(|| {
             *generations += 1;
-            UserChannel { generation: *generations, sessions: HashSet::new(), confirmed: false, waiting: Vec::new() }
+            UserChannel {
+                generation: *generations,
+                sessions: HashSet::new(),
+                confirmed: false,
+                waiting: Vec::new(),
+            }
         });
         let first = user.sessions.is_empty();
         user.sessions.insert(msg.session_id);
@@ -212,7 +239,8 @@ impl Handler<Subscribe> for PubSubBridge {
             user.waiting.push(sender);
             Some(receiver)
         };
-        self.sessions.insert(msg.session_id, (msg.user_id.clone(), msg.recipient));
+        self.sessions
+            .insert(msg.session_id, (msg.user_id.clone(), msg.recipient));
         if first && connected {
             self.subscribe_user(ctx, &msg.user_id);
         }
@@ -228,7 +256,9 @@ impl Handler<Unsubscribe> for PubSubBridge {
     type Result = ();
 
     fn handle(&mut self, msg: Unsubscribe, ctx: &mut Context<Self>) {
-        let Some((user, _)) = self.sessions.remove(&msg.session_id) else { return };
+        let Some((user, _)) = self.sessions.remove(&msg.session_id) else {
+            return;
+        };
         let last = match self.users.get_mut(&user) {
             Some(entry) => {
                 entry.sessions.remove(&msg.session_id);

@@ -172,7 +172,14 @@ impl Outbox {
             epoch: Instant::now(),
             wants_drained: AtomicBool::new(false),
         };
-        (Outbox { sender, state: Arc::new(state), budget }, receiver)
+        (
+            Outbox {
+                sender,
+                state: Arc::new(state),
+                budget,
+            },
+            receiver,
+        )
     }
 
     /// Whether a frame of `len` bytes fits the budget (an empty queue takes
@@ -197,7 +204,9 @@ impl Outbox {
         self.state.bytes.fetch_add(len, Ordering::Relaxed);
         if self.state.frames.fetch_add(1, Ordering::Relaxed) == 0 {
             // The stall clock starts when there is something to read.
-            self.state.progress_ms.store(self.state.now_ms(), Ordering::Relaxed);
+            self.state
+                .progress_ms
+                .store(self.state.now_ms(), Ordering::Relaxed);
         }
         self.sender.send((frame, len)).is_ok()
     }
@@ -207,8 +216,19 @@ impl Outbox {
     }
 
     /// An `error` reply; dropped when the client is behind.
-    fn error(&self, id: Option<JobId>, reference: Option<String>, code: &str, message: impl Into<String>) {
-        let event = ServerEvent::Error { id, reference, code: code.into(), message: message.into() };
+    fn error(
+        &self,
+        id: Option<JobId>,
+        reference: Option<String>,
+        code: &str,
+        message: impl Into<String>,
+    ) {
+        let event = ServerEvent::Error {
+            id,
+            reference,
+            code: code.into(),
+            message: message.into(),
+        };
         self.offer(Arc::from(event.to_json()));
     }
 
@@ -217,14 +237,19 @@ impl Outbox {
         if self.state.frames.load(Ordering::Relaxed) == 0 {
             return None;
         }
-        let since = self.state.now_ms().saturating_sub(self.state.progress_ms.load(Ordering::Relaxed));
+        let since = self
+            .state
+            .now_ms()
+            .saturating_sub(self.state.progress_ms.load(Ordering::Relaxed));
         Some(Duration::from_millis(since))
     }
 
     /// Arranges for `Drained` once the queue is empty (at once if it is).
     fn notify_when_drained(&self, ctx: &mut Context<SessionActor>) {
         self.state.wants_drained.store(true, Ordering::SeqCst);
-        if self.state.frames.load(Ordering::SeqCst) == 0 && self.state.wants_drained.swap(false, Ordering::SeqCst) {
+        if self.state.frames.load(Ordering::SeqCst) == 0
+            && self.state.wants_drained.swap(false, Ordering::SeqCst)
+        {
             ctx.notify(Drained);
         }
     }
@@ -277,8 +302,15 @@ async fn write(
 
 /// A `stdin` or `kill` frame on its way to the forwarder.
 enum ControlRequest {
-    Stdin { id: JobId, chunks: Vec<StdinChunk>, reference: Option<String> },
-    Kill { id: JobId, reference: Option<String> },
+    Stdin {
+        id: JobId,
+        chunks: Vec<StdinChunk>,
+        reference: Option<String>,
+    },
+    Kill {
+        id: JobId,
+        reference: Option<String>,
+    },
     /// The job has finished: forget that it was running.
     Forget { id: JobId },
 }
@@ -299,14 +331,20 @@ async fn forward_control(
                 known.remove(id);
                 continue;
             }
-            ControlRequest::Stdin { id, reference, .. } | ControlRequest::Kill { id, reference } => (*id, reference.clone()),
+            ControlRequest::Stdin { id, reference, .. }
+            | ControlRequest::Kill { id, reference } => (*id, reference.clone()),
         };
         let interactive = match known.get(&id) {
             Some(interactive) => *interactive,
             None => match store.send(GetJob { id }).await {
                 Ok(Ok(Some(stored))) if stored.job.user_id == user_id => {
                     if stored.status == JobStatus::Completed {
-                        outbox.error(Some(id), reference, "job.finished", "the job has already finished");
+                        outbox.error(
+                            Some(id),
+                            reference,
+                            "job.finished",
+                            "the job has already finished",
+                        );
                         continue;
                     }
                     if known.len() >= OWNED_CACHE {
@@ -320,7 +358,12 @@ async fn forward_control(
                     continue;
                 }
                 _ => {
-                    outbox.error(Some(id), reference, "unavailable", "the store is unavailable");
+                    outbox.error(
+                        Some(id),
+                        reference,
+                        "unavailable",
+                        "the store is unavailable",
+                    );
                     continue;
                 }
             },
@@ -328,7 +371,12 @@ async fn forward_control(
         let sent = match request {
             ControlRequest::Stdin { chunks, .. } => {
                 if !interactive {
-                    outbox.error(Some(id), reference, "stdin.not_interactive", "the job was not submitted with \"interactive\": true");
+                    outbox.error(
+                        Some(id),
+                        reference,
+                        "stdin.not_interactive",
+                        "the job was not submitted with \"interactive\": true",
+                    );
                     continue;
                 }
                 let mut sent = Ok(());
@@ -345,10 +393,20 @@ async fn forward_control(
         };
         match sent {
             Ok(()) => {}
-            Err(ControlError::BufferFull) => outbox.error(Some(id), reference, "stdin.buffer_full", ControlError::BufferFull.to_string()),
+            Err(ControlError::BufferFull) => outbox.error(
+                Some(id),
+                reference,
+                "stdin.buffer_full",
+                ControlError::BufferFull.to_string(),
+            ),
             Err(error) => {
                 tracing::warn!(job_id = %id, %error, "job control request failed");
-                outbox.error(Some(id), reference, "unavailable", "job control is unavailable");
+                outbox.error(
+                    Some(id),
+                    reference,
+                    "unavailable",
+                    "job control is unavailable",
+                );
             }
         }
     }
@@ -362,7 +420,10 @@ pub struct SessionActor {
     verifier: Option<TokenVerifier>,
     outbox: Outbox,
     /// The socket and the queue's receiving end, until the writer task takes them.
-    writer: Option<(actix_ws::Session, mpsc::UnboundedReceiver<(Outgoing, usize)>)>,
+    writer: Option<(
+        actix_ws::Session,
+        mpsc::UnboundedReceiver<(Outgoing, usize)>,
+    )>,
     /// Cuts the writer off (a stalled client, or the grace after stopping).
     writer_stop: CancellationToken,
     /// To the forwarder; `None` until authenticated.
@@ -379,7 +440,11 @@ pub struct SessionActor {
 }
 
 impl SessionActor {
-    pub fn new(auth: SessionAuth, session: actix_ws::Session, services: SessionServices) -> SessionActor {
+    pub fn new(
+        auth: SessionAuth,
+        session: actix_ws::Session,
+        services: SessionServices,
+    ) -> SessionActor {
         let (outbox, receiver) = Outbox::new(services.settings.outgoing_bytes);
         let (user_id, verifier) = match auth {
             SessionAuth::User(user_id) => (Some(user_id), None),
@@ -403,7 +468,10 @@ impl SessionActor {
     }
 
     fn close(&mut self, ctx: &mut Context<Self>, code: CloseCode, description: &str) {
-        let reason = CloseReason { code, description: Some(description.into()) };
+        let reason = CloseReason {
+            code,
+            description: Some(description.into()),
+        };
         self.outbox.force(Outgoing::Close(Some(reason)));
         ctx.stop();
     }
@@ -422,56 +490,114 @@ impl SessionActor {
         self.control_requests = Some(requests);
         self.user_id = Some(user_id.clone());
         self.verifier = None;
-        let subscribe = Subscribe { session_id: self.id, user_id, recipient: ctx.address().recipient() };
+        let subscribe = Subscribe {
+            session_id: self.id,
+            user_id,
+            recipient: ctx.address().recipient(),
+        };
         // ctx.wait: no client frame is handled before the subscription
         // exists, so a job submitted on this socket cannot finish unseen.
-        ctx.wait(self.services.bridge.send(subscribe).into_actor(self).map(|subscribed, session, ctx| {
-            if subscribed.is_err() {
-                tracing::error!(session_id = session.id, "the pub/sub bridge is gone");
-                return session.close(ctx, CloseCode::Error, "events unavailable");
-            }
-            session.outbox.force(Outgoing::Text(Arc::from(json!({"type": "ready"}).to_string())));
-        }));
+        ctx.wait(self.services.bridge.send(subscribe).into_actor(self).map(
+            |subscribed, session, ctx| {
+                if subscribed.is_err() {
+                    tracing::error!(session_id = session.id, "the pub/sub bridge is gone");
+                    return session.close(ctx, CloseCode::Error, "events unavailable");
+                }
+                session.outbox.force(Outgoing::Text(Arc::from(
+                    json!({"type": "ready"}).to_string(),
+                )));
+            },
+        ));
     }
 
     fn handle_text(&mut self, text: &str, ctx: &mut Context<Self>) {
         let mut frame = match serde_json::from_str::<serde_json::Value>(text) {
             Ok(serde_json::Value::Object(frame)) => frame,
-            _ if self.user_id.is_none() => return self.close(ctx, CloseCode::Policy, "authenticate first"),
-            Ok(_) => return self.outbox.error(None, None, "frame", "a frame must be a JSON object"),
-            Err(error) => return self.outbox.error(None, None, "frame.json", format!("invalid JSON: {error}")),
+            _ if self.user_id.is_none() => {
+                return self.close(ctx, CloseCode::Policy, "authenticate first")
+            }
+            Ok(_) => {
+                return self
+                    .outbox
+                    .error(None, None, "frame", "a frame must be a JSON object")
+            }
+            Err(error) => {
+                return self.outbox.error(
+                    None,
+                    None,
+                    "frame.json",
+                    format!("invalid JSON: {error}"),
+                )
+            }
         };
         let kind = match frame.remove("type") {
             Some(serde_json::Value::String(kind)) => kind,
             _ => String::new(),
         };
         if self.user_id.is_none() {
-            return self.authenticate(&kind, frame.get("token").and_then(|token| token.as_str()), ctx);
+            return self.authenticate(
+                &kind,
+                frame.get("token").and_then(|token| token.as_str()),
+                ctx,
+            );
         }
         let reference = match frame.remove("ref") {
             None | Some(serde_json::Value::Null) => None,
             Some(serde_json::Value::String(reference)) => Some(reference),
-            Some(_) => return self.outbox.error(None, None, "frame.ref", "ref must be a string"),
+            Some(_) => {
+                return self
+                    .outbox
+                    .error(None, None, "frame.ref", "ref must be a string")
+            }
         };
-        let id = match frame.get("id").and_then(|id| id.as_str()).map(str::parse::<JobId>) {
+        let id = match frame
+            .get("id")
+            .and_then(|id| id.as_str())
+            .map(str::parse::<JobId>)
+        {
             Some(Ok(id)) => Some(id),
             _ => None,
         };
         match (kind.as_str(), id) {
-            ("submit", _) => match serde_json::from_value::<SubmissionRequest>(serde_json::Value::Object(frame)) {
-                Ok(request) => self.submit(request, reference, ctx),
-                Err(error) => self.outbox.error(None, reference, "submission", error.to_string()),
-            },
+            ("submit", _) => {
+                match serde_json::from_value::<SubmissionRequest>(serde_json::Value::Object(frame))
+                {
+                    Ok(request) => self.submit(request, reference, ctx),
+                    Err(error) => {
+                        self.outbox
+                            .error(None, reference, "submission", error.to_string())
+                    }
+                }
+            }
             ("watch", Some(id)) => self.watch(id, reference, ctx),
             ("stdin", Some(id)) => match stdin_chunks(&frame) {
-                Ok(chunks) => self.forward(ControlRequest::Stdin { id, chunks, reference }, ctx),
+                Ok(chunks) => self.forward(
+                    ControlRequest::Stdin {
+                        id,
+                        chunks,
+                        reference,
+                    },
+                    ctx,
+                ),
                 Err((code, message)) => self.outbox.error(Some(id), reference, code, message),
             },
             ("kill", Some(id)) => self.forward(ControlRequest::Kill { id, reference }, ctx),
-            ("watch" | "stdin" | "kill", None) => self.outbox.error(None, reference, "frame.id", "id must be a job id"),
-            ("auth", _) => self.outbox.error(None, reference, "auth", "already authenticated"),
-            ("", _) => self.outbox.error(None, reference, "frame.type", "type is missing"),
-            (other, _) => self.outbox.error(None, reference, "frame.type", format!("unknown frame type {other:?}")),
+            ("watch" | "stdin" | "kill", None) => {
+                self.outbox
+                    .error(None, reference, "frame.id", "id must be a job id")
+            }
+            ("auth", _) => self
+                .outbox
+                .error(None, reference, "auth", "already authenticated"),
+            ("", _) => self
+                .outbox
+                .error(None, reference, "frame.type", "type is missing"),
+            (other, _) => self.outbox.error(
+                None,
+                reference,
+                "frame.type",
+                format!("unknown frame type {other:?}"),
+            ),
         }
     }
 
@@ -481,15 +607,19 @@ impl SessionActor {
             return self.close(ctx, CloseCode::Policy, "authenticate first");
         };
         // ctx.wait: frames after `auth` wait until it is decided.
-        ctx.wait(verifier(token.to_string()).into_actor(self).map(|user, session, ctx| match user {
-            Some(user_id) => session.authenticated(user_id, ctx),
-            None => session.close(ctx, CloseCode::Policy, "invalid token"),
-        }));
+        ctx.wait(verifier(token.to_string()).into_actor(self).map(
+            |user, session, ctx| match user {
+                Some(user_id) => session.authenticated(user_id, ctx),
+                None => session.close(ctx, CloseCode::Policy, "invalid token"),
+            },
+        ));
     }
 
     /// Queues a stdin/kill request; waits for room rather than losing it.
     fn forward(&mut self, request: ControlRequest, ctx: &mut Context<Self>) {
-        let Some(requests) = self.control_requests.clone() else { return };
+        let Some(requests) = self.control_requests.clone() else {
+            return;
+        };
         if let Err(mpsc::error::TrySendError::Full(request)) = requests.try_send(request) {
             // ctx.wait: a client sending faster than Redis takes it is
             // slowed down (its frames wait in the socket) instead of losing
@@ -503,8 +633,15 @@ impl SessionActor {
         }
     }
 
-    fn submit(&mut self, request: SubmissionRequest, reference: Option<String>, ctx: &mut Context<Self>) {
-        let Some(user_id) = self.user_id.clone() else { return };
+    fn submit(
+        &mut self,
+        request: SubmissionRequest,
+        reference: Option<String>,
+        ctx: &mut Context<Self>,
+    ) {
+        let Some(user_id) = self.user_id.clone() else {
+            return;
+        };
         let intake = self.services.intake.clone();
         let accept = async move {
             let job = intake.accept(request, &user_id).await?;
@@ -515,12 +652,17 @@ impl SessionActor {
                 Ok((job, intake)) => {
                     // Queued goes out before the job is on the stream, so it
                     // always precedes the worker's started/finished.
-                    session.outbox.event(&ServerEvent::Queued { id: job.id, reference: reference.clone() });
+                    session.outbox.event(&ServerEvent::Queued {
+                        id: job.id,
+                        reference: reference.clone(),
+                    });
                     Some((job, intake))
                 }
                 Err(error) => {
                     let (code, message) = intake_error_code(&error);
-                    session.outbox.error(None, reference.clone(), &code, message);
+                    session
+                        .outbox
+                        .error(None, reference.clone(), &code, message);
                     None
                 }
             };
@@ -542,29 +684,45 @@ impl SessionActor {
 
     /// The job's state now; its later events arrive like every event of the user.
     fn watch(&mut self, id: JobId, reference: Option<String>, ctx: &mut Context<Self>) {
-        let Some(user_id) = self.user_id.clone() else { return };
+        let Some(user_id) = self.user_id.clone() else {
+            return;
+        };
         let lookup = self.services.intake.store.send(GetJob { id });
-        ctx.spawn(lookup.into_actor(self).map(move |found, session, ctx| match found {
-            Ok(Ok(Some(stored))) if stored.job.user_id == user_id => {
-                let finished = session.recent_finished.contains(&id);
-                match (stored.status, stored.result) {
-                    (JobStatus::Completed, Some(result)) => {
-                        let text = Arc::from(ServerEvent::Finished { id, result }.to_json());
-                        session.deliver_final(text, Some(id), ctx);
+        ctx.spawn(
+            lookup
+                .into_actor(self)
+                .map(move |found, session, ctx| match found {
+                    Ok(Ok(Some(stored))) if stored.job.user_id == user_id => {
+                        let finished = session.recent_finished.contains(&id);
+                        match (stored.status, stored.result) {
+                            (JobStatus::Completed, Some(result)) => {
+                                let text =
+                                    Arc::from(ServerEvent::Finished { id, result }.to_json());
+                                session.deliver_final(text, Some(id), ctx);
+                            }
+                            // `finished` overtook the lookup; it already went out.
+                            _ if finished => {}
+                            (JobStatus::Running, _) => {
+                                session.outbox.event(&ServerEvent::Started { id });
+                            }
+                            _ => {
+                                session.outbox.event(&ServerEvent::Queued { id, reference });
+                            }
+                        }
                     }
-                    // `finished` overtook the lookup; it already went out.
-                    _ if finished => {}
-                    (JobStatus::Running, _) => {
-                        session.outbox.event(&ServerEvent::Started { id });
+                    Ok(Ok(_)) => {
+                        session
+                            .outbox
+                            .error(Some(id), reference, "not_found", "no such submission")
                     }
-                    _ => {
-                        session.outbox.event(&ServerEvent::Queued { id, reference });
-                    }
-                }
-            }
-            Ok(Ok(_)) => session.outbox.error(Some(id), reference, "not_found", "no such submission"),
-            _ => session.outbox.error(Some(id), reference, "unavailable", "the store is unavailable"),
-        }));
+                    _ => session.outbox.error(
+                        Some(id),
+                        reference,
+                        "unavailable",
+                        "the store is unavailable",
+                    ),
+                }),
+        );
     }
 
     /// Before a job's next frame, tells the client how many of its output
@@ -583,7 +741,10 @@ impl SessionActor {
             if let Some(id) = id {
                 *self.dropped.entry(id).or_default() += 1;
             }
-            tracing::debug!(session_id = self.id, "client too slow; dropped an output event");
+            tracing::debug!(
+                session_id = self.id,
+                "client too slow; dropped an output event"
+            );
             return;
         }
         if let Some(id) = id {
@@ -607,7 +768,10 @@ impl SessionActor {
             return;
         }
         if self.pending_finals.len() >= MAX_PENDING_FINALS {
-            tracing::info!(session_id = self.id, "client too far behind; dropping the session");
+            tracing::info!(
+                session_id = self.id,
+                "client too far behind; dropping the session"
+            );
             self.writer_stop.cancel();
             return ctx.stop();
         }
@@ -633,7 +797,11 @@ impl SessionActor {
             tracing::info!(session_id = self.id, user_id = ?self.user_id, "client timed out");
             return self.close(ctx, CloseCode::Away, "heartbeat timeout");
         }
-        if self.outbox.stalled_for().is_some_and(|stalled| stalled > timeout) {
+        if self
+            .outbox
+            .stalled_for()
+            .is_some_and(|stalled| stalled > timeout)
+        {
             tracing::info!(session_id = self.id, user_id = ?self.user_id, "client stopped reading; dropping the session");
             self.writer_stop.cancel();
             return ctx.stop();
@@ -643,14 +811,23 @@ impl SessionActor {
 }
 
 /// The chunks of a `stdin` frame: `data` (a string) and/or `eof: true`.
-fn stdin_chunks(frame: &serde_json::Map<String, serde_json::Value>) -> Result<Vec<StdinChunk>, (&'static str, String)> {
+fn stdin_chunks(
+    frame: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Vec<StdinChunk>, (&'static str, String)> {
     let mut chunks = Vec::with_capacity(2);
     match frame.get("data") {
         None | Some(serde_json::Value::Null) => {}
         Some(serde_json::Value::String(data)) if data.len() > MAX_STDIN_CHUNK_BYTES => {
-            return Err(("stdin.data", format!("at most {MAX_STDIN_CHUNK_BYTES} bytes per stdin frame; split larger input")));
+            return Err((
+                "stdin.data",
+                format!(
+                    "at most {MAX_STDIN_CHUNK_BYTES} bytes per stdin frame; split larger input"
+                ),
+            ));
         }
-        Some(serde_json::Value::String(data)) => chunks.push(StdinChunk::Data(data.as_bytes().to_vec())),
+        Some(serde_json::Value::String(data)) => {
+            chunks.push(StdinChunk::Data(data.as_bytes().to_vec()))
+        }
         Some(_) => return Err(("stdin.data", "data must be a string".into())),
     }
     match frame.get("eof") {
@@ -659,7 +836,10 @@ fn stdin_chunks(frame: &serde_json::Map<String, serde_json::Value>) -> Result<Ve
         Some(_) => return Err(("stdin.eof", "eof must be a boolean".into())),
     }
     if chunks.is_empty() {
-        return Err(("stdin.data", "a stdin frame needs data or \"eof\": true".into()));
+        return Err((
+            "stdin.data",
+            "a stdin frame needs data or \"eof\": true".into(),
+        ));
     }
     Ok(chunks)
 }
@@ -685,25 +865,39 @@ impl Actor for SessionActor {
         ctx.set_mailbox_capacity(MAILBOX);
         if let Some((session, receiver)) = self.writer.take() {
             let state = self.outbox.state.clone();
-            actix_rt::spawn(write(session, receiver, state, self.writer_stop.clone(), ctx.address().downgrade()));
+            actix_rt::spawn(write(
+                session,
+                receiver,
+                state,
+                self.writer_stop.clone(),
+                ctx.address().downgrade(),
+            ));
         }
         let settings = &self.services.settings;
-        ctx.run_interval(Duration::from_millis(settings.heartbeat_ms.max(1)), |session, ctx| session.heartbeat(ctx));
+        ctx.run_interval(
+            Duration::from_millis(settings.heartbeat_ms.max(1)),
+            |session, ctx| session.heartbeat(ctx),
+        );
         match self.user_id.clone() {
             Some(user_id) => self.authenticated(user_id, ctx),
             None => {
-                ctx.run_later(Duration::from_millis(settings.auth_timeout_ms), |session, ctx| {
-                    if session.user_id.is_none() {
-                        session.close(ctx, CloseCode::Policy, "authentication timeout");
-                    }
-                });
+                ctx.run_later(
+                    Duration::from_millis(settings.auth_timeout_ms),
+                    |session, ctx| {
+                        if session.user_id.is_none() {
+                            session.close(ctx, CloseCode::Policy, "authentication timeout");
+                        }
+                    },
+                );
             }
         }
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
         if self.user_id.is_some() {
-            self.services.bridge.do_send(Unsubscribe { session_id: self.id });
+            self.services.bridge.do_send(Unsubscribe {
+                session_id: self.id,
+            });
         }
         // The writer may still flush a close frame; a stalled client gets
         // no more than the grace.
@@ -716,12 +910,23 @@ impl Actor for SessionActor {
 }
 
 impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for SessionActor {
-    fn handle(&mut self, message: Result<AggregatedMessage, ProtocolError>, ctx: &mut Context<Self>) {
+    fn handle(
+        &mut self,
+        message: Result<AggregatedMessage, ProtocolError>,
+        ctx: &mut Context<Self>,
+    ) {
         self.last_heartbeat = Instant::now();
         match message {
             Ok(AggregatedMessage::Text(text)) => self.handle_text(&text, ctx),
-            Ok(AggregatedMessage::Binary(_)) if self.user_id.is_none() => self.close(ctx, CloseCode::Policy, "authenticate first"),
-            Ok(AggregatedMessage::Binary(_)) => self.outbox.error(None, None, "frame", "binary frames are not supported; send JSON text"),
+            Ok(AggregatedMessage::Binary(_)) if self.user_id.is_none() => {
+                self.close(ctx, CloseCode::Policy, "authenticate first")
+            }
+            Ok(AggregatedMessage::Binary(_)) => self.outbox.error(
+                None,
+                None,
+                "frame",
+                "binary frames are not supported; send JSON text",
+            ),
             Ok(AggregatedMessage::Ping(bytes)) => {
                 self.outbox.force(Outgoing::Pong(bytes));
             }
@@ -779,7 +984,9 @@ impl Handler<Drained> for SessionActor {
         if self.loading_final {
             return;
         }
-        let Some(&id) = self.pending_finals.front() else { return };
+        let Some(&id) = self.pending_finals.front() else {
+            return;
+        };
         self.loading_final = true;
         let lookup = self.services.intake.store.send(GetJob { id });
         ctx.spawn(lookup.into_actor(self).map(move |found, session, ctx| {
@@ -797,7 +1004,9 @@ impl Handler<Drained> for SessionActor {
                         id: Some(id),
                         reference: None,
                         code: "unavailable".into(),
-                        message: "the job finished but its result could not be loaded; watch it again".into(),
+                        message:
+                            "the job finished but its result could not be loaded; watch it again"
+                                .into(),
                     };
                     session.outbox.event(&event);
                 }
@@ -817,9 +1026,16 @@ mod tests {
     #[test]
     fn job_id_of_events() {
         let id: JobId = "0190a5b2-0000-7000-8000-000000000000".parse().unwrap();
-        let output = ServerEvent::Output { id, stream: crate::events::OutputStream::Stdout, data: "\"id\":\"x".into() };
+        let output = ServerEvent::Output {
+            id,
+            stream: crate::events::OutputStream::Stdout,
+            data: "\"id\":\"x".into(),
+        };
         assert_eq!(event_job_id(&output.to_json()), Some(id));
-        assert_eq!(event_job_id(&ServerEvent::Started { id }.to_json()), Some(id));
+        assert_eq!(
+            event_job_id(&ServerEvent::Started { id }.to_json()),
+            Some(id)
+        );
         assert_eq!(event_job_id(r#"{"type":"ready"}"#), None);
     }
 
@@ -828,17 +1044,32 @@ mod tests {
     #[test]
     fn stdin_frames() {
         let frame = |value: serde_json::Value| value.as_object().cloned().unwrap();
-        assert_eq!(stdin_chunks(&frame(json!({"data": "ada\n"}))), Ok(vec![StdinChunk::Data(b"ada\n".to_vec())]));
-        assert_eq!(stdin_chunks(&frame(json!({"eof": true}))), Ok(vec![StdinChunk::End]));
+        assert_eq!(
+            stdin_chunks(&frame(json!({"data": "ada\n"}))),
+            Ok(vec![StdinChunk::Data(b"ada\n".to_vec())])
+        );
+        assert_eq!(
+            stdin_chunks(&frame(json!({"eof": true}))),
+            Ok(vec![StdinChunk::End])
+        );
         assert_eq!(
             stdin_chunks(&frame(json!({"data": "x", "eof": true}))),
             Ok(vec![StdinChunk::Data(b"x".to_vec()), StdinChunk::End])
         );
         assert_eq!(stdin_chunks(&frame(json!({}))).unwrap_err().0, "stdin.data");
-        assert_eq!(stdin_chunks(&frame(json!({"data": 1}))).unwrap_err().0, "stdin.data");
-        assert_eq!(stdin_chunks(&frame(json!({"eof": "yes"}))).unwrap_err().0, "stdin.eof");
+        assert_eq!(
+            stdin_chunks(&frame(json!({"data": 1}))).unwrap_err().0,
+            "stdin.data"
+        );
+        assert_eq!(
+            stdin_chunks(&frame(json!({"eof": "yes"}))).unwrap_err().0,
+            "stdin.eof"
+        );
         let big = "x".repeat(MAX_STDIN_CHUNK_BYTES + 1);
-        assert_eq!(stdin_chunks(&frame(json!({"data": big}))).unwrap_err().0, "stdin.data");
+        assert_eq!(
+            stdin_chunks(&frame(json!({"data": big}))).unwrap_err().0,
+            "stdin.data"
+        );
     }
 
     /// The outbox admits frames within its budget, always admits one frame
@@ -846,7 +1077,10 @@ mod tests {
     #[test]
     fn outbox_budget() {
         let (outbox, mut receiver) = Outbox::new(10);
-        assert!(outbox.offer(Arc::from("x".repeat(50))), "an empty queue takes any frame");
+        assert!(
+            outbox.offer(Arc::from("x".repeat(50))),
+            "an empty queue takes any frame"
+        );
         assert!(!outbox.offer(Arc::from("y")), "over budget");
         assert!(outbox.force(Outgoing::Ping), "forced frames always go in");
         assert_eq!(outbox.state.frames.load(Ordering::Relaxed), 2);

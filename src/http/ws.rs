@@ -23,14 +23,24 @@ struct WsQuery {
     token: Option<String>,
 }
 
-pub async fn connect(state: web::Data<ApiState>, request: HttpRequest, body: web::Payload) -> Result<HttpResponse, actix_web::Error> {
+pub async fn connect(
+    state: web::Data<ApiState>,
+    request: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, actix_web::Error> {
     let auth = match token_of(&request) {
-        Some(token) => verify_token(&state, &token).await.map(|caller| SessionAuth::User(caller.user_id)),
+        Some(token) => verify_token(&state, &token)
+            .await
+            .map(|caller| SessionAuth::User(caller.user_id)),
         None => {
             let state = state.clone();
             let verifier: TokenVerifier = Rc::new(move |token: String| {
                 let state = state.clone();
-                Box::pin(async move { verify_token(&state, &token).await.map(|caller| caller.user_id) })
+                Box::pin(async move {
+                    verify_token(&state, &token)
+                        .await
+                        .map(|caller| caller.user_id)
+                })
             });
             Some(SessionAuth::FirstFrame(verifier))
         }
@@ -39,7 +49,10 @@ pub async fn connect(state: web::Data<ApiState>, request: HttpRequest, body: web
     let Some(auth) = auth else {
         tracing::info!("websocket refused: invalid token");
         actix_rt::spawn(async move {
-            let reason = CloseReason { code: CloseCode::Policy, description: Some("invalid token".into()) };
+            let reason = CloseReason {
+                code: CloseCode::Policy,
+                description: Some("invalid token".into()),
+            };
             let _ = session.close(Some(reason)).await;
             drop(stream);
         });
@@ -64,10 +77,18 @@ pub async fn connect(state: web::Data<ApiState>, request: HttpRequest, body: web
 
 /// The token of the upgrade request: `?token=`, else `Authorization: Bearer`.
 fn token_of(request: &HttpRequest) -> Option<String> {
-    let query = web::Query::<WsQuery>::from_query(request.query_string()).ok().and_then(|query| query.into_inner().token);
+    let query = web::Query::<WsQuery>::from_query(request.query_string())
+        .ok()
+        .and_then(|query| query.into_inner().token);
     query.or_else(|| {
-        let value = request.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-        value.strip_prefix("Bearer ").map(|token| token.trim().to_string())
+        let value = request
+            .headers()
+            .get(header::AUTHORIZATION)?
+            .to_str()
+            .ok()?;
+        value
+            .strip_prefix("Bearer ")
+            .map(|token| token.trim().to_string())
     })
 }
 
@@ -79,6 +100,12 @@ fn token_of(request: &HttpRequest) -> Option<String> {
 /// module's check when it lands; callers stay as they are.
 pub async fn verify_token(_state: &ApiState, token: &str) -> Option<Caller> {
     let user = token.strip_prefix("dev:")?;
-    let valid = !user.is_empty() && user.len() <= 64 && user.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    valid.then(|| Caller { user_id: user.to_string() })
+    let valid = !user.is_empty()
+        && user.len() <= 64
+        && user
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    valid.then(|| Caller {
+        user_id: user.to_string(),
+    })
 }

@@ -1,7 +1,8 @@
-//! Live output: coalesces a running program's output chunks for a short
-//! interval and publishes them as `output` events, so a program printing in a
-//! tight loop costs a few events per second instead of one per write, and a
-//! program printing a line now and then has each line sent at once. Keeps
+//! Live output: coalesces a running program's output chunks and publishes
+//! them as `output` events, at most one batch per [`COALESCE_INTERVAL`], so a
+//! program printing in a tight loop costs a few dozen events per second
+//! instead of one per write, while output after a quiet spell (a prompt, a
+//! line printed now and then) is published at once. Keeps
 //! multi-byte UTF-8 characters whole across chunk boundaries and splits
 //! large batches into events of at most [`MAX_EVENT_DATA`] bytes (so a slow
 //! client's session can drop output in small pieces). The total published
@@ -90,28 +91,18 @@ impl LiveOutput {
 }
 
 async fn forward(
-    mut receiver: mpsc::UnboundedReceiver<(OutputStream, Vec<u8>)>,
+    receiver: mpsc::UnboundedReceiver<Chunk>,
     publisher: EventPublisher,
     user_id: String,
     job_id: JobId,
 ) {
     let mut carry = Utf8Carry::default();
-    let mut open = true;
-    while open {
-        let Some(first) = receiver.recv().await else {
-            break;
-        };
-        let mut batch = vec![first];
-        let until = tokio::time::Instant::now() + COALESCE_INTERVAL;
-        loop {
-            tokio::select! {
-                next = receiver.recv() => match next {
-                    Some(chunk) => batch.push(chunk),
-                    None => { open = false; break; }
-                },
-                _ = tokio::time::sleep_until(until) => break,
-            }
-        }
+    let mut batches = Batches {
+        receiver,
+        next: tokio::time::Instant::now(),
+        open: true,
+    };
+    while let Some(batch) = batches.next().await {
         for (stream, bytes) in merge_adjacent(batch) {
             let text = carry.decode(stream, &bytes, false);
             publish(&publisher, &user_id, job_id, stream, text).await;
@@ -120,6 +111,48 @@ async fn forward(
     for stream in [OutputStream::Stdout, OutputStream::Stderr] {
         let rest = carry.decode(stream, &[], true);
         publish(&publisher, &user_id, job_id, stream, rest).await;
+    }
+}
+
+/// Groups chunks into batches, at most one per [`COALESCE_INTERVAL`].
+struct Batches {
+    receiver: mpsc::UnboundedReceiver<Chunk>,
+    /// The earliest moment the next batch may go out.
+    next: tokio::time::Instant,
+    open: bool,
+}
+
+impl Batches {
+    /// The next batch; `None` once the sender is gone and all is out.
+    async fn next(&mut self) -> Option<Vec<Chunk>> {
+        if !self.open {
+            return None;
+        }
+        let first = self.receiver.recv().await?;
+        let mut batch = vec![first];
+        // Output after a quiet spell goes out at once (an interactive
+        // prompt is not delayed); while the program keeps printing, at most
+        // one batch per COALESCE_INTERVAL.
+        let until = self.next.max(tokio::time::Instant::now());
+        loop {
+            tokio::select! {
+                biased;
+                _ = tokio::time::sleep_until(until) => break,
+                next = self.receiver.recv() => match next {
+                    Some(chunk) => batch.push(chunk),
+                    None => { self.open = false; break; }
+                },
+            }
+        }
+        while self.open {
+            match self.receiver.try_recv() {
+                Ok(chunk) => batch.push(chunk),
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => self.open = false,
+            }
+        }
+        self.next = tokio::time::Instant::now() + COALESCE_INTERVAL;
+        Some(batch)
     }
 }
 
@@ -285,6 +318,49 @@ mod tests {
                 (OutputStream::Stderr, b"de".to_vec())
             ]
         );
+    }
+
+    /// A chunk after a quiet spell is a batch of its own at once; chunks
+    /// that follow within the interval wait and go out together.
+    #[tokio::test(start_paused = true)]
+    async fn batches_lead_then_coalesce() {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let mut batches = Batches {
+            receiver,
+            next: tokio::time::Instant::now(),
+            open: true,
+        };
+        let start = tokio::time::Instant::now();
+        sender
+            .send((OutputStream::Stdout, b"prompt> ".to_vec()))
+            .unwrap();
+        assert_eq!(batches.next().await.unwrap().len(), 1);
+        assert_eq!(
+            start.elapsed(),
+            Duration::ZERO,
+            "no delay after a quiet spell"
+        );
+        for piece in [b"a", b"b", b"c"] {
+            sender.send((OutputStream::Stdout, piece.to_vec())).unwrap();
+        }
+        assert_eq!(batches.next().await.unwrap().len(), 3);
+        assert_eq!(
+            start.elapsed(),
+            COALESCE_INTERVAL,
+            "the next batch waits out the interval"
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let quiet = tokio::time::Instant::now();
+        sender
+            .send((OutputStream::Stderr, b"late".to_vec()))
+            .unwrap();
+        drop(sender);
+        assert_eq!(
+            batches.next().await.unwrap(),
+            vec![(OutputStream::Stderr, b"late".to_vec())]
+        );
+        assert_eq!(quiet.elapsed(), Duration::ZERO);
+        assert!(batches.next().await.is_none());
     }
 
     /// Adjacent chunks of one stream merge; order across streams is kept.

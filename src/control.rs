@@ -15,6 +15,9 @@
 //! or between delivery and container start) is applied when it starts, and
 //! a notice lost while a worker reconnects is recovered from Redis.
 //!
+//! The API side also reads a running job's recorded output for `watch`
+//! ([`ControlClient::recorded_output`]; recorded by [`crate::output`]).
+//!
 //! Bounds: one chunk is at most [`MAX_STDIN_CHUNK_BYTES`]; at most
 //! [`MAX_BUFFERED_CHUNKS`] wait per job (a program that does not read its
 //! input back-pressures into Redis, and the sender is told the buffer is
@@ -177,6 +180,17 @@ impl ControlClient {
         Ok(())
     }
 
+    /// API side: the output events a running job has published so far, in
+    /// order (for `watch`).
+    pub async fn recorded_output(&self, id: JobId) -> Result<Vec<String>, ControlError> {
+        Ok(redis::cmd("LRANGE")
+            .arg(self.keys.output_list(&id))
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut self.connection.clone())
+            .await?)
+    }
+
     /// Worker side: takes up to `max` waiting chunks, oldest first.
     pub async fn take_stdin(
         &self,
@@ -204,11 +218,13 @@ impl ControlClient {
         Ok(exists > 0)
     }
 
-    /// Worker side: the job has ended; its buffered input and flag go.
+    /// Worker side: the job has ended; its buffered input, kill flag and
+    /// recorded output go (its result is in the store).
     pub async fn forget(&self, id: JobId) -> Result<(), ControlError> {
         redis::cmd("DEL")
             .arg(self.keys.stdin_list(&id))
             .arg(self.keys.kill_flag(&id))
+            .arg(self.keys.output_list(&id))
             .query_async::<i64>(&mut self.connection.clone())
             .await?;
         Ok(())

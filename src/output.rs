@@ -11,6 +11,9 @@
 //! publisher holds at most the cap. Owned by WorkerPool's run of one job;
 //! `finish` returns once every event is published, and WorkerPool publishes
 //! `finished` only after it, so `finished` always follows the last chunk.
+//! Each event carries a per-run `seq` and is also recorded in the job's
+//! Redis list (`rce:job:{id}:output`, deleted when the job ends), from which
+//! a reconnecting client's `watch` replays the output so far.
 
 use crate::events::{OutputStream, ServerEvent};
 use crate::job::JobId;
@@ -23,6 +26,9 @@ use tokio::task::JoinHandle;
 
 /// How long chunks are gathered before they are published together.
 pub const COALESCE_INTERVAL: Duration = Duration::from_millis(30);
+/// How long a job's recorded output outlives a worker that died running it
+/// (normally it is deleted when the job ends).
+pub const RECORD_TTL: Duration = Duration::from_secs(3600);
 /// Largest `data` of one `output` event, in bytes (a character is never split).
 pub const MAX_EVENT_DATA: usize = 64 * 1024;
 
@@ -96,6 +102,11 @@ async fn forward(
     user_id: String,
     job_id: JobId,
 ) {
+    // A redelivered job starts its record (and its seq) afresh.
+    if let Err(error) = publisher.clear_output(&job_id).await {
+        tracing::warn!(job_id = %job_id, %error, "clearing recorded output failed");
+    }
+    let mut seq = 0;
     let mut carry = Utf8Carry::default();
     let mut batches = Batches {
         receiver,
@@ -105,12 +116,12 @@ async fn forward(
     while let Some(batch) = batches.next().await {
         for (stream, bytes) in merge_adjacent(batch) {
             let text = carry.decode(stream, &bytes, false);
-            publish(&publisher, &user_id, job_id, stream, text).await;
+            publish(&publisher, &user_id, job_id, &mut seq, stream, text).await;
         }
     }
     for stream in [OutputStream::Stdout, OutputStream::Stderr] {
         let rest = carry.decode(stream, &[], true);
-        publish(&publisher, &user_id, job_id, stream, rest).await;
+        publish(&publisher, &user_id, job_id, &mut seq, stream, rest).await;
     }
 }
 
@@ -160,12 +171,22 @@ async fn publish(
     publisher: &EventPublisher,
     user_id: &str,
     id: JobId,
+    seq: &mut u64,
     stream: OutputStream,
     data: String,
 ) {
     for data in split_text(data, MAX_EVENT_DATA) {
-        let event = ServerEvent::Output { id, stream, data };
-        if let Err(error) = publisher.publish(user_id, &event).await {
+        *seq += 1;
+        let event = ServerEvent::Output {
+            id,
+            seq: Some(*seq),
+            stream,
+            data,
+        };
+        if let Err(error) = publisher
+            .publish_output(user_id, &id, &event, RECORD_TTL)
+            .await
+        {
             tracing::warn!(job_id = %id, user_id, %error, "publishing output failed");
         }
     }

@@ -90,6 +90,12 @@ impl Keys {
         format!("{}:job:{}:kill", self.prefix, job_id)
     }
 
+    /// The output events a running job has published so far
+    /// (`rce:job:{id}:output`), replayed to a client that `watch`es it.
+    pub fn output_list(&self, job_id: &JobId) -> String {
+        format!("{}:job:{}:output", self.prefix, job_id)
+    }
+
     /// The label value that marks this deployment's containers.
     pub fn prefix(&self) -> &str {
         &self.prefix
@@ -150,6 +156,44 @@ impl EventPublisher {
             .await
             .map(|_| ())
     }
+
+    /// Publishes a running job's output event and records it in the job's
+    /// output list (one round trip), so `watch` can replay it. The list
+    /// lives while the job runs (at most its output cap) and expires after
+    /// `ttl` in case its worker dies.
+    pub async fn publish_output(
+        &self,
+        user_id: &str,
+        job_id: &JobId,
+        event: &ServerEvent,
+        ttl: std::time::Duration,
+    ) -> redis::RedisResult<()> {
+        let (text, list) = (event.to_json(), self.keys.output_list(job_id));
+        redis::pipe()
+            .cmd("RPUSH")
+            .arg(&list)
+            .arg(&text)
+            .ignore()
+            .cmd("PEXPIRE")
+            .arg(&list)
+            .arg(ttl.as_millis() as u64)
+            .ignore()
+            .cmd("PUBLISH")
+            .arg(self.keys.events_channel(user_id))
+            .arg(&text)
+            .ignore()
+            .query_async::<()>(&mut self.connection.clone())
+            .await
+    }
+
+    /// Forgets a job run's recorded output (a new run starts from seq 1).
+    pub async fn clear_output(&self, job_id: &JobId) -> redis::RedisResult<()> {
+        redis::cmd("DEL")
+            .arg(self.keys.output_list(job_id))
+            .query_async::<i64>(&mut self.connection.clone())
+            .await
+            .map(|_| ())
+    }
 }
 
 #[cfg(test)]
@@ -168,5 +212,6 @@ mod tests {
         assert_eq!(keys.control_channel(), "t1:control");
         assert_eq!(keys.stdin_list(&id), format!("t1:job:{id}:stdin"));
         assert_eq!(keys.kill_flag(&id), format!("t1:job:{id}:kill"));
+        assert_eq!(keys.output_list(&id), format!("t1:job:{id}:output"));
     }
 }

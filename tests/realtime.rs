@@ -324,7 +324,9 @@ async fn events_and_stdin_cross_processes_and_stay_with_their_user() {
 }
 
 /// A browser that reconnects in the middle of a run and watches its job
-/// gets the current state at once, then the remaining output and the result.
+/// gets the current state at once, the output printed so far (also while it
+/// was away) replayed, then the remaining output live and the result: every
+/// output event once, in order.
 #[actix_rt::test]
 async fn reconnect_and_watch_resumes_mid_run() {
     let rce = start_rce();
@@ -334,6 +336,8 @@ async fn reconnect_and_watch_resumes_mid_run() {
     let mut out = Transcript::of(&id);
     out.until(&mut ws, "1\n", JOB_WAIT).await;
     drop(ws);
+    // Output printed while no client is connected.
+    tokio::time::sleep(Duration::from_millis(600)).await;
 
     let mut ws = WsClient::connect_as(&rce, "alice").await;
     ws.send(&json!({"type": "watch", "id": id})).await;
@@ -341,14 +345,20 @@ async fn reconnect_and_watch_resumes_mid_run() {
     assert_eq!(state["type"], "started", "the job is running: {state}");
     assert_eq!(state["id"], id.as_str());
     let events = ws.events_until_finished(&id, JOB_WAIT).await;
-    let remaining = stdout_of(&events, &id);
-    assert!(
-        remaining.ends_with("8\n9\n"),
-        "the rest of the output arrives: {remaining:?}"
+    let seqs: Vec<u64> = events
+        .iter()
+        .filter(|e| e["type"] == "output")
+        .map(|e| e["seq"].as_u64().expect("seq"))
+        .collect();
+    assert_eq!(
+        seqs,
+        (1..=seqs.len() as u64).collect::<Vec<_>>(),
+        "replay then live, no gap or duplicate"
     );
-    assert!(
-        !remaining.starts_with("0\n"),
-        "only what came after the reconnect: {remaining:?}"
+    assert_eq!(
+        stdout_of(&events, &id),
+        "0\n1\n2\n3\n4\n5\n6\n7\n8\n9\n",
+        "{events:?}"
     );
     let finished = events.last().unwrap();
     assert_eq!(

@@ -72,9 +72,9 @@ const CONTROL_QUEUE: usize = 64;
 const MAILBOX: usize = 256;
 /// Jobs whose ownership the forwarder remembers.
 const OWNED_CACHE: usize = 256;
-/// Recently finished jobs: a `watch` answered after a job's `finished` must
-/// not send a stale `started`.
-const RECENT_FINISHED: usize = 64;
+/// Jobs whose replayed output the session remembers (live duplicates are
+/// skipped); forgetting one only risks a duplicated output event.
+const REPLAYED_JOBS: usize = 256;
 /// After the session stops, how long the writer may still flush a close frame.
 const WRITER_GRACE: Duration = Duration::from_secs(2);
 
@@ -436,7 +436,8 @@ pub struct SessionActor {
     pending_finals: VecDeque<JobId>,
     /// A pending `finished` is being loaded from the store.
     loading_final: bool,
-    recent_finished: VecDeque<JobId>,
+    /// Per watched job, the last output `seq` replayed.
+    replayed: HashMap<JobId, u64>,
 }
 
 impl SessionActor {
@@ -463,7 +464,7 @@ impl SessionActor {
             dropped: HashMap::new(),
             pending_finals: VecDeque::new(),
             loading_final: false,
-            recent_finished: VecDeque::new(),
+            replayed: HashMap::new(),
         }
     }
 
@@ -687,35 +688,54 @@ impl SessionActor {
         let Some(user_id) = self.user_id.clone() else {
             return;
         };
-        let lookup = self.services.intake.store.send(GetJob { id });
-        ctx.spawn(
+        let (store, control) = (
+            self.services.intake.store.clone(),
+            self.services.control.clone(),
+        );
+        let lookup = async move {
+            match store.send(GetJob { id }).await {
+                Ok(Ok(Some(stored))) if stored.job.user_id == user_id => {
+                    let recorded = match stored.status {
+                        JobStatus::Completed => Vec::new(),
+                        // Empty when the job has not started.
+                        _ => control.recorded_output(id).await.unwrap_or_else(|error| {
+                            tracing::warn!(job_id = %id, %error, "reading recorded output failed");
+                            Vec::new()
+                        }),
+                    };
+                    Ok((stored, recorded))
+                }
+                Ok(Ok(_)) => Err("not_found"),
+                _ => Err("unavailable"),
+            }
+        };
+        // ctx.wait: the user's live events wait in the mailbox until the
+        // state and the replay are out, so replay and live output join
+        // without a gap or reordering (live events already replayed are
+        // skipped by their seq).
+        ctx.wait(
             lookup
                 .into_actor(self)
                 .map(move |found, session, ctx| match found {
-                    Ok(Ok(Some(stored))) if stored.job.user_id == user_id => {
-                        let finished = session.recent_finished.contains(&id);
-                        match (stored.status, stored.result) {
-                            (JobStatus::Completed, Some(result)) => {
-                                let text =
-                                    Arc::from(ServerEvent::Finished { id, result }.to_json());
-                                session.deliver_final(text, Some(id), ctx);
-                            }
-                            // `finished` overtook the lookup; it already went out.
-                            _ if finished => {}
-                            (JobStatus::Running, _) => {
-                                session.outbox.event(&ServerEvent::Started { id });
-                            }
-                            _ => {
-                                session.outbox.event(&ServerEvent::Queued { id, reference });
-                            }
+                    Ok((stored, recorded)) => match (stored.status, stored.result) {
+                        (JobStatus::Completed, Some(result)) => {
+                            let text = Arc::from(ServerEvent::Finished { id, result }.to_json());
+                            session.deliver_final(text, Some(id), ctx);
                         }
-                    }
-                    Ok(Ok(_)) => {
+                        (JobStatus::Queued, _) if recorded.is_empty() => {
+                            session.outbox.event(&ServerEvent::Queued { id, reference });
+                        }
+                        _ => {
+                            session.outbox.event(&ServerEvent::Started { id });
+                            session.replay(id, recorded);
+                        }
+                    },
+                    Err("not_found") => {
                         session
                             .outbox
                             .error(Some(id), reference, "not_found", "no such submission")
                     }
-                    _ => session.outbox.error(
+                    Err(_) => session.outbox.error(
                         Some(id),
                         reference,
                         "unavailable",
@@ -723,6 +743,23 @@ impl SessionActor {
                     ),
                 }),
         );
+    }
+
+    /// Sends a running job's recorded output events and remembers how far
+    /// they went, so the same events arriving live are not sent twice.
+    fn replay(&mut self, id: JobId, recorded: Vec<String>) {
+        self.replayed.remove(&id);
+        let mut last = 0;
+        for text in recorded {
+            last = last.max(event_seq(&text).unwrap_or(0));
+            self.deliver_output(Arc::from(text));
+        }
+        if last > 0 {
+            if self.replayed.len() >= REPLAYED_JOBS {
+                self.replayed.clear();
+            }
+            self.replayed.insert(id, last);
+        }
     }
 
     /// Before a job's next frame, tells the client how many of its output
@@ -736,6 +773,11 @@ impl SessionActor {
 
     fn deliver_output(&mut self, text: Arc<str>) {
         let id = event_job_id(&text);
+        if let Some(replayed) = id.and_then(|id| self.replayed.get(&id)) {
+            if event_seq(&text).is_some_and(|seq| seq <= *replayed) {
+                return;
+            }
+        }
         // While `finished` events wait, the queue must drain for them.
         if !self.pending_finals.is_empty() || !self.outbox.has_room(text.len()) {
             if let Some(id) = id {
@@ -780,11 +822,9 @@ impl SessionActor {
         self.outbox.notify_when_drained(ctx);
     }
 
-    fn remember_finished(&mut self, id: JobId) {
-        if self.recent_finished.len() >= RECENT_FINISHED {
-            self.recent_finished.pop_front();
-        }
-        self.recent_finished.push_back(id);
+    /// A job of the user has finished: nothing more to skip or forward.
+    fn job_finished(&mut self, id: JobId) {
+        self.replayed.remove(&id);
         if let Some(requests) = &self.control_requests {
             // Best effort: a full queue only costs a store lookup later.
             let _ = requests.try_send(ControlRequest::Forget { id });
@@ -842,6 +882,13 @@ fn stdin_chunks(
         ));
     }
     Ok(chunks)
+}
+
+/// The `seq` of a published output event (`…,"seq":<n>,…`).
+fn event_seq(text: &str) -> Option<u64> {
+    let start = text.find(r#""seq":"#)? + r#""seq":"#.len();
+    let digits = text[start..].bytes().take_while(u8::is_ascii_digit).count();
+    text[start..start + digits].parse().ok()
 }
 
 /// The job id of a published event (`{"type":…,"id":"<uuid>",…}`).
@@ -960,7 +1007,7 @@ impl Handler<Deliver> for SessionActor {
         if msg.is_final {
             let id = event_job_id(&msg.text);
             if let Some(id) = id {
-                self.remember_finished(id);
+                self.job_finished(id);
             }
             self.deliver_final(msg.text, id, ctx);
         } else if msg.text.starts_with(r#"{"type":"output""#) {
@@ -1027,6 +1074,7 @@ mod tests {
     fn job_id_of_events() {
         let id: JobId = "0190a5b2-0000-7000-8000-000000000000".parse().unwrap();
         let output = ServerEvent::Output {
+            seq: Some(12),
             id,
             stream: crate::events::OutputStream::Stdout,
             data: "\"id\":\"x".into(),
@@ -1037,6 +1085,8 @@ mod tests {
             Some(id)
         );
         assert_eq!(event_job_id(r#"{"type":"ready"}"#), None);
+        assert_eq!(event_seq(&output.to_json()), Some(12));
+        assert_eq!(event_seq(&ServerEvent::Started { id }.to_json()), None);
     }
 
     /// A stdin frame gives data, end of input, or both in that order; bad

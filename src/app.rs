@@ -7,7 +7,7 @@
 
 use crate::actors::store::StoreActor;
 use crate::actors::stream_consumer::{ConsumerHandle, StreamConsumer};
-use crate::actors::worker_pool::{RunningJobs, WorkerPool};
+use crate::actors::worker_pool::{DrainWarm, RunningJobs, WorkerPool};
 use crate::actors::{JobControl, PubSubBridge};
 use crate::config::Settings;
 use crate::control::ControlClient;
@@ -68,7 +68,8 @@ pub fn init_tracing(settings: &LogSettings) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&settings.level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     if settings.format == "json" {
         builder.json().init();
     } else {
@@ -100,6 +101,11 @@ pub enum AppError {
 
 /// Runs the service until SIGTERM or SIGINT.
 pub fn serve(settings: Settings, role: Role) -> Result<(), AppError> {
+    // Every WebSocket and every attached container holds descriptors; the
+    // usual soft limit of 1024 would cap them long before memory does.
+    if let Err(error) = rlimit::increase_nofile_limit(u64::MAX) {
+        tracing::warn!(%error, "cannot raise the open-files limit");
+    }
     actix_rt::System::new().block_on(async move { run(settings, role, shutdown_signal()).await })
 }
 
@@ -250,6 +256,13 @@ async fn drain(pool: &Addr<WorkerPool>, handle: &ConsumerHandle) {
         if running == 0 && handle.pending_acks.load(Ordering::SeqCst) == 0 {
             break;
         }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = pool.send(DrainWarm).await;
+    // Container removals run off the critical path; let them finish (a
+    // container left by a stuck removal is reaped by the next worker).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while sandbox::pending_removals() > 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -43,6 +43,10 @@ impl Settings {
                     .prefix_separator("_")
                     .separator("__")
                     .try_parsing(true)
+                    // Lists come comma-separated; only the keys named here
+                    // are lists, every other value stays a plain string.
+                    .list_separator(",")
+                    .with_list_parse_key("sandbox.warm_languages")
                     .source(Some(environment)),
             )
             .build()?

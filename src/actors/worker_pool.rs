@@ -24,7 +24,9 @@ use crate::job::{Job, JobId, JobResult, JobStatus};
 use crate::languages::Languages;
 use crate::output::LiveOutput;
 use crate::queue::EventPublisher;
-use crate::sandbox::{self, ContainerLabels, SandboxSettings, StdinChunk};
+use crate::sandbox::{
+    self, prepare, ContainerLabels, Prepared, Refill, SandboxSettings, StdinChunk, WarmPool,
+};
 use actix::prelude::*;
 use bollard::Docker;
 use serde::Deserialize;
@@ -137,6 +139,8 @@ pub struct WorkerPool {
     engine_ok: Arc<AtomicBool>,
     /// Notified whenever a slot frees up (StreamConsumer waits on it).
     slot_freed: Arc<Notify>,
+    /// Containers started ahead of time for default-limit jobs.
+    warm: WarmPool,
     /// Carries stdin and kill from other processes (see `with_control`).
     control: Option<Addr<JobControl>>,
 }
@@ -162,6 +166,7 @@ impl WorkerPool {
             running: HashMap::new(),
             engine_ok: Arc::new(AtomicBool::new(true)),
             slot_freed: Arc::new(Notify::new()),
+            warm: WarmPool::default(),
             control: None,
         }
     }
@@ -171,6 +176,30 @@ impl WorkerPool {
     pub fn with_control(mut self, control: Addr<JobControl>) -> WorkerPool {
         self.control = Some(control);
         self
+    }
+
+    /// Starts preparing warm containers until `language`'s pool is full.
+    fn refill(&mut self, ctx: &mut Context<Self>, language: &str) {
+        let Some(language) = self.languages.get(language).cloned() else {
+            return;
+        };
+        if !self.engine_ok.load(Ordering::SeqCst) {
+            return;
+        }
+        for refill in self.warm.refills(&language, &self.sandbox, &self.labels) {
+            let docker = self.docker.clone();
+            let Refill {
+                language,
+                token,
+                body,
+            } = refill;
+            ctx.spawn(async move { prepare(&docker, body).await }.into_actor(self).map(move |prepared, pool, _| {
+                let prepared = prepared
+                    .map_err(|error| tracing::warn!(language, %error, "preparing a warm container failed"))
+                    .ok();
+                pool.warm.prepared(&language, token, prepared);
+            }));
+        }
     }
 
     /// Notified whenever a slot frees up.
@@ -188,6 +217,10 @@ impl Actor for WorkerPool {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        let languages: Vec<String> = self.languages.all().iter().map(|l| l.id.clone()).collect();
+        for language in &languages {
+            self.refill(ctx, language);
+        }
         ctx.run_interval(Duration::from_millis(self.settings.engine_check_ms.max(100)), |pool, ctx| {
             let (docker, engine_ok) = (pool.docker.clone(), pool.engine_ok.clone());
             ctx.spawn(
@@ -209,7 +242,13 @@ impl Actor for WorkerPool {
             |pool, ctx| {
                 let docker = pool.docker.clone();
                 let own = pool.labels.worker.clone();
-                let running: HashSet<String> = pool.running.keys().map(JobId::to_string).collect();
+                // Containers of running jobs and of the warm pool are alive.
+                let running: HashSet<String> = pool
+                    .running
+                    .keys()
+                    .map(JobId::to_string)
+                    .chain(pool.warm.tokens().cloned())
+                    .collect();
                 ctx.spawn(
                     async move {
                         match crate::sandbox::reap_orphans(&docker, &own, &running).await {
@@ -237,6 +276,22 @@ impl Handler<FreeSlots> for WorkerPool {
             return 0;
         }
         self.settings.concurrency.saturating_sub(self.running.len())
+    }
+}
+
+/// Removes every idle warm container (shutdown); the removals run in the
+/// background and `sandbox::pending_removals` counts them.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct DrainWarm;
+
+impl Handler<DrainWarm> for WorkerPool {
+    type Result = ();
+
+    fn handle(&mut self, _: DrainWarm, _: &mut Context<Self>) {
+        // Stop refilling: a pool of size 0 asks for nothing.
+        Arc::make_mut(&mut self.sandbox).warm_pool_size = 0;
+        drop(self.warm.drain());
     }
 }
 
@@ -294,6 +349,24 @@ impl Handler<Execute> for WorkerPool {
             done,
         } = msg;
         let job_id = job.id;
+        if self.running.contains_key(&job_id) {
+            // The same job redelivered to us while it still runs here: the
+            // running execution acks the entry when it is done.
+            tracing::debug!(job_id = %job_id, entry = %entry_id, "job already running here");
+            return;
+        }
+        let warm = if WarmPool::fits(&job, &self.sandbox) {
+            self.warm.take(&job.language)
+        } else {
+            None
+        };
+        let (warm_token, prepared) = match warm {
+            Some((token, prepared)) => (Some(token), Some(prepared)),
+            None => (None, None),
+        };
+        tracing::debug!(job_id = %job_id, warm = prepared.is_some(), "starting a sandbox");
+        // Replace what was taken, off the critical path.
+        self.refill(ctx, &job.language.clone());
         let sandbox = SandboxActor::new(
             self.docker.clone(),
             self.sandbox.clone(),
@@ -308,7 +381,16 @@ impl Handler<Execute> for WorkerPool {
             self.control.clone(),
         );
         let work = async move {
-            let outcome = execute(job, sandbox, languages, store, events, control.clone()).await;
+            let outcome = execute(
+                job,
+                prepared,
+                sandbox,
+                languages,
+                store,
+                events,
+                control.clone(),
+            )
+            .await;
             if let Some(control) = control {
                 control.do_send(Untrack { job_id });
             }
@@ -332,6 +414,9 @@ impl Handler<Execute> for WorkerPool {
         };
         ctx.spawn(work.into_actor(self).map(move |(), pool, _| {
             pool.running.remove(&job_id);
+            if let Some(token) = warm_token {
+                pool.warm.retire(&token);
+            }
             pool.slot_freed.notify_one();
         }));
     }
@@ -340,6 +425,7 @@ impl Handler<Execute> for WorkerPool {
 /// One job from delivery to stored result.
 async fn execute(
     job: Job,
+    prepared: Option<Prepared>,
     sandbox: Addr<SandboxActor>,
     languages: Languages,
     store: Addr<StoreActor>,
@@ -413,6 +499,7 @@ async fn execute(
                 .send(Run {
                     job,
                     language,
+                    prepared,
                     on_output,
                 })
                 .await;

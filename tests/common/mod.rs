@@ -363,7 +363,8 @@ pub fn dev_token(user: &str) -> String {
     format!("dev:{user}")
 }
 
-/// Containers (running or not) carrying this test's prefix label.
+/// Containers (running or not) carrying this test's prefix label, except
+/// idle warm-pool containers (made before any job; at most the pool size).
 pub async fn containers_of(prefix: &str) -> Vec<String> {
     let docker = docker().await;
     let filters = HashMap::from([("label", vec![format!("rce.prefix={prefix}")])]);
@@ -376,6 +377,11 @@ pub async fn containers_of(prefix: &str) -> Vec<String> {
         .await
         .expect("listing containers")
         .into_iter()
+        .filter(|c| {
+            c.labels
+                .as_ref()
+                .is_none_or(|labels| !labels.contains_key("rce.warm"))
+        })
         .filter_map(|c| c.id)
         .collect()
 }

@@ -3,6 +3,7 @@
 //! `RCE_WORKER__CONCURRENCY=4` sets `worker.concurrency`). Each module owns its
 //! settings struct and defaults; this file only composes them.
 
+use crate::actors::session::WsSettings;
 use crate::actors::worker_pool::WorkerSettings;
 use crate::app::LogSettings;
 use crate::compat::CompatSettings;
@@ -29,6 +30,7 @@ pub struct Settings {
     pub http: HttpSettings,
     pub auth: AuthSettings,
     pub quota: QuotaSettings,
+    pub ws: WsSettings,
     pub redis: RedisSettings,
     pub worker: WorkerSettings,
     pub sandbox: SandboxSettings,
@@ -48,6 +50,7 @@ impl Default for Settings {
             http: HttpSettings::default(),
             auth: AuthSettings::default(),
             quota: QuotaSettings::default(),
+            ws: WsSettings::default(),
             redis: RedisSettings::default(),
             worker: WorkerSettings::default(),
             sandbox: SandboxSettings::default(),

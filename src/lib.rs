@@ -14,12 +14,14 @@
 //! - [`quota`]: per-user rate limit (GCRA in Redis) and active-job cap.
 //! - [`metrics`]: the Prometheus registry every module records into.
 //! - [`queue`]: Redis names (stream, group, channels) and the job queue writer.
+//! - [`control`]: stdin and kill from the API process holding the WebSocket
+//!   to the worker running the job (Redis list/flag + control channel).
 //! - [`output`]: coalesces live output into `output` events.
 //! - [`sandbox`]: Docker: hardened container settings, one job's container
 //!   lifecycle, the start-up reaper.
 //! - [`store`]: the `Store` trait and its SQLite and MongoDB backends.
-//! - [`actors`]: StreamConsumer, WorkerPool, SandboxActor, StoreActor,
-//!   PubSubBridge, SessionActor.
+//! - [`actors`]: StreamConsumer, WorkerPool, SandboxActor, JobControl,
+//!   StoreActor, PubSubBridge, SessionActor.
 //! - [`http`]: the actix-web API (accounts, keys, submissions, languages,
 //!   WebSocket, health, metrics, the generated OpenAPI document).
 //! - [`compat`]: drop-in Judge0 CE 1.13.1 and Piston v2 APIs over the same
@@ -34,6 +36,7 @@ pub mod auth;
 pub mod bench;
 pub mod compat;
 pub mod config;
+pub mod control;
 pub mod events;
 pub mod http;
 pub mod intake;

@@ -7,8 +7,10 @@
 use super::errors::{json_error, method_not_allowed, no_route, path_error, query_error};
 use super::settings::HttpSettings;
 use super::{accounts, health, languages, openapi, submissions, ws};
+use crate::actors::session::WsSettings;
 use crate::actors::PubSubBridge;
 use crate::auth::Accounts;
+use crate::control::ControlClient;
 use crate::intake::Intake;
 use crate::queue::Keys;
 use actix::Addr;
@@ -29,6 +31,9 @@ pub struct ApiState {
     pub http: HttpSettings,
     /// The Judge0 and Piston compatibility APIs' settings.
     pub compat: crate::compat::CompatSettings,
+    /// Carries WebSocket `stdin`/`kill` to the worker running the job.
+    pub control: ControlClient,
+    pub ws: WsSettings,
 }
 
 /// A path whose other methods get a JSON 405.

@@ -206,3 +206,189 @@ async fn bodies_and_failures_look_like_pistons() {
         )
     );
 }
+
+/// What a Piston WebSocket client reads: a JSON message or the close.
+#[derive(Debug)]
+enum Frame {
+    Message(Value),
+    Closed(Option<u16>),
+}
+
+/// A test client speaking Piston's `/api/v2/connect` protocol.
+struct PistonWs {
+    framed: actix_codec::Framed<awc::BoxedSocket, awc::ws::Codec>,
+}
+
+impl PistonWs {
+    /// Connects with the key in `?token=`.
+    async fn connect(rce: &Rce, key: &str) -> PistonWs {
+        let url = format!("{}?token={key}", rce.ws_url("/api/v2/connect"));
+        let (_, framed) = client().ws(url).connect().await.expect("websocket connect");
+        PistonWs { framed }
+    }
+
+    async fn send(&mut self, message: Value) {
+        use futures_util::SinkExt;
+        self.framed.send(awc::ws::Message::Text(message.to_string().into())).await.expect("send");
+    }
+
+    /// The next message or the close (pings answered); panics after `within`.
+    async fn next(&mut self, within: Duration) -> Frame {
+        use futures_util::{SinkExt, StreamExt};
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let frame = tokio::time::timeout_at(deadline, self.framed.next()).await.expect("no frame in time");
+            match frame {
+                None => return Frame::Closed(None),
+                Some(Err(error)) => panic!("websocket error: {error}"),
+                Some(Ok(awc::ws::Frame::Text(bytes))) => {
+                    return Frame::Message(serde_json::from_slice(&bytes).expect("JSON message"))
+                }
+                Some(Ok(awc::ws::Frame::Ping(bytes))) => {
+                    let _ = self.framed.send(awc::ws::Message::Pong(bytes)).await;
+                }
+                Some(Ok(awc::ws::Frame::Close(reason))) => return Frame::Closed(reason.map(|r| u16::from(r.code))),
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+
+    /// Reads until the close, returning the messages and the close code.
+    async fn rest(&mut self, within: Duration) -> (Vec<Value>, Option<u16>) {
+        let mut messages = Vec::new();
+        loop {
+            match self.next(within).await {
+                Frame::Message(message) => messages.push(message),
+                Frame::Closed(code) => return (messages, code),
+            }
+        }
+    }
+
+    /// Reads messages until one satisfies `pred`, returning all read.
+    async fn until(&mut self, within: Duration, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
+        let mut messages = Vec::new();
+        loop {
+            match self.next(within).await {
+                Frame::Message(message) => {
+                    let done = pred(&message);
+                    messages.push(message);
+                    if done {
+                        return messages;
+                    }
+                }
+                Frame::Closed(code) => panic!("closed ({code:?}) before the expected message: {messages:?}"),
+            }
+        }
+    }
+}
+
+/// All stdout `data` of `messages`, joined.
+fn stdout_of(messages: &[Value]) -> String {
+    messages
+        .iter()
+        .filter(|m| m["type"] == "data" && m["stream"] == "stdout")
+        .filter_map(|m| m["data"].as_str())
+        .collect()
+}
+
+const WS_WAIT: Duration = Duration::from_secs(60);
+
+/// Piston's WebSocket protocol, interactively: `init` answers `runtime`
+/// and `stage run`; stdin sent line by line reaches the program while it
+/// runs (its answer comes back before more input is sent); rce's
+/// `eof: true` ends its input; `exit` carries the code plus CPU time, wall
+/// time and memory; the socket closes with 4999.
+#[actix_rt::test]
+async fn websocket_interactive_stdin_and_end_of_input() {
+    let rce = start_rce();
+    let key = support::api_key(&rce).await;
+    let mut ws = PistonWs::connect(&rce, &key).await;
+    let program = "import sys\nfor line in sys.stdin:\n    print(line.strip().upper(), flush=True)\nprint('done')\n";
+    ws.send(json!({"type": "init", "language": "python", "version": "*", "files": [{"content": program}]})).await;
+    let first = ws.until(WS_WAIT, |m| m["type"] == "runtime").await;
+    assert_eq!(first.last().unwrap()["language"], "python", "{first:?}");
+    ws.send(json!({"type": "data", "stream": "stdin", "data": "abc\n"})).await;
+    let seen = ws.until(WS_WAIT, |m| m["type"] == "data" && m["data"].as_str().is_some_and(|d| d.contains("ABC"))).await;
+    assert!(seen.iter().any(|m| m == &json!({"type": "stage", "stage": "run"})), "{seen:?}\n{}", rce.log());
+    ws.send(json!({"type": "data", "stream": "stdin", "data": "def\n", "eof": true})).await;
+    let (rest, code) = ws.rest(WS_WAIT).await;
+    let all: Vec<Value> = seen.into_iter().chain(rest.iter().cloned()).collect();
+    assert_eq!(stdout_of(&all), "ABC\nDEF\ndone\n", "{all:?}");
+    let exit = rest.iter().find(|m| m["type"] == "exit").expect("exit message");
+    assert_eq!(exit["stage"], "run", "{exit}");
+    assert_eq!(exit["code"], 0, "{exit}");
+    assert_eq!(exit["signal"], Value::Null, "{exit}");
+    assert!(exit["cpu_time"].is_u64() && exit["wall_time"].is_u64() && exit["memory"].is_u64(), "{exit}");
+    assert_eq!(code, Some(4999));
+}
+
+/// A `signal` reaches the program: a sleeping program is stopped at once
+/// (long before its time limit) and `exit` says it was killed; an unknown
+/// signal name closes the socket with 4005.
+#[actix_rt::test]
+async fn websocket_signal_stops_the_program() {
+    let rce = start_rce();
+    let key = support::api_key(&rce).await;
+    let mut ws = PistonWs::connect(&rce, &key).await;
+    let program = "import time\nprint('up', flush=True)\ntime.sleep(50)\n";
+    ws.send(json!({"type": "init", "language": "python", "files": [{"content": program}], "run_timeout": 55000})).await;
+    ws.until(WS_WAIT, |m| m["type"] == "data" && m["data"] == "up\n").await;
+    let sent = std::time::Instant::now();
+    ws.send(json!({"type": "signal", "signal": "SIGTERM"})).await;
+    let (rest, code) = ws.rest(WS_WAIT).await;
+    assert!(sent.elapsed() < Duration::from_secs(30), "the signal did not stop the program: {rest:?}");
+    let exit = rest.iter().find(|m| m["type"] == "exit").expect("exit message");
+    assert_ne!(exit["code"], 0, "{exit}");
+    assert!(exit["signal"].is_string() || exit["code"].is_i64(), "{exit}");
+    assert_eq!(code, Some(4999), "{rest:?}");
+
+    let mut ws = PistonWs::connect(&rce, &key).await;
+    ws.send(json!({"type": "init", "language": "python", "files": [{"content": "input()"}]})).await;
+    ws.until(WS_WAIT, |m| m["type"] == "runtime").await;
+    ws.send(json!({"type": "signal", "signal": "SIGNOPE"})).await;
+    let (_, code) = ws.rest(WS_WAIT).await;
+    assert_eq!(code, Some(4005));
+}
+
+/// Piston's close codes: no `init` within a second is 4001; `data` before
+/// `init` is 4003; a second `init` is 4000; writing to stdout is 4004; a bad
+/// `init` is an `error` message then 4002. No credentials is 401 before
+/// any upgrade.
+#[actix_rt::test]
+async fn websocket_close_codes_are_pistons() {
+    let rce = start_rce();
+    let key = support::api_key(&rce).await;
+    let init = json!({"type": "init", "language": "python", "files": [{"content": "input()"}]});
+
+    let mut ws = PistonWs::connect(&rce, &key).await;
+    let (_, code) = ws.rest(Duration::from_secs(10)).await;
+    assert_eq!(code, Some(4001));
+
+    let mut ws = PistonWs::connect(&rce, &key).await;
+    ws.send(json!({"type": "data", "stream": "stdin", "data": "x"})).await;
+    assert_eq!(ws.rest(WS_WAIT).await.1, Some(4003));
+
+    let mut ws = PistonWs::connect(&rce, &key).await;
+    ws.send(init.clone()).await;
+    ws.until(WS_WAIT, |m| m["type"] == "runtime").await;
+    ws.send(init.clone()).await;
+    assert_eq!(ws.rest(WS_WAIT).await.1, Some(4000));
+
+    let mut ws = PistonWs::connect(&rce, &key).await;
+    ws.send(init.clone()).await;
+    ws.until(WS_WAIT, |m| m["type"] == "runtime").await;
+    ws.send(json!({"type": "data", "stream": "stdout", "data": "x"})).await;
+    assert_eq!(ws.rest(WS_WAIT).await.1, Some(4004));
+
+    let mut ws = PistonWs::connect(&rce, &key).await;
+    ws.send(json!({"type": "init", "language": "cobol", "files": [{"content": "x"}]})).await;
+    let (messages, code) = ws.rest(WS_WAIT).await;
+    assert_eq!(messages, [json!({"type": "error", "message": "cobol-* runtime is unknown"})]);
+    assert_eq!(code, Some(4002));
+
+    let refused = client().ws(rce.ws_url("/api/v2/connect")).connect().await;
+    match refused {
+        Err(awc::error::WsClientError::InvalidResponseStatus(status)) => assert_eq!(status.as_u16(), 401),
+        other => panic!("expected a 401 handshake, got {:?}", other.map(|(r, _)| r.status())),
+    }
+}

@@ -3,6 +3,7 @@
 #   make images   the sandbox images (LANGS="python c" for a subset; FORCE=1 rebuilds)
 #   make run      setup, then serve on http://127.0.0.1:8080
 #   make test     setup, then the whole workspace's tests against the real engine and Redis
+#   make bench    setup, then the benchmark (release build) against the bare-container floor
 #   make stop     stop the dockerd and redis-server that setup started (by pid file)
 #   make status   what setup started, and .rce/env
 SHELL := /bin/bash
@@ -13,10 +14,10 @@ TEST_THREADS ?= 2
 LANGS ?=
 FORCE ?=
 
-.PHONY: help setup images run test stop status
+.PHONY: help setup images run test bench stop status
 
 help:
-	@sed -n '2,7p' Makefile
+	@sed -n '2,8p' Makefile
 
 setup:
 	scripts/setup.sh </dev/null
@@ -31,6 +32,10 @@ run: setup
 
 test: setup
 	. .rce/env && cargo test --workspace -- --test-threads=$(TEST_THREADS)
+
+bench: setup
+	cargo build --release --bin rce --bin rce-bench
+	. .rce/env && ./target/release/rce-bench $(BENCH_ARGS)
 
 stop:
 	scripts/services.sh stop

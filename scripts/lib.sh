@@ -30,7 +30,9 @@ if [ -z "${DOCKER:-}" ]; then
   if [ -x /usr/bin/docker ]; then DOCKER=/usr/bin/docker; else DOCKER=docker; fi
 fi
 
-_t0=$(date +%s.%N)
+# log lines show seconds since the outermost script started
+_t0="${RCE_LOG_T0:-$(date +%s.%N)}"
+export RCE_LOG_T0="$_t0"
 log()  { printf '[%6ss] %s\n' "$(elapsed "$_t0")" "$*"; }
 warn() { log "WARNING: $*" >&2; }
 die()  { log "ERROR: $*" >&2; exit 1; }
@@ -58,6 +60,20 @@ pid_alive() {
 # (Debian's /usr/bin/redis-server is a symlink to redis-check-rdb)
 redis_pid() {
   pid_alive "$REDIS_PIDFILE" redis-check-rdb || pid_alive "$REDIS_PIDFILE" redis-server
+}
+
+# take_lock: one setup/images run at a time (several engineers and make targets may
+# run them at once). Daemons started later must not inherit fd 9 (start them with
+# `9>&-`), or they would hold the lock forever. Nested scripts inherit the lock.
+take_lock() {
+  [ "${RCE_LOCK_HELD:-}" = 1 ] && return 0
+  mkdir -p "$RCE_STATE"
+  exec 9>"$RCE_STATE/setup.lock"
+  if ! flock -n 9; then
+    log "another setup/images run holds $RCE_STATE/setup.lock; waiting for it"
+    flock -w 1800 9 || die "timed out waiting for $RCE_STATE/setup.lock"
+  fi
+  export RCE_LOCK_HELD=1
 }
 
 # Pick up the environment setup.sh wrote unless the caller set it already.

@@ -16,13 +16,7 @@ cd "$ROOT"
 export DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1
 
 mkdir -p "$RCE_STATE"
-# One setup at a time (several engineers / make targets may run it at once). The
-# daemons started below must not inherit fd 9, or they would hold the lock forever.
-exec 9>"$RCE_STATE/setup.lock"
-if ! flock -n 9; then
-  log "another setup is running; waiting for it"
-  flock -w 1800 9 || die "timed out waiting for $RCE_STATE/setup.lock"
-fi
+take_lock
 
 # ---------------------------------------------------------------- 1. packages
 log "1/5 packages: checking docker.io redis-server debootstrap runsc"
@@ -138,7 +132,11 @@ redis_ping() { [ "$(timeout 5 redis-cli -u "$1" ping 2>/dev/null || true)" = PON
 redis_url=""
 for candidate in "${RCE_REDIS__URL:-}" "${RCE_REDIS_URL:-}"; do
   if [ -n "$candidate" ]; then
-    if redis_ping "$candidate"; then redis_url="$candidate"; break; fi
+    if redis_ping "$candidate"; then
+      redis_url="$candidate"
+      log "    using the Redis that answers at $redis_url (from the environment)"
+      break
+    fi
     warn "no PONG from $candidate; ignoring it"
   fi
 done

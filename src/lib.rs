@@ -22,12 +22,15 @@
 //!   PubSubBridge, SessionActor.
 //! - [`http`]: the actix-web API (accounts, keys, submissions, languages,
 //!   WebSocket, health, metrics, the generated OpenAPI document).
+//! - [`http`]: the actix-web API (submissions, languages, WebSocket, health).
+//! - [`bench`]: the benchmark driver behind `rce-bench`.
 //! - [`app`]: wires the actors and the HTTP server together for a role.
 #![forbid(unsafe_code)]
 
 pub mod actors;
 pub mod app;
 pub mod auth;
+pub mod bench;
 pub mod config;
 pub mod events;
 pub mod http;

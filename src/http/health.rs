@@ -46,7 +46,9 @@ pub struct ReadinessChecks {
 /// The process answers.
 #[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, description = "Alive", body = Health)))]
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(Health { status: "ok".into() })
+    HttpResponse::Ok().json(Health {
+        status: "ok".into(),
+    })
 }
 
 /// Redis, the store and (on workers) Docker answer.
@@ -56,20 +58,31 @@ pub async fn healthz() -> HttpResponse {
 ))]
 pub async fn readyz(state: web::Data<ApiState>) -> HttpResponse {
     let mut redis = state.redis.clone();
-    let redis_ok = tokio::time::timeout(CHECK_TIMEOUT, redis::cmd("PING").query_async::<String>(&mut redis))
-        .await
-        .is_ok_and(|reply| reply.is_ok());
+    let redis_ok = tokio::time::timeout(
+        CHECK_TIMEOUT,
+        redis::cmd("PING").query_async::<String>(&mut redis),
+    )
+    .await
+    .is_ok_and(|reply| reply.is_ok());
     let store_ok = tokio::time::timeout(CHECK_TIMEOUT, state.intake.store.send(PingStore))
         .await
         .is_ok_and(|reply| matches!(reply, Ok(Ok(()))));
     let docker_ok = match &state.docker {
         None => None,
-        Some(docker) => Some(tokio::time::timeout(CHECK_TIMEOUT, docker.ping()).await.is_ok_and(|r| r.is_ok())),
+        Some(docker) => Some(
+            tokio::time::timeout(CHECK_TIMEOUT, docker.ping())
+                .await
+                .is_ok_and(|r| r.is_ok()),
+        ),
     };
     let ready = redis_ok && store_ok && docker_ok.unwrap_or(true);
     let body = Readiness {
         status: if ready { "ready" } else { "not_ready" }.into(),
-        checks: ReadinessChecks { redis: redis_ok, store: store_ok, docker: docker_ok },
+        checks: ReadinessChecks {
+            redis: redis_ok,
+            store: store_ok,
+            docker: docker_ok,
+        },
     };
     if ready {
         HttpResponse::Ok().json(body)
@@ -85,12 +98,22 @@ async fn queue_state(state: &ApiState) -> Option<QueueState> {
     let mut redis = state.redis.clone();
     let stream = state.keys.jobs_stream();
     let read = async {
-        let length: u64 = redis::cmd("XLEN").arg(&stream).query_async(&mut redis).await?;
+        let length: u64 = redis::cmd("XLEN")
+            .arg(&stream)
+            .query_async(&mut redis)
+            .await?;
         if length == 0 {
             return Ok(QueueState::default());
         }
-        let groups: StreamInfoGroupsReply = redis::cmd("XINFO").arg("GROUPS").arg(&stream).query_async(&mut redis).await?;
-        let group = groups.groups.iter().find(|group| group.name == state.keys.group());
+        let groups: StreamInfoGroupsReply = redis::cmd("XINFO")
+            .arg("GROUPS")
+            .arg(&stream)
+            .query_async(&mut redis)
+            .await?;
+        let group = groups
+            .groups
+            .iter()
+            .find(|group| group.name == state.keys.group());
         Ok::<_, redis::RedisError>(QueueState {
             length,
             pending: group.map_or(0, |g| g.pending as u64),
@@ -115,10 +138,14 @@ async fn queue_state(state: &ApiState) -> Option<QueueState> {
 pub async fn metrics(state: web::Data<ApiState>) -> HttpResponse {
     let queue = queue_state(&state).await;
     match metrics::render(queue) {
-        Ok(text) => HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(text),
+        Ok(text) => HttpResponse::Ok()
+            .content_type("text/plain; version=0.0.4; charset=utf-8")
+            .body(text),
         Err(error) => {
             tracing::error!(%error, "rendering metrics failed");
-            HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body("")
+            HttpResponse::Ok()
+                .content_type("text/plain; version=0.0.4; charset=utf-8")
+                .body("")
         }
     }
 }
@@ -134,9 +161,17 @@ pub async fn track_request(
     let pattern = request.match_pattern();
     let response = next.call(request).await;
     let (route, status) = match &response {
-        Ok(response) => (response.request().match_pattern().or(pattern), response.status().as_u16()),
+        Ok(response) => (
+            response.request().match_pattern().or(pattern),
+            response.status().as_u16(),
+        ),
         Err(error) => (pattern, error.as_response_error().status_code().as_u16()),
     };
-    metrics::http_request(&method, route.as_deref().unwrap_or("unmatched"), status, started.elapsed());
+    metrics::http_request(
+        &method,
+        route.as_deref().unwrap_or("unmatched"),
+        status,
+        started.elapsed(),
+    );
     response
 }

@@ -21,10 +21,14 @@ use actix_web::{web, HttpRequest, HttpResponse};
         (status = 503, description = "A dependency is down", body = ErrorBody),
     )
 )]
-pub async fn connect(state: web::Data<ApiState>, request: HttpRequest, body: web::Payload) -> Result<HttpResponse, ApiError> {
+pub async fn connect(
+    state: web::Data<ApiState>,
+    request: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
     let caller = Caller::from_header_or_query(&request).await?;
-    let (response, session, stream) =
-        actix_ws::handle(&request, body).map_err(|error| ApiError::bad_request("websocket.handshake", error.to_string()))?;
+    let (response, session, stream) = actix_ws::handle(&request, body)
+        .map_err(|error| ApiError::bad_request("websocket.handshake", error.to_string()))?;
     let stream = stream
         .max_frame_size(state.http.max_ws_message_bytes)
         .aggregate_continuations()
@@ -32,7 +36,12 @@ pub async fn connect(state: web::Data<ApiState>, request: HttpRequest, body: web
     tracing::debug!(user_id = %caller.user_id, "websocket opened");
     SessionActor::create(|ctx| {
         ctx.add_stream(stream);
-        SessionActor::new(caller.user_id, session, state.bridge.clone(), state.intake.clone())
+        SessionActor::new(
+            caller.user_id,
+            session,
+            state.bridge.clone(),
+            state.intake.clone(),
+        )
     });
     Ok(response)
 }

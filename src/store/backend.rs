@@ -139,7 +139,12 @@ pub trait Store: Send + Sync + 'static {
     async fn complete_job(&self, id: JobId, result: &JobResult) -> Result<bool, StoreError>;
     async fn get_job(&self, id: JobId) -> Result<Option<StoredJob>, StoreError>;
     /// The user's jobs, newest first, older than `before` when given.
-    async fn list_jobs(&self, user_id: &str, before: Option<JobId>, limit: usize) -> Result<Vec<StoredJob>, StoreError>;
+    async fn list_jobs(
+        &self,
+        user_id: &str,
+        before: Option<JobId>,
+        limit: usize,
+    ) -> Result<Vec<StoredJob>, StoreError>;
     /// Answers when the backend is usable (readiness).
     async fn ping(&self) -> Result<(), StoreError>;
 }
@@ -150,8 +155,14 @@ pub async fn open(settings: &StoreSettings) -> Result<Arc<dyn Store>, StoreError
     match settings.backend.as_str() {
         "sqlite" => Ok(Arc::new(super::SqliteStore::open(&settings.sqlite_path)?)),
         "mongodb" => {
-            let url = settings.mongodb_url.as_deref().filter(|url| !url.is_empty()).ok_or(StoreError::MissingMongoUrl)?;
-            Ok(Arc::new(super::MongoStore::connect(url, &settings.mongodb_database).await?))
+            let url = settings
+                .mongodb_url
+                .as_deref()
+                .filter(|url| !url.is_empty())
+                .ok_or(StoreError::MissingMongoUrl)?;
+            Ok(Arc::new(
+                super::MongoStore::connect(url, &settings.mongodb_database).await?,
+            ))
         }
         other => Err(StoreError::UnknownBackend(other.to_string())),
     }

@@ -1,16 +1,19 @@
 //! Wires one rce process together for its role: `api` (HTTP, WebSocket,
-//! PubSubBridge), `worker` (StreamConsumer, WorkerPool, SandboxActors) or
-//! `all` (both; the default). Owns start-up order (store, Redis, Docker,
-//! reaper, actors, HTTP), the shutdown signal (SIGTERM/SIGINT: stop accepting,
-//! stop reading the stream, let running jobs finish, exit 0) and logging.
+//! PubSubBridge), `worker` (StreamConsumer, WorkerPool, SandboxActors, and a
+//! small HTTP server with only `/healthz` and `/readyz` for orchestrators'
+//! probes) or `all` (both; the default). Owns start-up order (store, Redis,
+//! Docker, reaper, actors, HTTP) and the shutdown signal (SIGTERM/SIGINT:
+//! stop accepting, close WebSockets with 1001 going-away, finish open
+//! requests, stop reading the stream, let running jobs finish, exit 0).
+//! Logging and tracing are set up by [`crate::telemetry`].
 
 use crate::actors::store::StoreActor;
 use crate::actors::stream_consumer::{ConsumerHandle, StreamConsumer};
-use crate::actors::worker_pool::{RunningJobs, WorkerPool};
+use crate::actors::worker_pool::{DrainWarm, RunningJobs, WorkerPool};
 use crate::actors::PubSubBridge;
 use crate::auth::Accounts;
 use crate::config::Settings;
-use crate::http::{configure, ApiState};
+use crate::http::{configure, probe_routes, ApiState, Readiness};
 use crate::intake::Intake;
 use crate::languages::Languages;
 use crate::queue::{self, EventPublisher, JobQueue, Keys};
@@ -18,7 +21,6 @@ use crate::quota::Quota;
 use crate::sandbox::{self, ContainerLabels};
 use actix::{Actor, Addr, Supervisor};
 use actix_web::{web, App, HttpServer};
-use serde::Deserialize;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,40 +41,6 @@ impl Role {
 
     fn runs_worker(self) -> bool {
         matches!(self, Role::Worker | Role::All)
-    }
-}
-
-/// Logging.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct LogSettings {
-    /// `tracing` filter, e.g. `info` or `rce=debug,actix_web=info`
-    /// (`RUST_LOG` wins when set).
-    pub level: String,
-    /// `text` or `json`.
-    pub format: String,
-}
-
-impl Default for LogSettings {
-    fn default() -> Self {
-        LogSettings {
-            level: "info".into(),
-            format: "text".into(),
-        }
-    }
-}
-
-/// Installs the global subscriber (logs go to stderr).
-pub fn init_tracing(settings: &LogSettings) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&settings.level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if settings.format == "json" {
-        builder.json().init();
-    } else {
-        builder.init();
     }
 }
 
@@ -198,6 +166,32 @@ pub async fn run(
         docker = Some(engine);
     }
 
+    // A worker-only process has no API server; orchestrators still need
+    // probes. It keeps answering while the worker drains.
+    let mut probes = None;
+    if role == Role::Worker {
+        let readiness = Readiness {
+            redis: redis.clone(),
+            store: store.clone(),
+            docker: docker.clone(),
+        };
+        let bind = &settings.worker.health_bind;
+        let server = HttpServer::new(move || App::new().configure(probe_routes(readiness.clone())))
+            .workers(1)
+            .disable_signals()
+            .bind(bind)
+            .map_err(|source| AppError::Bind {
+                bind: bind.clone(),
+                source,
+            })?;
+        for address in server.addrs() {
+            println!("rce listening on http://{address}");
+        }
+        let server = server.run();
+        probes = Some(server.handle());
+        actix_rt::spawn(server);
+    }
+
     if role.runs_api() {
         let bridge = Supervisor::start({
             let redis = settings.redis.clone();
@@ -222,6 +216,7 @@ pub async fn run(
             keys: keys.clone(),
             docker: docker.clone(),
             http: settings.http.clone(),
+            shutdown: shutdown.clone(),
         });
         let server = HttpServer::new(move || {
             App::new()
@@ -248,6 +243,9 @@ pub async fn run(
     if let Some((pool, _consumer, handle)) = worker {
         drain(&pool, &handle).await;
     }
+    if let Some(probes) = probes {
+        probes.stop(true).await;
+    }
     tracing::info!("rce stopped");
     Ok(())
 }
@@ -262,6 +260,13 @@ async fn drain(pool: &Addr<WorkerPool>, handle: &ConsumerHandle) {
         if running == 0 && handle.pending_acks.load(Ordering::SeqCst) == 0 {
             break;
         }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = pool.send(DrainWarm).await;
+    // Container removals run off the critical path; let them finish (a
+    // container left by a stuck removal is reaped by the next worker).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while sandbox::pending_removals() > 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

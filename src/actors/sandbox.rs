@@ -11,7 +11,7 @@ use crate::events::OutputStream;
 use crate::job::{Job, JobResult};
 use crate::languages::Language;
 use crate::sandbox::{
-    self, ContainerLabels, RunControl, SandboxError, SandboxSettings, StdinChunk,
+    self, ContainerLabels, Prepared, RunControl, SandboxError, SandboxSettings, StdinChunk,
 };
 use actix::prelude::*;
 use bollard::Docker;
@@ -69,12 +69,15 @@ impl Actor for SandboxActor {
     }
 }
 
-/// Run the job; replies with its result once the container is gone.
+/// Run the job; replies with its result (the container's removal follows
+/// off the critical path).
 #[derive(Message)]
 #[rtype(result = "Result<JobResult, SandboxError>")]
 pub struct Run {
     pub job: Job,
     pub language: Language,
+    /// A warm container from the pool, or `None` to start a fresh one.
+    pub prepared: Option<Prepared>,
     /// Receives the program's output as it is produced.
     pub on_output: OutputSink,
 }
@@ -108,11 +111,12 @@ impl Handler<Run> for SandboxActor {
         let Run {
             job,
             language,
+            prepared,
             on_output,
         } = msg;
         let task = tokio::spawn(async move {
             sandbox::run_job(
-                &docker, &settings, &labels, &job, &language, control, on_output,
+                &docker, &settings, &labels, &job, &language, prepared, control, on_output,
             )
             .await
         });

@@ -1,8 +1,10 @@
 //! SessionActor: owns one WebSocket connection (an actix-ws `Session` for
 //! writing, its message stream added as an actor stream). Handles the
 //! client's frames (`submit`, `watch`; see the architecture for the set), the
-//! `Deliver` events PubSubBridge routes to it, and its own heartbeat: a ping
-//! every HEARTBEAT_INTERVAL, and a peer silent for CLIENT_TIMEOUT is dropped.
+//! `Deliver` events PubSubBridge routes to it, `GoingAway` (the process is
+//! shutting down: close with 1001 so the client reconnects elsewhere), and
+//! its own heartbeat: a ping every HEARTBEAT_INTERVAL, and a peer silent for
+//! CLIENT_TIMEOUT is dropped.
 //! Everything it writes goes through one bounded queue to one writer task, so
 //! frames keep their order and a client that stops reading cannot grow the
 //! server's memory: when the queue is full, `output` events are dropped and
@@ -337,5 +339,23 @@ impl Handler<Deliver> for SessionActor {
                 "client too slow; dropped an output event"
             ),
         }
+    }
+}
+
+/// The server is shutting down: close with 1001 going-away, so the client
+/// reconnects (to another API process behind the same address).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct GoingAway;
+
+impl Handler<GoingAway> for SessionActor {
+    type Result = ();
+
+    fn handle(&mut self, _: GoingAway, ctx: &mut Context<Self>) {
+        tracing::debug!(
+            session_id = self.id,
+            "server shutting down; closing with going-away"
+        );
+        self.close(ctx, CloseCode::Away, "server shutting down");
     }
 }

@@ -20,7 +20,9 @@ use crate::job::{Job, JobId, JobResult, JobStatus};
 use crate::languages::Languages;
 use crate::output::LiveOutput;
 use crate::queue::EventPublisher;
-use crate::sandbox::{ContainerLabels, SandboxSettings, StdinChunk};
+use crate::sandbox::{
+    prepare, ContainerLabels, Prepared, Refill, SandboxSettings, StdinChunk, WarmPool,
+};
 use actix::prelude::*;
 use bollard::Docker;
 use serde::Deserialize;
@@ -29,6 +31,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
+use tracing::Instrument;
 
 /// How a worker process consumes the queue.
 #[derive(Debug, Clone, Deserialize)]
@@ -51,6 +54,11 @@ pub struct WorkerSettings {
     pub engine_check_ms: u64,
     /// How often containers left by dead workers on this host are removed.
     pub reap_interval_ms: u64,
+    /// Where a worker-only process (`--role worker`) serves `/healthz` and
+    /// `/readyz` for orchestrators' probes (port 0 picks one; the bound
+    /// address is printed as `rce listening on …`). Unused by other roles,
+    /// whose API server has the same routes.
+    pub health_bind: String,
 }
 
 impl Default for WorkerSettings {
@@ -65,6 +73,7 @@ impl Default for WorkerSettings {
             trim_interval_ms: 10_000,
             engine_check_ms: 2_000,
             reap_interval_ms: 30_000,
+            health_bind: "127.0.0.1:8081".into(),
         }
     }
 }
@@ -87,6 +96,9 @@ pub struct Execute {
     pub job: Job,
     /// Where to report that the entry can be acked.
     pub done: Recipient<JobDone>,
+    /// The job's span on this worker (continuing the API's trace); the run,
+    /// the container and the result are recorded inside it.
+    pub span: tracing::Span,
 }
 
 /// How many more jobs this worker can start now (0 while the Docker engine
@@ -132,6 +144,8 @@ pub struct WorkerPool {
     engine_ok: Arc<AtomicBool>,
     /// Notified whenever a slot frees up (StreamConsumer waits on it).
     slot_freed: Arc<Notify>,
+    /// Containers started ahead of time for default-limit jobs.
+    warm: WarmPool,
 }
 
 impl WorkerPool {
@@ -155,6 +169,31 @@ impl WorkerPool {
             running: HashMap::new(),
             engine_ok: Arc::new(AtomicBool::new(true)),
             slot_freed: Arc::new(Notify::new()),
+            warm: WarmPool::default(),
+        }
+    }
+
+    /// Starts preparing warm containers until `language`'s pool is full.
+    fn refill(&mut self, ctx: &mut Context<Self>, language: &str) {
+        let Some(language) = self.languages.get(language).cloned() else {
+            return;
+        };
+        if !self.engine_ok.load(Ordering::SeqCst) {
+            return;
+        }
+        for refill in self.warm.refills(&language, &self.sandbox, &self.labels) {
+            let docker = self.docker.clone();
+            let Refill {
+                language,
+                token,
+                body,
+            } = refill;
+            ctx.spawn(async move { prepare(&docker, body).await }.into_actor(self).map(move |prepared, pool, _| {
+                let prepared = prepared
+                    .map_err(|error| tracing::warn!(language, %error, "preparing a warm container failed"))
+                    .ok();
+                pool.warm.prepared(&language, token, prepared);
+            }));
         }
     }
 
@@ -173,6 +212,10 @@ impl Actor for WorkerPool {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        let languages: Vec<String> = self.languages.all().iter().map(|l| l.id.clone()).collect();
+        for language in &languages {
+            self.refill(ctx, language);
+        }
         ctx.run_interval(Duration::from_millis(self.settings.engine_check_ms.max(100)), |pool, ctx| {
             let (docker, engine_ok) = (pool.docker.clone(), pool.engine_ok.clone());
             ctx.spawn(
@@ -194,7 +237,13 @@ impl Actor for WorkerPool {
             |pool, ctx| {
                 let docker = pool.docker.clone();
                 let own = pool.labels.worker.clone();
-                let running: HashSet<String> = pool.running.keys().map(JobId::to_string).collect();
+                // Containers of running jobs and of the warm pool are alive.
+                let running: HashSet<String> = pool
+                    .running
+                    .keys()
+                    .map(JobId::to_string)
+                    .chain(pool.warm.tokens().cloned())
+                    .collect();
                 ctx.spawn(
                     async move {
                         match crate::sandbox::reap_orphans(&docker, &own, &running).await {
@@ -222,6 +271,22 @@ impl Handler<FreeSlots> for WorkerPool {
             return 0;
         }
         self.settings.concurrency.saturating_sub(self.running.len())
+    }
+}
+
+/// Removes every idle warm container (shutdown); the removals run in the
+/// background and `sandbox::pending_removals` counts them.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct DrainWarm;
+
+impl Handler<DrainWarm> for WorkerPool {
+    type Result = ();
+
+    fn handle(&mut self, _: DrainWarm, _: &mut Context<Self>) {
+        // Stop refilling: a pool of size 0 asks for nothing.
+        Arc::make_mut(&mut self.sandbox).warm_pool_size = 0;
+        drop(self.warm.drain());
     }
 }
 
@@ -277,8 +342,27 @@ impl Handler<Execute> for WorkerPool {
             entry_id,
             job,
             done,
+            span,
         } = msg;
         let job_id = job.id;
+        if self.running.contains_key(&job_id) {
+            // The same job redelivered to us while it still runs here: the
+            // running execution acks the entry when it is done.
+            tracing::debug!(job_id = %job_id, entry = %entry_id, "job already running here");
+            return;
+        }
+        let warm = if WarmPool::fits(&job, &self.sandbox) {
+            self.warm.take(&job.language)
+        } else {
+            None
+        };
+        let (warm_token, prepared) = match warm {
+            Some((token, prepared)) => (Some(token), Some(prepared)),
+            None => (None, None),
+        };
+        tracing::debug!(job_id = %job_id, warm = prepared.is_some(), "starting a sandbox");
+        // Replace what was taken, off the critical path.
+        self.refill(ctx, &job.language.clone());
         let sandbox = SandboxActor::new(
             self.docker.clone(),
             self.sandbox.clone(),
@@ -293,7 +377,7 @@ impl Handler<Execute> for WorkerPool {
             self.events.clone(),
         );
         let work = async move {
-            let outcome = execute(job, sandbox, languages, store, events).await;
+            let outcome = execute(job, prepared, sandbox, languages, store, events).await;
             let ack = matches!(outcome, Outcome::Done);
             if !ack {
                 tracing::warn!(job_id = %job_id, "job left pending for another delivery");
@@ -312,17 +396,25 @@ impl Handler<Execute> for WorkerPool {
                 tracing::warn!(job_id = %job_id, "stream consumer gone; the entry will be redelivered");
             }
         };
-        ctx.spawn(work.into_actor(self).map(move |(), pool, _| {
-            pool.running.remove(&job_id);
-            crate::metrics::set_running_containers(pool.running.len());
-            pool.slot_freed.notify_one();
-        }));
+        ctx.spawn(
+            work.instrument(span)
+                .into_actor(self)
+                .map(move |(), pool, _| {
+                    pool.running.remove(&job_id);
+                    crate::metrics::set_running_containers(pool.running.len());
+                    if let Some(token) = warm_token {
+                        pool.warm.retire(&token);
+                    }
+                    pool.slot_freed.notify_one();
+                }),
+        );
     }
 }
 
 /// One job from delivery to stored result.
 async fn execute(
     job: Job,
+    prepared: Option<Prepared>,
     sandbox: Addr<SandboxActor>,
     languages: Languages,
     store: Addr<StoreActor>,
@@ -366,12 +458,16 @@ async fn execute(
             let live = Arc::new(LiveOutput::start(events.clone(), user_id.clone(), job_id));
             let sink = live.clone();
             let on_output = Box::new(move |stream, bytes: &[u8]| sink.push(stream, bytes));
+            let container =
+                tracing::info_span!("container", job_id = %job_id, language = %language.id);
             let outcome = sandbox
                 .send(Run {
                     job,
                     language,
+                    prepared,
                     on_output,
                 })
+                .instrument(container)
                 .await;
             // The sandbox has dropped its clone of `live` once Run replied.
             if let Ok(live) = Arc::try_unwrap(live) {

@@ -15,6 +15,7 @@ use actix::Addr;
 use actix_web::{web, Resource};
 use bollard::Docker;
 use redis::aio::ConnectionManager;
+use tokio_util::sync::CancellationToken;
 
 /// What every handler can reach.
 pub struct ApiState {
@@ -27,6 +28,9 @@ pub struct ApiState {
     /// Present where this process also runs jobs (readiness checks it).
     pub docker: Option<Docker>,
     pub http: HttpSettings,
+    /// Cancelled when the process shuts down: WebSocket sessions close with
+    /// 1001 going-away so clients reconnect to another API process.
+    pub shutdown: CancellationToken,
 }
 
 /// A path whose other methods get a JSON 405.

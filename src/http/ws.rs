@@ -1,13 +1,15 @@
 //! `GET /api/v1/ws`: authenticates (the `Authorization` header or, since
 //! browsers cannot set headers on a WebSocket, `?token=`: a login token or an
 //! API key), answers 401 before any upgrade when that fails, then upgrades
-//! and starts the connection's SessionActor for the caller.
+//! and starts the connection's SessionActor for the caller, which is told to
+//! close with going-away when the process shuts down.
 
 use super::caller::Caller;
 use super::errors::{ApiError, ErrorBody};
 use super::server::ApiState;
+use crate::actors::session::GoingAway;
 use crate::actors::SessionActor;
-use actix::{Actor, AsyncContext};
+use actix::{Actor, ActorFutureExt, AsyncContext};
 use actix_web::{web, HttpRequest, HttpResponse};
 
 /// Open the WebSocket (JSON frames; see the README).
@@ -34,8 +36,15 @@ pub async fn connect(
         .aggregate_continuations()
         .max_continuation_size(state.http.max_ws_message_bytes);
     tracing::debug!(user_id = %caller.user_id, "websocket opened");
+    let shutdown = state.shutdown.clone();
     SessionActor::create(|ctx| {
         ctx.add_stream(stream);
+        // Dropped with the session; on shutdown the client is told to go
+        // elsewhere (1001) instead of being cut off when the server stops.
+        ctx.spawn(
+            actix::fut::wrap_future::<_, SessionActor>(shutdown.cancelled_owned())
+                .map(|(), _, ctx| ctx.notify(GoingAway)),
+        );
         SessionActor::new(
             caller.user_id,
             session,

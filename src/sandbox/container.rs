@@ -15,6 +15,8 @@ use std::collections::HashMap;
 pub const LABEL_JOB: &str = "rce.job";
 /// Label: the worker (consumer name: host and pid) that owns the container.
 pub const LABEL_WORKER: &str = "rce.worker";
+/// Label: set on warm-pool containers (created before their job arrived).
+pub const LABEL_WARM: &str = "rce.warm";
 /// Label: the deployment's Redis prefix (several share one engine in tests).
 pub const LABEL_PREFIX: &str = "rce.prefix";
 

@@ -3,9 +3,13 @@ mod docker;
 mod reaper;
 mod run;
 mod settings;
+mod warm;
 
-pub use container::{container_body, ContainerLabels, LABEL_JOB, LABEL_PREFIX, LABEL_WORKER};
+pub use container::{
+    container_body, ContainerLabels, LABEL_JOB, LABEL_PREFIX, LABEL_WARM, LABEL_WORKER,
+};
 pub use docker::{connect, DockerError};
 pub use reaper::{reap_orphans, worker_name};
-pub use run::{run_job, RunControl, SandboxError, StdinChunk};
+pub use run::{pending_removals, prepare, run_job, Prepared, RunControl, SandboxError, StdinChunk};
 pub use settings::SandboxSettings;
+pub use warm::{Refill, WarmPool};

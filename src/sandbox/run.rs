@@ -1,10 +1,14 @@
-//! One job's container, from create to remove: create it with the hardened
-//! body, attach before start (so no output is missed), send the job frame to
-//! rce-runner, forward stdin frames for interactive jobs, stream output frames
-//! to the caller as they arrive, enforce the hard wall-clock deadline and the
-//! user's kill from outside, turn the runner's report into a result, and
-//! always force-remove the container (a drop guard covers every early exit,
-//! including a panic or a cancelled future).
+//! One job's container, from create to remove. [`prepare`] creates a
+//! container with the hardened body, attaches before start (so no output is
+//! missed) and starts it: rce-runner then waits for its job on stdin, which
+//! is what lets the warm pool prepare containers ahead of time. [`run_job`]
+//! takes a prepared container (warm) or prepares one (cold), sends the job
+//! frame, forwards stdin frames for interactive jobs, streams output frames
+//! to the caller as they arrive, enforces the hard wall-clock deadline and the
+//! user's kill from outside, and turns the runner's report into a result. The
+//! container is always force-removed, off the critical path, by a drop guard
+//! that covers every exit (including a panic or a cancelled future);
+//! [`pending_removals`] lets shutdown wait for those removals.
 
 use super::container::{container_body, ContainerLabels};
 use super::settings::SandboxSettings;
@@ -12,14 +16,18 @@ use crate::events::OutputStream;
 use crate::job::{Job, JobResult, Verdict};
 use crate::languages::Language;
 use crate::verdict::{self, ContainerFacts};
+use bollard::container::LogOutput;
+use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{
     AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder,
 };
 use bollard::Docker;
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
 use rce_protocol::{Frame, FrameDecoder, FrameKind, JobSpec, RunReport};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -99,67 +107,135 @@ pub fn deadline(job: &Job, language: &Language, settings: &SandboxSettings) -> D
     Duration::from_millis(compile + job.limits.wall_ms * runs + settings.deadline_grace_ms)
 }
 
-/// Force-removes the container when dropped, unless disarmed after an
-/// orderly removal.
+/// Container removals started and not yet finished (shutdown waits for 0).
+static PENDING_REMOVALS: AtomicUsize = AtomicUsize::new(0);
+
+/// How many container removals are still under way.
+pub fn pending_removals() -> usize {
+    PENDING_REMOVALS.load(Ordering::SeqCst)
+}
+
+/// Force-removes the container when dropped, in a spawned task so the job's
+/// result does not wait for it.
 struct RemoveGuard {
     docker: Docker,
     id: String,
-    armed: bool,
 }
 
 impl Drop for RemoveGuard {
     fn drop(&mut self) {
-        if self.armed {
-            let (docker, id) = (self.docker.clone(), std::mem::take(&mut self.id));
-            // A guard only fires on an abnormal exit; the runtime may be
-            // shutting down, so a failure here is left to the start-up reaper.
-            if let Ok(handle) = tokio::runtime::Handle::try_current() {
-                handle.spawn(async move { remove(&docker, &id).await });
-            }
+        let (docker, id) = (self.docker.clone(), std::mem::take(&mut self.id));
+        // Without a runtime (the process is exiting) the start-up reaper of
+        // the next worker removes it.
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            PENDING_REMOVALS.fetch_add(1, Ordering::SeqCst);
+            handle.spawn(async move {
+                remove(&docker, &id).await;
+                PENDING_REMOVALS.fetch_sub(1, Ordering::SeqCst);
+            });
         }
     }
 }
 
 async fn remove(docker: &Docker, id: &str) {
     let options = RemoveContainerOptionsBuilder::default().force(true).build();
-    if let Err(error) = docker.remove_container(id, Some(options)).await {
-        tracing::warn!(container = %id, %error, "removing a sandbox container failed");
+    match docker.remove_container(id, Some(options)).await {
+        Ok(()) => {}
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => {}
+        Err(error) => {
+            tracing::warn!(container = %id, %error, "removing a sandbox container failed")
+        }
     }
 }
 
-/// Runs `job` in a fresh container; `on_output` receives the program's
-/// output as it is produced. A user program's failure is a verdict in the
-/// `Ok` result; `Err` means the platform failed.
-pub async fn run_job<F>(
-    docker: &Docker,
-    settings: &SandboxSettings,
-    labels: &ContainerLabels,
-    job: &Job,
-    language: &Language,
-    control: RunControl,
-    on_output: F,
-) -> Result<JobResult, SandboxError>
-where
-    F: FnMut(OutputStream, &[u8]),
-{
-    let body = container_body(job, language, settings, labels);
+/// The container's output, demultiplexed by Docker.
+type OutputStreamOf = Pin<Box<dyn Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>;
+
+/// A created, attached and started container whose rce-runner waits for
+/// its one job on stdin. Dropping it removes the container.
+pub struct Prepared {
+    output: OutputStreamOf,
+    input: Pin<Box<dyn AsyncWrite + Send>>,
+    guard: RemoveGuard,
+}
+
+impl Prepared {
+    pub fn id(&self) -> &str {
+        &self.guard.id
+    }
+}
+
+/// Creates, attaches and starts a container from `body`.
+pub async fn prepare(docker: &Docker, body: ContainerCreateBody) -> Result<Prepared, SandboxError> {
+    // A fresh name per container: a dead worker's container for the same
+    // job may still exist when another worker retries it.
+    let nonce = uuid::Uuid::new_v4().simple().to_string();
+    let job = body
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(super::container::LABEL_JOB))
+        .cloned()
+        .unwrap_or_default();
     let options = CreateContainerOptionsBuilder::default()
-        .name(&format!("rce-{}", job.id))
+        .name(&format!("rce-{job}-{}", &nonce[..8]))
         .build();
     let id = docker
         .create_container(Some(options), body)
         .await
         .map_err(SandboxError::CreateContainer)?
         .id;
-    let mut guard = RemoveGuard {
+    let guard = RemoveGuard {
         docker: docker.clone(),
-        id: id.clone(),
-        armed: true,
+        id,
     };
-    let outcome = drive(docker, &id, settings, job, language, control, on_output).await;
-    remove(docker, &id).await;
-    guard.armed = false;
-    outcome
+    let attach = AttachContainerOptionsBuilder::default()
+        .stdin(true)
+        .stdout(true)
+        .stderr(true)
+        .stream(true)
+        .build();
+    let attached = docker
+        .attach_container(&guard.id, Some(attach))
+        .await
+        .map_err(SandboxError::Attach)?;
+    docker
+        .start_container(&guard.id, None)
+        .await
+        .map_err(SandboxError::StartContainer)?;
+    Ok(Prepared {
+        output: attached.output,
+        input: attached.input,
+        guard,
+    })
+}
+
+/// Runs `job` in `prepared` (a warm container) or in a fresh one;
+/// `on_output` receives the program's output as it is produced. A user program's failure is a verdict in the
+/// `Ok` result; `Err` means the platform failed.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_job<F>(
+    docker: &Docker,
+    settings: &SandboxSettings,
+    labels: &ContainerLabels,
+    job: &Job,
+    language: &Language,
+    prepared: Option<Prepared>,
+    control: RunControl,
+    on_output: F,
+) -> Result<JobResult, SandboxError>
+where
+    F: FnMut(OutputStream, &[u8]),
+{
+    let prepared = match prepared {
+        Some(warm) => warm,
+        None => prepare(docker, container_body(job, language, settings, labels)).await?,
+    };
+    drive(
+        docker, prepared, settings, job, language, control, on_output,
+    )
+    .await
 }
 
 /// What the output loop ended with.
@@ -172,7 +248,7 @@ enum Ending {
 
 async fn drive<F>(
     docker: &Docker,
-    id: &str,
+    prepared: Prepared,
     settings: &SandboxSettings,
     job: &Job,
     language: &Language,
@@ -182,23 +258,12 @@ async fn drive<F>(
 where
     F: FnMut(OutputStream, &[u8]),
 {
-    let attach = AttachContainerOptionsBuilder::default()
-        .stdin(true)
-        .stdout(true)
-        .stderr(true)
-        .stream(true)
-        .build();
-    let bollard::container::AttachContainerResults {
+    let Prepared {
         mut output,
         mut input,
-    } = docker
-        .attach_container(id, Some(attach))
-        .await
-        .map_err(SandboxError::Attach)?;
-    docker
-        .start_container(id, None)
-        .await
-        .map_err(SandboxError::StartContainer)?;
+        guard,
+    } = prepared;
+    let id = guard.id.as_str();
     let deadline = tokio::time::Instant::now() + deadline(job, language, settings);
 
     let spec = job_spec(job, language, settings);

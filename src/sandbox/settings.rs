@@ -43,6 +43,10 @@ pub struct SandboxSettings {
     /// Time past the sum of a job's stage limits after which the worker
     /// kills the container from outside.
     pub deadline_grace_ms: u64,
+    /// Warm containers kept ready per warm language (0 turns the pool off).
+    pub warm_pool_size: usize,
+    /// Languages (ids) that get a warm pool.
+    pub warm_languages: Vec<String>,
 }
 
 impl Default for SandboxSettings {
@@ -78,6 +82,8 @@ impl Default for SandboxSettings {
             runner_pids: 16,
             sandbox_uid: 1001,
             deadline_grace_ms: 3_000,
+            warm_pool_size: 2,
+            warm_languages: vec!["python".into()],
         }
     }
 }

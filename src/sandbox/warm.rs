@@ -1,0 +1,203 @@
+//! The warm pool: per language, up to `warm_pool_size` containers created,
+//! attached and started ahead of time with the default limits, each with
+//! rce-runner waiting for its one job on stdin. A job with default limits
+//! takes one (its container start is off the critical path); any other job
+//! takes the cold path. The owner (WorkerPool) refills asynchronously and the
+//! pool never holds more than its size, counting containers still being
+//! prepared. Warm containers carry the worker's labels and a `warm-…` job
+//! label that stays in the worker's live set, so the reaper leaves them alone
+//! while this worker lives and removes them once it is dead. Each container
+//! still serves exactly one job.
+
+use super::container::{container_body, ContainerLabels, LABEL_WARM};
+use super::run::Prepared;
+use super::settings::SandboxSettings;
+use crate::job::{Job, JobId};
+use crate::languages::Language;
+use bollard::models::ContainerCreateBody;
+use std::collections::{HashMap, HashSet, VecDeque};
+use time::OffsetDateTime;
+
+/// Idle warm containers and the ones being prepared, per language.
+#[derive(Default)]
+pub struct WarmPool {
+    idle: HashMap<String, VecDeque<(String, Prepared)>>,
+    /// Preparations under way, per language (they count toward the size).
+    preparing: HashMap<String, usize>,
+    /// Job labels of every warm container this pool created and that is not
+    /// yet removed (idle, preparing, or serving a job).
+    tokens: HashSet<String>,
+}
+
+/// A request to prepare one more container for `language`.
+pub struct Refill {
+    pub language: String,
+    pub token: String,
+    pub body: ContainerCreateBody,
+}
+
+impl WarmPool {
+    /// Whether `job` may run in a warm container: warm containers are built
+    /// for the default limits only.
+    pub fn fits(job: &Job, settings: &SandboxSettings) -> bool {
+        job.limits == settings.default_limits
+    }
+
+    /// An idle container for `language`, if one is ready.
+    pub fn take(&mut self, language: &str) -> Option<(String, Prepared)> {
+        self.idle.get_mut(language)?.pop_front()
+    }
+
+    /// The refills needed to bring `language` back to `size`, marked as
+    /// under way.
+    pub fn refills(
+        &mut self,
+        language: &Language,
+        settings: &SandboxSettings,
+        labels: &ContainerLabels,
+    ) -> Vec<Refill> {
+        let size = if settings.warm_languages.iter().any(|l| l == &language.id) {
+            settings.warm_pool_size
+        } else {
+            0
+        };
+        let have = self.idle.get(&language.id).map_or(0, VecDeque::len)
+            + self.preparing.get(&language.id).copied().unwrap_or(0);
+        let missing = size.saturating_sub(have);
+        (0..missing)
+            .map(|_| {
+                *self.preparing.entry(language.id.clone()).or_default() += 1;
+                let job = warm_job(language, settings);
+                let token = job.id.to_string();
+                self.tokens.insert(token.clone());
+                let mut body = container_body(&job, language, settings, labels);
+                body.labels
+                    .get_or_insert_with(Default::default)
+                    .insert(LABEL_WARM.into(), "1".into());
+                Refill {
+                    language: language.id.clone(),
+                    token,
+                    body,
+                }
+            })
+            .collect()
+    }
+
+    /// A preparation finished: keep the container (or, on failure, forget it).
+    pub fn prepared(&mut self, language: &str, token: String, prepared: Option<Prepared>) {
+        if let Some(count) = self.preparing.get_mut(language) {
+            *count = count.saturating_sub(1);
+        }
+        match prepared {
+            Some(prepared) => self
+                .idle
+                .entry(language.to_string())
+                .or_default()
+                .push_back((token, prepared)),
+            None => {
+                self.tokens.remove(&token);
+            }
+        }
+    }
+
+    /// The container labelled `token` is gone (its job finished).
+    pub fn retire(&mut self, token: &str) {
+        self.tokens.remove(token);
+    }
+
+    /// Job labels of every container of this pool that still exists.
+    pub fn tokens(&self) -> impl Iterator<Item = &String> {
+        self.tokens.iter()
+    }
+
+    /// Every idle container, leaving the pool empty (shutdown).
+    pub fn drain(&mut self) -> Vec<Prepared> {
+        self.idle
+            .drain()
+            .flat_map(|(_, queue)| queue.into_iter().map(|(_, prepared)| prepared))
+            .collect()
+    }
+
+    /// Idle containers per language (metrics, tests).
+    pub fn idle_count(&self, language: &str) -> usize {
+        self.idle.get(language).map_or(0, VecDeque::len)
+    }
+}
+
+/// The stand-in job a warm container is created for: default limits, no
+/// files; its id becomes the container's job label (`warm-` is not needed:
+/// the id is fresh and never a real job's).
+fn warm_job(language: &Language, settings: &SandboxSettings) -> Job {
+    Job {
+        id: JobId::new(),
+        user_id: String::new(),
+        language: language.id.clone(),
+        files: vec![],
+        stdin: String::new(),
+        args: vec![],
+        limits: settings.default_limits,
+        tests: vec![],
+        interactive: false,
+        created_at: OffsetDateTime::now_utc(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn python() -> Language {
+        Language {
+            id: "python".into(),
+            name: "Python".into(),
+            version: "3".into(),
+            aliases: vec![],
+            image: "rce-python".into(),
+            file: "main.py".into(),
+            compile: None,
+            run: vec!["python3".into()],
+        }
+    }
+
+    /// Refills never push the pool past its size, counting preparations
+    /// under way, and only warm languages get any.
+    #[test]
+    fn refills_respect_the_size() {
+        let settings = SandboxSettings {
+            warm_pool_size: 2,
+            warm_languages: vec!["python".into()],
+            ..Default::default()
+        };
+        let labels = ContainerLabels {
+            worker: "w".into(),
+            prefix: "p".into(),
+        };
+        let mut pool = WarmPool::default();
+        let first = pool.refills(&python(), &settings, &labels);
+        assert_eq!(first.len(), 2);
+        assert!(
+            pool.refills(&python(), &settings, &labels).is_empty(),
+            "preparations count toward the size"
+        );
+        pool.prepared("python", first[0].token.clone(), None);
+        assert_eq!(
+            pool.refills(&python(), &settings, &labels).len(),
+            1,
+            "a failed preparation is replaced"
+        );
+        assert_eq!(pool.tokens().count(), 2);
+        let mut other = python();
+        other.id = "ruby".into();
+        assert!(pool.refills(&other, &settings, &labels).is_empty());
+    }
+
+    /// Only jobs with the default limits fit a warm container.
+    #[test]
+    fn only_default_limits_fit() {
+        let settings = SandboxSettings::default();
+        let mut job = warm_job(&python(), &settings);
+        assert!(WarmPool::fits(&job, &settings));
+        job.limits.memory_mb += 1;
+        assert!(!WarmPool::fits(&job, &settings));
+    }
+}

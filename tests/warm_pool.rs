@@ -1,0 +1,128 @@
+//! The warm pool with a real rce and real containers: containers are
+//! prepared ahead of time, a default-limit job takes one, a job with other
+//! limits takes the cold path, the pool never grows past its size, and
+//! shutdown removes the idle ones.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// Warm containers (idle or serving) of this test's prefix.
+async fn warm_containers(prefix: &str) -> usize {
+    warm_containers_where(prefix, &[]).await
+}
+
+async fn warm_containers_where(prefix: &str, status: &[&str]) -> usize {
+    let docker = docker().await;
+    let mut filters = HashMap::from([(
+        "label",
+        vec![format!("rce.prefix={prefix}"), "rce.warm".to_string()],
+    )]);
+    if !status.is_empty() {
+        filters.insert("status", status.iter().map(|s| s.to_string()).collect());
+    }
+    let options = bollard::query_parameters::ListContainersOptionsBuilder::default()
+        .all(true)
+        .filters(&filters)
+        .build();
+    docker.list_containers(Some(options)).await.unwrap().len()
+}
+
+fn warm_env(size: &str) -> Vec<(String, String)> {
+    vec![
+        ("RCE_SANDBOX__WARM_POOL_SIZE".into(), size.into()),
+        ("RCE_SANDBOX__WARM_LANGUAGES".into(), "python".into()),
+    ]
+}
+
+/// The pool fills to its size, a default-limit job runs in a warm container
+/// and one with other limits runs cold, the pool never holds more than its
+/// size, and SIGTERM removes the idle warm containers.
+#[actix_rt::test]
+async fn warm_pool_serves_default_jobs_and_stays_bounded() {
+    let mut rce = start_rce_with(RceOptions {
+        env: warm_env("2"),
+        ..Default::default()
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while warm_containers_where(&rce.prefix, &["running"]).await < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the pool never filled\n{}",
+            rce.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Running is reported just before the pool files the container as ready.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let warm = submit(
+        &rce,
+        json!({"language": "python", "source": "print('warm')"}),
+    )
+    .await;
+    let submission = wait_completed(&rce, &warm, Duration::from_secs(60)).await;
+    assert_eq!(submission["result"]["stdout"], "warm\n");
+    let cold = submit(
+        &rce,
+        json!({"language": "python", "source": "print('cold')", "limits": {"memory_mb": 100}}),
+    )
+    .await;
+    let submission = wait_completed(&rce, &cold, Duration::from_secs(60)).await;
+    assert_eq!(submission["result"]["stdout"], "cold\n");
+    let log = rce.log();
+    let started = |id: &str| {
+        log.lines()
+            .find(|l| l.contains("starting a sandbox") && l.contains(id))
+            .map(str::to_string)
+    };
+    assert!(
+        started(&warm).is_some_and(|l| l.contains("warm=true")),
+        "{:?}",
+        started(&warm)
+    );
+    assert!(
+        started(&cold).is_some_and(|l| l.contains("warm=false")),
+        "{:?}",
+        started(&cold)
+    );
+
+    // A burst of jobs: the pool is drawn down and refilled, never above 2
+    // idle containers plus the ones serving jobs (2 slots).
+    let mut ids = Vec::new();
+    for i in 0..8 {
+        ids.push(
+            submit(
+                &rce,
+                json!({"language": "python", "source": format!("print({i})")}),
+            )
+            .await,
+        );
+    }
+    let mut most = 0;
+    for id in &ids {
+        most = most.max(warm_containers(&rce.prefix).await);
+        wait_completed(&rce, id, Duration::from_secs(60)).await;
+    }
+    assert!(
+        most <= 4,
+        "at most 2 idle + 2 serving warm containers, saw {most}"
+    );
+    assert!(containers_left(&rce.prefix, Duration::from_secs(10))
+        .await
+        .is_empty());
+
+    let status = rce.terminate();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while warm_containers(&rce.prefix).await > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "warm containers left after shutdown"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -65,7 +65,7 @@ async fn websocket_receives_finished_events() {
 #[actix_rt::test]
 async fn infinite_loop_is_time_limit_exceeded_and_cleaned_up() {
     let rce = start_rce();
-    let mut ws = WsClient::connect(&rce.ws_url("/api/v1/ws")).await;
+    let mut ws = WsClient::connect(&rce.ws_url_authed("/api/v1/ws").await).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let body = json!({"language": "python", "source": "while True: pass", "limits": {"time_ms": 1000, "wall_ms": 2000}});
     let id = submit(&rce, body).await;

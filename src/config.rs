@@ -4,8 +4,10 @@
 //! settings struct and defaults; this file only composes them.
 
 use crate::actors::worker_pool::WorkerSettings;
+use crate::auth::AuthSettings;
 use crate::http::HttpSettings;
 use crate::queue::RedisSettings;
+use crate::quota::QuotaSettings;
 use crate::sandbox::SandboxSettings;
 use crate::store::StoreSettings;
 use crate::telemetry::{LogSettings, TelemetrySettings};
@@ -17,16 +19,42 @@ use std::path::Path;
 const NOT_SETTINGS: &[&str] = &["RCE_CONFIG"];
 
 /// Every setting of one rce process.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
+    /// `RCE_ENV`: `development` (the default) or `production`, where unsafe
+    /// settings (the built-in JWT secret) stop the server at start-up.
+    pub env: String,
     pub http: HttpSettings,
+    pub auth: AuthSettings,
+    pub quota: QuotaSettings,
     pub redis: RedisSettings,
     pub worker: WorkerSettings,
     pub sandbox: SandboxSettings,
     pub store: StoreSettings,
     pub log: LogSettings,
     pub telemetry: TelemetrySettings,
+    /// `RCE_MONGODB_URL`, the conventional name for `store.mongodb_url`
+    /// (which wins when both are set).
+    pub mongodb_url: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            env: "development".into(),
+            http: HttpSettings::default(),
+            auth: AuthSettings::default(),
+            quota: QuotaSettings::default(),
+            redis: RedisSettings::default(),
+            worker: WorkerSettings::default(),
+            sandbox: SandboxSettings::default(),
+            store: StoreSettings::default(),
+            log: LogSettings::default(),
+            telemetry: TelemetrySettings::default(),
+            mongodb_url: None,
+        }
+    }
 }
 
 impl Settings {
@@ -57,7 +85,7 @@ impl Settings {
         if let Some(file) = file {
             builder = builder.add_source(config::File::from(file).required(false));
         }
-        builder
+        let mut settings: Settings = builder
             .add_source(
                 config::Environment::with_prefix("RCE")
                     .prefix_separator("_")
@@ -70,7 +98,11 @@ impl Settings {
                     .source(Some(environment)),
             )
             .build()?
-            .try_deserialize()
+            .try_deserialize()?;
+        if settings.store.mongodb_url.is_none() {
+            settings.store.mongodb_url = settings.mongodb_url.clone();
+        }
+        Ok(settings)
     }
 }
 

@@ -370,6 +370,7 @@ impl Handler<Execute> for WorkerPool {
         )
         .start();
         self.running.insert(job_id, sandbox.clone());
+        crate::metrics::set_running_containers(self.running.len());
         let (languages, store, events) = (
             self.languages.clone(),
             self.store.clone(),
@@ -400,6 +401,7 @@ impl Handler<Execute> for WorkerPool {
                 .into_actor(self)
                 .map(move |(), pool, _| {
                     pool.running.remove(&job_id);
+                    crate::metrics::set_running_containers(pool.running.len());
                     if let Some(token) = warm_token {
                         pool.warm.retire(&token);
                     }
@@ -445,6 +447,7 @@ async fn execute(
     }
     publish(&events, &user_id, ServerEvent::Started { id: job_id }).await;
     tracing::info!(job_id = %job_id, user_id, language = %job.language, "job started");
+    let language_id = job.language.clone();
 
     let result = match languages.get(&job.language).cloned() {
         None => JobResult::internal_error(format!(
@@ -483,6 +486,15 @@ async fn execute(
             }
         }
     };
+    let verdict = serde_json::to_value(result.verdict)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    crate::metrics::job_finished(
+        &language_id,
+        &verdict,
+        std::time::Duration::from_millis(result.wall_ms),
+    );
     finish(job_id, &user_id, result, &store, &events).await
 }
 

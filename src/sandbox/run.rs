@@ -49,6 +49,8 @@ pub enum SandboxError {
     ReadOutput(bollard::errors::Error),
     #[error("decoding rce-runner's frames: {0}")]
     Frames(rce_protocol::FrameError),
+    #[error("the Docker engine stopped answering while the job ran")]
+    EngineLost,
 }
 
 impl SandboxError {
@@ -366,6 +368,11 @@ where
             // cgroup OOM kill takes the sandbox kernel and the runner with
             // it (exit 137), and so does a Sentry that cannot get a thread.
             let end = container_end(docker, id).await;
+            if !end.reachable {
+                // Not the program's doing: the engine (or our connection to
+                // it) went away. Retriable, so the job runs again.
+                return Err(SandboxError::EngineLost);
+            }
             let facts = ContainerFacts {
                 oom_killed: end.oom_killed,
                 deadline_hit: false,
@@ -394,6 +401,8 @@ const EXIT_WAIT: Duration = Duration::from_secs(5);
 struct ContainerEnd {
     oom_killed: bool,
     exit_code: Option<i64>,
+    /// The engine answered the inspection.
+    reachable: bool,
 }
 
 /// The container's end once Docker has recorded it: the attach stream can
@@ -414,6 +423,7 @@ async fn inspect_end(docker: &Docker, id: &str) -> ContainerEnd {
             ContainerEnd {
                 oom_killed: state.oom_killed.unwrap_or(false),
                 exit_code: state.exit_code,
+                reachable: true,
             }
         }
         Err(error) => {

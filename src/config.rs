@@ -5,7 +5,6 @@
 
 use crate::actors::session::WsSettings;
 use crate::actors::worker_pool::WorkerSettings;
-use crate::app::LogSettings;
 use crate::compat::CompatSettings;
 use crate::auth::AuthSettings;
 use crate::http::HttpSettings;
@@ -13,6 +12,7 @@ use crate::queue::RedisSettings;
 use crate::quota::QuotaSettings;
 use crate::sandbox::SandboxSettings;
 use crate::store::StoreSettings;
+use crate::telemetry::{LogSettings, TelemetrySettings};
 use serde::Deserialize;
 use std::path::Path;
 
@@ -38,6 +38,7 @@ pub struct Settings {
     pub log: LogSettings,
     /// The Judge0 and Piston compatibility APIs.
     pub compat: CompatSettings,
+    pub telemetry: TelemetrySettings,
     /// `RCE_MONGODB_URL`, the conventional name for `store.mongodb_url`
     /// (which wins when both are set).
     pub mongodb_url: Option<String>,
@@ -57,6 +58,7 @@ impl Default for Settings {
             store: StoreSettings::default(),
             log: LogSettings::default(),
             compat: CompatSettings::default(),
+            telemetry: TelemetrySettings::default(),
             mongodb_url: None,
         }
     }
@@ -65,11 +67,32 @@ impl Default for Settings {
 impl Settings {
     /// Reads `file` (optional) and the `RCE_*` environment over the defaults.
     pub fn load(file: &Path) -> Result<Settings, config::ConfigError> {
-        let environment: config::Map<String, String> = std::env::vars()
+        Settings::from_sources(Some(file), std::env::vars())
+    }
+
+    /// The settings `vars` (an environment: `RCE_*` keys are settings, the
+    /// rest is ignored) give over the defaults, without reading a file. An
+    /// unknown `RCE_*` key is an error, so deployment manifests can be
+    /// checked against the real set of keys.
+    pub fn from_env(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, config::ConfigError> {
+        Settings::from_sources(None, vars)
+    }
+
+    fn from_sources(
+        file: Option<&Path>,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, config::ConfigError> {
+        let environment: config::Map<String, String> = vars
+            .into_iter()
             .filter(|(key, _)| !NOT_SETTINGS.contains(&key.as_str()))
             .collect();
-        let mut settings: Settings = config::Config::builder()
-            .add_source(config::File::from(file).required(false))
+        let mut builder = config::Config::builder();
+        if let Some(file) = file {
+            builder = builder.add_source(config::File::from(file).required(false));
+        }
+        let mut settings: Settings = builder
             .add_source(
                 config::Environment::with_prefix("RCE")
                     .prefix_separator("_")

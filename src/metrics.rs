@@ -11,8 +11,8 @@
 //! process that also serves HTTP (`--role all`).
 
 use prometheus::{
-    exponential_buckets, Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    exponential_buckets, Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -39,25 +39,44 @@ struct Metrics {
 impl Metrics {
     fn new() -> Result<Metrics, MetricsError> {
         let registry = Registry::new_custom(Some("rce".into()), None)?;
-        let jobs_submitted =
-            IntCounterVec::new(Opts::new("jobs_submitted_total", "Submissions accepted, by language"), &["language"])?;
+        let jobs_submitted = IntCounterVec::new(
+            Opts::new("jobs_submitted_total", "Submissions accepted, by language"),
+            &["language"],
+        )?;
         let jobs_finished = IntCounterVec::new(
-            Opts::new("jobs_finished_total", "Jobs finished on this worker, by language and verdict"),
+            Opts::new(
+                "jobs_finished_total",
+                "Jobs finished on this worker, by language and verdict",
+            ),
             &["language", "verdict"],
         )?;
         let job_execution_seconds = HistogramVec::new(
-            HistogramOpts::new("job_execution_seconds", "Wall time of the user program, by language")
-                .buckets(exponential_buckets(0.01, 2.0, 14)?),
+            HistogramOpts::new(
+                "job_execution_seconds",
+                "Wall time of the user program, by language",
+            )
+            .buckets(exponential_buckets(0.01, 2.0, 14)?),
             &["language"],
         )?;
-        let running_containers = IntGauge::new("running_containers", "Sandbox containers running on this worker")?;
+        let running_containers = IntGauge::new(
+            "running_containers",
+            "Sandbox containers running on this worker",
+        )?;
         let http_request_seconds = HistogramVec::new(
-            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency, by route pattern")
-                .buckets(exponential_buckets(0.001, 2.5, 12)?),
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "HTTP request latency, by route pattern",
+            )
+            .buckets(exponential_buckets(0.001, 2.5, 12)?),
             &["method", "route", "status"],
         )?;
-        let quota_refusals =
-            IntCounterVec::new(Opts::new("quota_refusals_total", "Requests refused with 429, by reason"), &["reason"])?;
+        let quota_refusals = IntCounterVec::new(
+            Opts::new(
+                "quota_refusals_total",
+                "Requests refused with 429, by reason",
+            ),
+            &["reason"],
+        )?;
         let queue = IntGaugeVec::new(
             Opts::new("queue_entries", "Job stream state at scrape time: length, pending (delivered, unacked), lag (not yet delivered)"),
             &["state"],
@@ -95,13 +114,21 @@ pub fn job_submitted(language: &str) {
 
 /// A job finished with `verdict` (snake_case, as in the API) after `wall`.
 pub fn job_finished(language: &str, verdict: &str, wall: Duration) {
-    METRICS.jobs_finished.with_label_values(&[language, verdict]).inc();
-    METRICS.job_execution_seconds.with_label_values(&[language]).observe(wall.as_secs_f64());
+    METRICS
+        .jobs_finished
+        .with_label_values(&[language, verdict])
+        .inc();
+    METRICS
+        .job_execution_seconds
+        .with_label_values(&[language])
+        .observe(wall.as_secs_f64());
 }
 
 /// The number of containers this worker runs now.
 pub fn set_running_containers(count: usize) {
-    METRICS.running_containers.set(i64::try_from(count).unwrap_or(i64::MAX));
+    METRICS
+        .running_containers
+        .set(i64::try_from(count).unwrap_or(i64::MAX));
 }
 
 /// One HTTP request: `route` is the matched pattern (`/api/v1/submissions/{id}`),
@@ -131,14 +158,23 @@ pub struct QueueState {
 pub fn render(queue: Option<QueueState>) -> Result<String, MetricsError> {
     match queue {
         Some(state) => {
-            for (label, value) in [("length", state.length), ("pending", state.pending), ("lag", state.lag)] {
-                METRICS.queue.with_label_values(&[label]).set(i64::try_from(value).unwrap_or(i64::MAX));
+            for (label, value) in [
+                ("length", state.length),
+                ("pending", state.pending),
+                ("lag", state.lag),
+            ] {
+                METRICS
+                    .queue
+                    .with_label_values(&[label])
+                    .set(i64::try_from(value).unwrap_or(i64::MAX));
             }
         }
         None => METRICS.queue.reset(),
     }
     let mut out = Vec::new();
-    TextEncoder::new().encode(&METRICS.registry.gather(), &mut out).map_err(|e| MetricsError::Encode(e.to_string()))?;
+    TextEncoder::new()
+        .encode(&METRICS.registry.gather(), &mut out)
+        .map_err(|e| MetricsError::Encode(e.to_string()))?;
     String::from_utf8(out).map_err(|e| MetricsError::Encode(e.to_string()))
 }
 
@@ -154,10 +190,21 @@ mod tests {
         job_finished("python", "ok", Duration::from_millis(20));
         http_request("GET", "/api/v1/languages", 200, Duration::from_millis(3));
         set_running_containers(2);
-        let text = render(Some(QueueState { length: 5, pending: 1, lag: 4 })).unwrap();
-        assert!(text.contains(r#"rce_jobs_finished_total{language="python",verdict="ok"}"#), "{text}");
+        let text = render(Some(QueueState {
+            length: 5,
+            pending: 1,
+            lag: 4,
+        }))
+        .unwrap();
+        assert!(
+            text.contains(r#"rce_jobs_finished_total{language="python",verdict="ok"}"#),
+            "{text}"
+        );
         assert!(text.contains("rce_job_execution_seconds_bucket"), "{text}");
-        assert!(text.contains(r#"rce_queue_entries{state="lag"} 4"#), "{text}");
+        assert!(
+            text.contains(r#"rce_queue_entries{state="lag"} 4"#),
+            "{text}"
+        );
         assert!(text.contains("rce_running_containers 2"), "{text}");
         assert!(text.contains(r#"route="/api/v1/languages""#), "{text}");
     }

@@ -70,7 +70,9 @@ impl Default for QuotaSettings {
 pub enum QuotaError {
     #[error("rate limit: too many submissions; retry in {retry_after_secs} s")]
     SubmissionRate { retry_after_secs: u64 },
-    #[error("at most {max} of your jobs may be queued or running at once; retry when one finishes")]
+    #[error(
+        "at most {max} of your jobs may be queued or running at once; retry when one finishes"
+    )]
     ActiveJobs { max: u64, retry_after_secs: u64 },
     #[error("rate limit: too many login or register attempts; retry in {retry_after_secs} s")]
     AuthRate { retry_after_secs: u64 },
@@ -95,7 +97,9 @@ impl QuotaError {
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {
             QuotaError::SubmissionRate { retry_after_secs }
-            | QuotaError::ActiveJobs { retry_after_secs, .. }
+            | QuotaError::ActiveJobs {
+                retry_after_secs, ..
+            }
             | QuotaError::AuthRate { retry_after_secs } => Some(*retry_after_secs),
             QuotaError::Unavailable(_) => None,
         }
@@ -123,12 +127,28 @@ pub struct Quota {
 }
 
 impl Quota {
-    pub fn new(redis: ConnectionManager, keys: Keys, store: Addr<StoreActor>, settings: QuotaSettings) -> Quota {
-        Quota { redis, keys, store, settings, script: Arc::new(redis::Script::new(GCRA)) }
+    pub fn new(
+        redis: ConnectionManager,
+        keys: Keys,
+        store: Addr<StoreActor>,
+        settings: QuotaSettings,
+    ) -> Quota {
+        Quota {
+            redis,
+            keys,
+            store,
+            settings,
+            script: Arc::new(redis::Script::new(GCRA)),
+        }
     }
 
     /// Takes one token from `bucket`; `Some(retry_after_ms)` when empty.
-    async fn take(&self, bucket: String, per_minute: u32, burst: u32) -> Result<Option<u64>, QuotaError> {
+    async fn take(
+        &self,
+        bucket: String,
+        per_minute: u32,
+        burst: u32,
+    ) -> Result<Option<u64>, QuotaError> {
         let interval_ms = 60_000 / u64::from(per_minute.max(1));
         let reply: Vec<i64> = self
             .script
@@ -141,7 +161,9 @@ impl Quota {
         match reply.as_slice() {
             [1, _] => Ok(None),
             [_, retry_ms] => Ok(Some((*retry_ms).max(0) as u64)),
-            _ => Err(QuotaError::Unavailable(format!("unexpected rate limiter reply {reply:?}"))),
+            _ => Err(QuotaError::Unavailable(format!(
+                "unexpected rate limiter reply {reply:?}"
+            ))),
         }
     }
 
@@ -149,15 +171,25 @@ impl Quota {
     pub async fn check_submission(&self, user_id: &str) -> Result<(), QuotaError> {
         if self.settings.submissions_per_minute > 0 {
             let bucket = self.keys.rate_limit("submissions", user_id);
-            let limited = self.take(bucket, self.settings.submissions_per_minute, self.settings.submission_burst).await?;
+            let limited = self
+                .take(
+                    bucket,
+                    self.settings.submissions_per_minute,
+                    self.settings.submission_burst,
+                )
+                .await?;
             if let Some(retry_ms) = limited {
-                return Err(refused(QuotaError::SubmissionRate { retry_after_secs: retry_ms.div_ceil(1000).max(1) }));
+                return Err(refused(QuotaError::SubmissionRate {
+                    retry_after_secs: retry_ms.div_ceil(1000).max(1),
+                }));
             }
         }
         if self.settings.max_active_jobs > 0 {
             let active = self
                 .store
-                .send(CountActiveJobs { user_id: user_id.to_string() })
+                .send(CountActiveJobs {
+                    user_id: user_id.to_string(),
+                })
                 .await
                 .map_err(|e| QuotaError::Unavailable(e.to_string()))?
                 .map_err(|e| QuotaError::Unavailable(e.to_string()))?;
@@ -177,9 +209,18 @@ impl Quota {
             return Ok(());
         }
         let bucket = self.keys.rate_limit("auth", address);
-        match self.take(bucket, self.settings.auth_attempts_per_minute, self.settings.auth_attempt_burst).await? {
+        match self
+            .take(
+                bucket,
+                self.settings.auth_attempts_per_minute,
+                self.settings.auth_attempt_burst,
+            )
+            .await?
+        {
             None => Ok(()),
-            Some(retry_ms) => Err(refused(QuotaError::AuthRate { retry_after_secs: retry_ms.div_ceil(1000).max(1) })),
+            Some(retry_ms) => Err(refused(QuotaError::AuthRate {
+                retry_after_secs: retry_ms.div_ceil(1000).max(1),
+            })),
         }
     }
 }

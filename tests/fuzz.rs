@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 /// The schemathesis release line the test is written against.
 const SCHEMATHESIS: &str = "schemathesis>=4.3,<5";
 /// Test cases per operation and phase (bounds the run time).
-const MAX_EXAMPLES: &str = "25";
+const MAX_EXAMPLES: &str = "150";
 /// The whole run is killed (and the test fails) after this long.
 const RUN_LIMIT: Duration = Duration::from_secs(240);
 
@@ -29,13 +29,29 @@ fn schemathesis() -> PathBuf {
         return st;
     }
     eprintln!("installing {SCHEMATHESIS} into {}", venv.display());
-    let status = Command::new("python3").args(["-m", "venv"]).arg(&venv).status().expect("running python3 -m venv");
-    assert!(status.success(), "python3 -m venv {} failed", venv.display());
+    let status = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .status()
+        .expect("running python3 -m venv");
+    assert!(
+        status.success(),
+        "python3 -m venv {} failed",
+        venv.display()
+    );
     let status = Command::new(venv.join("bin/pip"))
-        .args(["install", "--quiet", "--disable-pip-version-check", SCHEMATHESIS])
+        .args([
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            SCHEMATHESIS,
+        ])
         .status()
         .expect("running pip");
-    assert!(status.success(), "pip install {SCHEMATHESIS} failed (is PyPI reachable?)");
+    assert!(
+        status.success(),
+        "pip install {SCHEMATHESIS} failed (is PyPI reachable?)"
+    );
     st
 }
 
@@ -66,10 +82,26 @@ async fn schemathesis_finds_no_server_errors_or_schema_violations() {
         .arg(rce.url("/api/v1/openapi.json"))
         .args(["--url", &rce.base])
         .args(["--header", &format!("Authorization: Bearer {token}")])
-        .args(["--checks", "not_a_server_error,response_schema_conformance,content_type_conformance"])
+        .args([
+            "--checks",
+            "not_a_server_error,response_schema_conformance,content_type_conformance",
+        ])
         .args(["--phases", "examples,coverage,fuzzing"])
-        .args(["--max-examples", MAX_EXAMPLES, "--seed", "20261121", "--workers", "2"])
-        .args(["--request-timeout", "20", "--generation-database", "none", "--no-color"])
+        .args([
+            "--max-examples",
+            MAX_EXAMPLES,
+            "--seed",
+            "20261121",
+            "--workers",
+            "2",
+        ])
+        .args([
+            "--request-timeout",
+            "20",
+            "--generation-database",
+            "none",
+            "--no-color",
+        ])
         .args(["--generation-with-security-parameters", "false"])
         .arg("--report-dir")
         .arg(work.join("report"))
@@ -92,14 +124,32 @@ async fn schemathesis_finds_no_server_errors_or_schema_violations() {
         if started.elapsed() > RUN_LIMIT {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("schemathesis did not finish within {RUN_LIMIT:?} (a hanging request?)\n{}", rce.log());
+            panic!(
+                "schemathesis did not finish within {RUN_LIMIT:?} (a hanging request?)\n{}",
+                rce.log()
+            );
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     let output = reader.join().unwrap_or_default();
     let mut errors = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut errors).ok();
-    eprintln!("{output}\n{errors}\nschemathesis took {:?}", started.elapsed());
-    assert!(status.success(), "schemathesis reported failures:\n{output}\n{errors}");
-    assert!(!rce.log().contains("panicked"), "the server panicked:\n{}", rce.log());
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut errors)
+        .ok();
+    eprintln!(
+        "{output}\n{errors}\nschemathesis took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        status.success(),
+        "schemathesis reported failures:\n{output}\n{errors}"
+    );
+    assert!(
+        !rce.log().contains("panicked"),
+        "the server panicked:\n{}",
+        rce.log()
+    );
 }

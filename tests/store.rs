@@ -18,7 +18,13 @@ fn job(user: &str) -> Job {
         files: vec![],
         stdin: String::new(),
         args: vec![],
-        limits: Limits { time_ms: 1, wall_ms: 1, memory_mb: 1, pids: 1, output_kb: 1 },
+        limits: Limits {
+            time_ms: 1,
+            wall_ms: 1,
+            memory_mb: 1,
+            pids: 1,
+            output_kb: 1,
+        },
         tests: vec![],
         interactive: false,
         created_at: OffsetDateTime::now_utc(),
@@ -52,52 +58,99 @@ async fn suite(store: Arc<dyn Store>) {
     // Users: case-insensitive uniqueness and look-up.
     let alice = user("Alice");
     store.insert_user(&alice).await.unwrap();
-    assert!(matches!(store.insert_user(&user("alice")).await, Err(StoreError::Conflict(_))));
-    let found = store.find_user_by_name("ALICE").await.unwrap().expect("alice by name");
+    assert!(matches!(
+        store.insert_user(&user("alice")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let found = store
+        .find_user_by_name("ALICE")
+        .await
+        .unwrap()
+        .expect("alice by name");
     assert_eq!(found.id, alice.id);
     assert_eq!(found.username, "Alice");
     assert_eq!(found.password_hash, alice.password_hash);
-    assert_eq!(store.get_user(&alice.id).await.unwrap().map(|u| u.username), Some("Alice".into()));
+    assert_eq!(
+        store.get_user(&alice.id).await.unwrap().map(|u| u.username),
+        Some("Alice".into())
+    );
     assert!(store.find_user_by_name("nobody").await.unwrap().is_none());
     assert!(store.get_user("nobody").await.unwrap().is_none());
     let bob = user("bob");
     store.insert_user(&bob).await.unwrap();
 
     // API keys: unique hashes, listing per user, deleting only one's own.
-    let (k1, k2, kb) = (key(&alice.id, "h1"), key(&alice.id, "h2"), key(&bob.id, "hb"));
+    let (k1, k2, kb) = (
+        key(&alice.id, "h1"),
+        key(&alice.id, "h2"),
+        key(&bob.id, "hb"),
+    );
     for k in [&k1, &k2, &kb] {
         store.insert_api_key(k).await.unwrap();
     }
-    assert!(matches!(store.insert_api_key(&key(&bob.id, "h1")).await, Err(StoreError::Conflict(_))));
-    let listed: Vec<String> = store.list_api_keys(&alice.id).await.unwrap().into_iter().map(|k| k.id).collect();
+    assert!(matches!(
+        store.insert_api_key(&key(&bob.id, "h1")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let listed: Vec<String> = store
+        .list_api_keys(&alice.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.id)
+        .collect();
     assert_eq!(listed, vec![k1.id.clone(), k2.id.clone()]);
-    assert_eq!(store.find_api_key("hb").await.unwrap().map(|k| k.user_id), Some(bob.id.clone()));
+    assert_eq!(
+        store.find_api_key("hb").await.unwrap().map(|k| k.user_id),
+        Some(bob.id.clone())
+    );
     assert!(store.find_api_key("nope").await.unwrap().is_none());
-    assert!(!store.delete_api_key(&bob.id, &k1.id).await.unwrap(), "bob deleted alice's key");
+    assert!(
+        !store.delete_api_key(&bob.id, &k1.id).await.unwrap(),
+        "bob deleted alice's key"
+    );
     assert!(store.delete_api_key(&alice.id, &k1.id).await.unwrap());
     assert!(!store.delete_api_key(&alice.id, &k1.id).await.unwrap());
     assert!(store.find_api_key("h1").await.unwrap().is_none());
     let stored = store.find_api_key("h2").await.unwrap().unwrap();
-    assert_eq!((stored.name.as_str(), stored.prefix.as_str()), ("ci", "rce_0123abcd"));
+    assert_eq!(
+        (stored.name.as_str(), stored.prefix.as_str()),
+        ("ci", "rce_0123abcd")
+    );
 
     // Jobs: lifecycle, idempotence, first result wins.
     let first = job(&alice.id);
     store.insert_job(&first).await.unwrap();
     assert_eq!(store.count_active_jobs(&alice.id).await.unwrap(), 1);
-    assert_eq!(store.get_job(first.id).await.unwrap().unwrap().status, JobStatus::Queued);
+    assert_eq!(
+        store.get_job(first.id).await.unwrap().unwrap().status,
+        JobStatus::Queued
+    );
     assert!(store.mark_running(first.id).await.unwrap());
-    assert_eq!(store.get_job(first.id).await.unwrap().unwrap().status, JobStatus::Running);
+    assert_eq!(
+        store.get_job(first.id).await.unwrap().unwrap().status,
+        JobStatus::Running
+    );
     assert_eq!(store.count_active_jobs(&alice.id).await.unwrap(), 1);
     let mut result = JobResult::internal_error("first");
     result.verdict = Verdict::Ok;
     result.stdout = "42\n".into();
     assert!(store.complete_job(first.id, &result).await.unwrap());
-    assert!(!store.complete_job(first.id, &JobResult::internal_error("second")).await.unwrap());
+    assert!(!store
+        .complete_job(first.id, &JobResult::internal_error("second"))
+        .await
+        .unwrap());
     assert!(!store.mark_running(first.id).await.unwrap());
-    assert!(!store.complete_job(JobId::new(), &result).await.unwrap(), "unknown job completed");
+    assert!(
+        !store.complete_job(JobId::new(), &result).await.unwrap(),
+        "unknown job completed"
+    );
     let done = store.get_job(first.id).await.unwrap().unwrap();
     assert_eq!(done.status, JobStatus::Completed);
-    assert_eq!(done.result.as_ref().map(|r| (r.verdict, r.stdout.as_str())), Some((Verdict::Ok, "42\n")));
+    assert_eq!(
+        done.result.as_ref().map(|r| (r.verdict, r.stdout.as_str())),
+        Some((Verdict::Ok, "42\n"))
+    );
     assert!(done.finished_at.is_some());
     assert_eq!(done.job, first);
     assert_eq!(store.count_active_jobs(&alice.id).await.unwrap(), 0);
@@ -111,11 +164,28 @@ async fn suite(store: Arc<dyn Store>) {
     store.insert_job(&job(&bob.id)).await.unwrap();
     assert_eq!(store.count_active_jobs(&alice.id).await.unwrap(), 3);
     assert_eq!(store.count_active_jobs(&bob.id).await.unwrap(), 1);
-    let ids = |jobs: Vec<rce::store::StoredJob>| jobs.into_iter().map(|s| s.job.id).collect::<Vec<_>>();
-    assert_eq!(ids(store.list_jobs(&alice.id, None, 10).await.unwrap()), vec![more[2].id, more[1].id, more[0].id, first.id]);
-    assert_eq!(ids(store.list_jobs(&alice.id, None, 2).await.unwrap()), vec![more[2].id, more[1].id]);
-    assert_eq!(ids(store.list_jobs(&alice.id, Some(more[1].id), 10).await.unwrap()), vec![more[0].id, first.id]);
-    assert!(store.list_jobs("nobody", None, 10).await.unwrap().is_empty());
+    let ids =
+        |jobs: Vec<rce::store::StoredJob>| jobs.into_iter().map(|s| s.job.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.list_jobs(&alice.id, None, 10).await.unwrap()),
+        vec![more[2].id, more[1].id, more[0].id, first.id]
+    );
+    assert_eq!(
+        ids(store.list_jobs(&alice.id, None, 2).await.unwrap()),
+        vec![more[2].id, more[1].id]
+    );
+    assert_eq!(
+        ids(store
+            .list_jobs(&alice.id, Some(more[1].id), 10)
+            .await
+            .unwrap()),
+        vec![more[0].id, first.id]
+    );
+    assert!(store
+        .list_jobs("nobody", None, 10)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 /// The suite against SQLite; then the file is reopened (migrations run once,
@@ -129,7 +199,9 @@ async fn sqlite_backend_passes_the_suite() {
     assert!(again.find_user_by_name("alice").await.unwrap().is_some());
     drop(again);
     let connection = rusqlite::Connection::open(&path).unwrap();
-    connection.execute_batch("PRAGMA user_version = 99").unwrap();
+    connection
+        .execute_batch("PRAGMA user_version = 99")
+        .unwrap();
     drop(connection);
     assert!(matches!(SqliteStore::open(&path), Err(StoreError::Open(_))));
     for suffix in ["", "-wal", "-shm"] {
@@ -160,10 +232,16 @@ async fn sqlite_migrates_a_version_1_database() {
         .unwrap();
     drop(connection);
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.get_job(old.id).await.unwrap().map(|s| s.job), Some(old));
+    assert_eq!(
+        store.get_job(old.id).await.unwrap().map(|s| s.job),
+        Some(old)
+    );
     store.insert_user(&user("carol")).await.unwrap();
     assert_eq!(store.count_active_jobs("u1").await.unwrap(), 1);
-    let version: i64 = rusqlite::Connection::open(&path).unwrap().query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    let version: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(version, 2);
     std::fs::remove_file(&path).ok();
 }
@@ -176,11 +254,16 @@ async fn mongodb_backend_passes_the_suite() {
         // Written to the real stderr, not through the test harness's
         // capture, so the skip shows in every `cargo test` run.
         use std::io::Write;
-        let _ = writeln!(std::io::stderr(), "skipped: RCE_MONGODB_URL not set (the MongoDB half of the store suite did not run)");
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipped: RCE_MONGODB_URL not set (the MongoDB half of the store suite did not run)"
+        );
         return;
     };
     let database = format!("rce_test_{}", uuid::Uuid::new_v4().simple());
-    let store = MongoStore::connect(&url, &database).await.expect("connecting to RCE_MONGODB_URL");
+    let store = MongoStore::connect(&url, &database)
+        .await
+        .expect("connecting to RCE_MONGODB_URL");
     suite(Arc::new(store)).await;
     // Reconnecting finds the schema version and the data in place.
     let again = MongoStore::connect(&url, &database).await.unwrap();

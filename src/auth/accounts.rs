@@ -6,7 +6,8 @@
 use super::api_key::{self, KEY_PREFIX};
 use super::{AuthError, AuthSettings, PasswordHasher, TokenIssuer};
 use crate::actors::store::{
-    DeleteApiKey, FindApiKey, FindUserByName, GetUser, InsertApiKey, InsertUser, ListApiKeys, StoreActor,
+    DeleteApiKey, FindApiKey, FindUserByName, GetUser, InsertApiKey, InsertUser, ListApiKeys,
+    StoreActor,
 };
 use crate::store::{ApiKey, StoreError, User};
 use actix::Addr;
@@ -56,7 +57,8 @@ pub fn check_username(username: &str) -> Result<(), AuthError> {
         )));
     }
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-');
-    if !username.chars().all(allowed) || !username.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+    if !username.chars().all(allowed) || !username.starts_with(|c: char| c.is_ascii_alphanumeric())
+    {
         return Err(AuthError::InvalidUsername(
             "username may hold only letters, digits, '_', '.' and '-', and must start with a letter or digit".into(),
         ));
@@ -97,7 +99,12 @@ impl Accounts {
         check_username(&username)?;
         check_password(&password)?;
         let password_hash = self.hasher.hash(password).await?;
-        let user = User { id: Uuid::now_v7().to_string(), username, password_hash, created_at: OffsetDateTime::now_utc() };
+        let user = User {
+            id: Uuid::now_v7().to_string(),
+            username,
+            password_hash,
+            created_at: OffsetDateTime::now_utc(),
+        };
         match self.store.send(InsertUser { user: user.clone() }).await? {
             Ok(()) => Ok(user),
             Err(StoreError::Conflict(_)) => Err(AuthError::UsernameTaken(user.username)),
@@ -108,7 +115,11 @@ impl Accounts {
     /// Checks a username and password; returns the user and a fresh token.
     /// A wrong name and a wrong password are indistinguishable, in the
     /// answer and in its timing.
-    pub async fn login(&self, username: String, password: String) -> Result<(User, String), AuthError> {
+    pub async fn login(
+        &self,
+        username: String,
+        password: String,
+    ) -> Result<(User, String), AuthError> {
         if username.chars().count() > *USERNAME_CHARS.end() {
             return Err(AuthError::BadCredentials);
         }
@@ -117,7 +128,11 @@ impl Accounts {
             self.hasher.verify_decoy(password).await?;
             return Err(AuthError::BadCredentials);
         };
-        if !self.hasher.verify(password, user.password_hash.clone()).await? {
+        if !self
+            .hasher
+            .verify(password, user.password_hash.clone())
+            .await?
+        {
             return Err(AuthError::BadCredentials);
         }
         let token = self.tokens.issue(&user.id, &user.username)?;
@@ -128,20 +143,39 @@ impl Accounts {
     pub async fn authenticate(&self, credential: &str) -> Result<Identity, AuthError> {
         if credential.starts_with(KEY_PREFIX) {
             let hash = api_key::hash_secret(credential);
-            let key = self.store.send(FindApiKey { hash }).await??.ok_or(AuthError::UnknownKey)?;
-            return Ok(Identity { user_id: key.user_id, key_id: Some(key.id) });
+            let key = self
+                .store
+                .send(FindApiKey { hash })
+                .await??
+                .ok_or(AuthError::UnknownKey)?;
+            return Ok(Identity {
+                user_id: key.user_id,
+                key_id: Some(key.id),
+            });
         }
         let claims = self.tokens.verify(credential)?;
-        Ok(Identity { user_id: claims.sub, key_id: None })
+        Ok(Identity {
+            user_id: claims.sub,
+            key_id: None,
+        })
     }
 
     /// The account behind an id.
     pub async fn user(&self, user_id: &str) -> Result<Option<User>, AuthError> {
-        Ok(self.store.send(GetUser { id: user_id.to_string() }).await??)
+        Ok(self
+            .store
+            .send(GetUser {
+                id: user_id.to_string(),
+            })
+            .await??)
     }
 
     /// Creates an API key for the user; the secret is in the answer only.
-    pub async fn create_key(&self, user_id: &str, name: Option<String>) -> Result<CreatedKey, AuthError> {
+    pub async fn create_key(
+        &self,
+        user_id: &str,
+        name: Option<String>,
+    ) -> Result<CreatedKey, AuthError> {
         let name = name.unwrap_or_default();
         if name.chars().count() > MAX_KEY_NAME_CHARS || name.chars().any(char::is_control) {
             return Err(AuthError::InvalidKeyName(format!(
@@ -166,12 +200,23 @@ impl Accounts {
     }
 
     pub async fn list_keys(&self, user_id: &str) -> Result<Vec<ApiKey>, AuthError> {
-        Ok(self.store.send(ListApiKeys { user_id: user_id.to_string() }).await??)
+        Ok(self
+            .store
+            .send(ListApiKeys {
+                user_id: user_id.to_string(),
+            })
+            .await??)
     }
 
     /// Revokes one of the user's keys; `NoSuchKey` for anyone else's.
     pub async fn delete_key(&self, user_id: &str, id: &str) -> Result<(), AuthError> {
-        let deleted = self.store.send(DeleteApiKey { user_id: user_id.to_string(), id: id.to_string() }).await??;
+        let deleted = self
+            .store
+            .send(DeleteApiKey {
+                user_id: user_id.to_string(),
+                id: id.to_string(),
+            })
+            .await??;
         if deleted {
             Ok(())
         } else {
@@ -191,7 +236,17 @@ mod tests {
         for good in ["alice", "Bob_99", "a.b-c", "x1y"] {
             assert!(check_username(good).is_ok(), "{good}");
         }
-        for bad in ["ab", "", "a b", "<script>", "' OR 1=1 --", "../etc", "-lead", "é".repeat(5).as_str(), &"a".repeat(33)] {
+        for bad in [
+            "ab",
+            "",
+            "a b",
+            "<script>",
+            "' OR 1=1 --",
+            "../etc",
+            "-lead",
+            "é".repeat(5).as_str(),
+            &"a".repeat(33),
+        ] {
             assert!(check_username(bad).is_err(), "{bad}");
         }
         assert!(check_password("short").is_err());

@@ -40,7 +40,10 @@ mod tests {
     fn secrets_are_random_and_stored_hashed() {
         let (first, prefix) = generate().unwrap();
         let (second, _) = generate().unwrap();
-        assert!(first.starts_with(KEY_PREFIX) && first.len() == KEY_PREFIX.len() + 64, "{first}");
+        assert!(
+            first.starts_with(KEY_PREFIX) && first.len() == KEY_PREFIX.len() + 64,
+            "{first}"
+        );
         assert!(first.starts_with(&prefix));
         assert_ne!(first, second);
         let hash = hash_secret(&first);

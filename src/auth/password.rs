@@ -31,7 +31,9 @@ impl PasswordHasher {
             None,
         )
         .map_err(|e| AuthError::Hash(format!("argon2 parameters: {e}")))?;
-        let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let cpus = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
         Ok(PasswordHasher {
             params,
             permits: Arc::new(Semaphore::new(cpus)),
@@ -46,7 +48,11 @@ impl PasswordHasher {
     /// Hashes `password` with a fresh random salt; returns the PHC string.
     pub async fn hash(&self, password: String) -> Result<String, AuthError> {
         let params = self.params.clone();
-        let _permit = self.permits.acquire().await.map_err(|e| AuthError::Hash(e.to_string()))?;
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| AuthError::Hash(e.to_string()))?;
         tokio::task::spawn_blocking(move || {
             let mut salt = [0u8; 16];
             getrandom::fill(&mut salt).map_err(|e| AuthError::Hash(format!("random salt: {e}")))?;
@@ -63,10 +69,17 @@ impl PasswordHasher {
     /// Whether `password` matches the PHC string `hash` (with the cost
     /// parameters recorded in it).
     pub async fn verify(&self, password: String, hash: String) -> Result<bool, AuthError> {
-        let _permit = self.permits.acquire().await.map_err(|e| AuthError::Hash(e.to_string()))?;
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| AuthError::Hash(e.to_string()))?;
         tokio::task::spawn_blocking(move || {
-            let parsed = PasswordHash::new(&hash).map_err(|e| AuthError::Hash(format!("stored hash: {e}")))?;
-            Ok(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+            let parsed = PasswordHash::new(&hash)
+                .map_err(|e| AuthError::Hash(format!("stored hash: {e}")))?;
+            Ok(Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok())
         })
         .await
         .map_err(|e| AuthError::Hash(e.to_string()))?
@@ -95,13 +108,23 @@ mod tests {
     /// verifies only the right password.
     #[tokio::test]
     async fn hashes_verify_only_the_right_password() {
-        let settings = AuthSettings { argon2_memory_kib: 1024, argon2_iterations: 1, ..AuthSettings::default() };
+        let settings = AuthSettings {
+            argon2_memory_kib: 1024,
+            argon2_iterations: 1,
+            ..AuthSettings::default()
+        };
         let hasher = PasswordHasher::new(&settings).unwrap();
         let first = hasher.hash("correct horse".into()).await.unwrap();
         let second = hasher.hash("correct horse".into()).await.unwrap();
-        assert!(first.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"), "{first}");
+        assert!(
+            first.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"),
+            "{first}"
+        );
         assert_ne!(first, second);
-        assert!(hasher.verify("correct horse".into(), first.clone()).await.unwrap());
+        assert!(hasher
+            .verify("correct horse".into(), first.clone())
+            .await
+            .unwrap());
         assert!(!hasher.verify("wrong horse".into(), first).await.unwrap());
         hasher.verify_decoy("anything".into()).await.unwrap();
     }

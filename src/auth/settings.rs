@@ -55,7 +55,9 @@ impl AuthSettings {
             return Err(AuthError::WeakSecret("must not be empty".into()));
         }
         if self.token_ttl_secs == 0 {
-            return Err(AuthError::WeakSecret("auth.token_ttl_secs must be at least 1".into()));
+            return Err(AuthError::WeakSecret(
+                "auth.token_ttl_secs must be at least 1".into(),
+            ));
         }
         if environment == "production" {
             if self.jwt_secret == DEV_SECRET {
@@ -85,11 +87,20 @@ mod tests {
         let dev = AuthSettings::default();
         assert!(dev.check("development").is_ok());
         assert!(dev.check("production").is_err());
-        let short = AuthSettings { jwt_secret: "x".repeat(MIN_SECRET_BYTES - 1), ..AuthSettings::default() };
+        let short = AuthSettings {
+            jwt_secret: "x".repeat(MIN_SECRET_BYTES - 1),
+            ..AuthSettings::default()
+        };
         assert!(short.check("production").is_err());
-        let good = AuthSettings { jwt_secret: "x".repeat(MIN_SECRET_BYTES), ..AuthSettings::default() };
+        let good = AuthSettings {
+            jwt_secret: "x".repeat(MIN_SECRET_BYTES),
+            ..AuthSettings::default()
+        };
         assert!(good.check("production").is_ok());
-        let empty = AuthSettings { jwt_secret: String::new(), ..AuthSettings::default() };
+        let empty = AuthSettings {
+            jwt_secret: String::new(),
+            ..AuthSettings::default()
+        };
         assert!(empty.check("development").is_err());
     }
 }

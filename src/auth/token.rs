@@ -66,17 +66,18 @@ impl TokenIssuer {
             iat: now,
             exp: now + self.ttl_secs,
         };
-        encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(|e| AuthError::Sign(e.to_string()))
+        encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| AuthError::Sign(e.to_string()))
     }
 
     /// The claims of a valid token.
     pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
-        decode::<Claims>(token, &self.decoding, &self.validation).map(|data| data.claims).map_err(|error| {
-            match error.kind() {
+        decode::<Claims>(token, &self.decoding, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|error| match error.kind() {
                 ErrorKind::ExpiredSignature => AuthError::ExpiredToken,
                 _ => AuthError::InvalidToken(error.to_string()),
-            }
-        })
+            })
     }
 }
 
@@ -85,7 +86,10 @@ mod tests {
     use super::*;
 
     fn issuer(secret: &str) -> TokenIssuer {
-        TokenIssuer::new(&AuthSettings { jwt_secret: secret.into(), ..AuthSettings::default() })
+        TokenIssuer::new(&AuthSettings {
+            jwt_secret: secret.into(),
+            ..AuthSettings::default()
+        })
     }
 
     fn b64(text: &str) -> String {
@@ -94,7 +98,10 @@ mod tests {
         let bytes = text.as_bytes();
         let mut out = String::new();
         for chunk in bytes.chunks(3) {
-            let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+            let n = chunk
+                .iter()
+                .enumerate()
+                .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
             for i in 0..=chunk.len() {
                 out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
             }
@@ -106,9 +113,21 @@ mod tests {
     #[test]
     fn round_trip() {
         let tokens = issuer("s1");
-        let claims = tokens.verify(&tokens.issue("u1", "alice").unwrap()).unwrap();
-        assert_eq!((claims.sub.as_str(), claims.name.as_str(), claims.iss.as_str()), ("u1", "alice", "rce"));
-        assert_eq!(claims.exp - claims.iat, AuthSettings::default().token_ttl_secs);
+        let claims = tokens
+            .verify(&tokens.issue("u1", "alice").unwrap())
+            .unwrap();
+        assert_eq!(
+            (
+                claims.sub.as_str(),
+                claims.name.as_str(),
+                claims.iss.as_str()
+            ),
+            ("u1", "alice", "rce")
+        );
+        assert_eq!(
+            claims.exp - claims.iat,
+            AuthSettings::default().token_ttl_secs
+        );
     }
 
     /// Another secret, a tampered payload, `alg: none`, a wrong issuer and an
@@ -117,19 +136,56 @@ mod tests {
     fn forged_tampered_and_expired_tokens_fail() {
         let tokens = issuer("s1");
         let good = tokens.issue("u1", "alice").unwrap();
-        assert!(matches!(issuer("s2").verify(&good), Err(AuthError::InvalidToken(_))));
+        assert!(matches!(
+            issuer("s2").verify(&good),
+            Err(AuthError::InvalidToken(_))
+        ));
         let parts: Vec<&str> = good.split('.').collect();
-        let forged_payload = b64(r#"{"sub":"u2","name":"bob","iss":"rce","iat":1,"exp":99999999999}"#);
+        let forged_payload =
+            b64(r#"{"sub":"u2","name":"bob","iss":"rce","iat":1,"exp":99999999999}"#);
         let tampered = format!("{}.{}.{}", parts[0], forged_payload, parts[2]);
-        assert!(matches!(tokens.verify(&tampered), Err(AuthError::InvalidToken(_))));
-        let none = format!("{}.{}.", b64(r#"{"alg":"none","typ":"JWT"}"#), forged_payload);
-        assert!(matches!(tokens.verify(&none), Err(AuthError::InvalidToken(_))));
-        let other_issuer =
-            TokenIssuer::new(&AuthSettings { jwt_secret: "s1".into(), jwt_issuer: "evil".into(), ..AuthSettings::default() });
-        assert!(matches!(tokens.verify(&other_issuer.issue("u1", "a").unwrap()), Err(AuthError::InvalidToken(_))));
-        let expired = Claims { sub: "u1".into(), name: "a".into(), iss: "rce".into(), iat: 1, exp: 2 };
-        let expired = encode(&Header::new(Algorithm::HS256), &expired, &EncodingKey::from_secret(b"s1")).unwrap();
-        assert!(matches!(tokens.verify(&expired), Err(AuthError::ExpiredToken)));
-        assert!(matches!(tokens.verify("garbage"), Err(AuthError::InvalidToken(_))));
+        assert!(matches!(
+            tokens.verify(&tampered),
+            Err(AuthError::InvalidToken(_))
+        ));
+        let none = format!(
+            "{}.{}.",
+            b64(r#"{"alg":"none","typ":"JWT"}"#),
+            forged_payload
+        );
+        assert!(matches!(
+            tokens.verify(&none),
+            Err(AuthError::InvalidToken(_))
+        ));
+        let other_issuer = TokenIssuer::new(&AuthSettings {
+            jwt_secret: "s1".into(),
+            jwt_issuer: "evil".into(),
+            ..AuthSettings::default()
+        });
+        assert!(matches!(
+            tokens.verify(&other_issuer.issue("u1", "a").unwrap()),
+            Err(AuthError::InvalidToken(_))
+        ));
+        let expired = Claims {
+            sub: "u1".into(),
+            name: "a".into(),
+            iss: "rce".into(),
+            iat: 1,
+            exp: 2,
+        };
+        let expired = encode(
+            &Header::new(Algorithm::HS256),
+            &expired,
+            &EncodingKey::from_secret(b"s1"),
+        )
+        .unwrap();
+        assert!(matches!(
+            tokens.verify(&expired),
+            Err(AuthError::ExpiredToken)
+        ));
+        assert!(matches!(
+            tokens.verify("garbage"),
+            Err(AuthError::InvalidToken(_))
+        ));
     }
 }

@@ -18,10 +18,15 @@ use utoipa::ToSchema;
 pub struct Credentials {
     /// 3 to 32 of `A-Z a-z 0-9 _ . -`, starting with a letter or digit;
     /// unique regardless of case.
-    #[schema(example = "alice")]
+    #[schema(
+        example = "alice",
+        min_length = 3,
+        max_length = 32,
+        pattern = "^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+    )]
     pub username: String,
     /// 8 to 128 characters.
-    #[schema(example = "correct horse battery")]
+    #[schema(example = "correct horse battery", min_length = 8, max_length = 128)]
     pub password: String,
 }
 
@@ -63,7 +68,12 @@ pub struct KeyInfo {
 
 impl From<&ApiKey> for KeyInfo {
     fn from(key: &ApiKey) -> KeyInfo {
-        KeyInfo { id: key.id.clone(), name: key.name.clone(), prefix: key.prefix.clone(), created_at: key.created_at }
+        KeyInfo {
+            id: key.id.clone(),
+            name: key.name.clone(),
+            prefix: key.prefix.clone(),
+            created_at: key.created_at,
+        }
     }
 }
 
@@ -89,7 +99,10 @@ pub struct KeyList {
 /// The client's address for the attempt throttle (the TCP peer; proxies'
 /// headers are not trusted).
 fn client_address(request: &HttpRequest) -> String {
-    request.peer_addr().map(|address| address.ip().to_string()).unwrap_or_else(|| "unknown".into())
+    request
+        .peer_addr()
+        .map(|address| address.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// Create an account.
@@ -110,11 +123,18 @@ pub async fn register(
     state: web::Data<ApiState>,
     body: web::Json<Credentials>,
 ) -> Result<HttpResponse, ApiError> {
-    state.intake.quota.check_auth_attempt(&client_address(&request)).await?;
+    state
+        .intake
+        .quota
+        .check_auth_attempt(&client_address(&request))
+        .await?;
     let Credentials { username, password } = body.into_inner();
     let user = state.accounts.register(username, password).await?;
     tracing::info!(user_id = %user.id, username = %user.username, "user registered");
-    Ok(HttpResponse::Created().json(UserInfo { id: user.id, username: user.username }))
+    Ok(HttpResponse::Created().json(UserInfo {
+        id: user.id,
+        username: user.username,
+    }))
 }
 
 /// Log in: exchange a username and password for a token.
@@ -135,11 +155,18 @@ pub async fn login(
     state: web::Data<ApiState>,
     body: web::Json<Credentials>,
 ) -> Result<web::Json<TokenResponse>, ApiError> {
-    state.intake.quota.check_auth_attempt(&client_address(&request)).await?;
+    state
+        .intake
+        .quota
+        .check_auth_attempt(&client_address(&request))
+        .await?;
     let Credentials { username, password } = body.into_inner();
     let (user, token) = state.accounts.login(username, password).await?;
     tracing::info!(user_id = %user.id, "user logged in");
-    Ok(web::Json(TokenResponse { token, expires_in: state.accounts.token_ttl_secs() }))
+    Ok(web::Json(TokenResponse {
+        token,
+        expires_in: state.accounts.token_ttl_secs(),
+    }))
 }
 
 /// The account the credential belongs to.
@@ -151,10 +178,20 @@ pub async fn login(
         (status = 503, description = "A dependency is down", body = ErrorBody),
     )
 )]
-pub async fn me(state: web::Data<ApiState>, caller: Caller) -> Result<web::Json<UserInfo>, ApiError> {
+pub async fn me(
+    state: web::Data<ApiState>,
+    caller: Caller,
+) -> Result<web::Json<UserInfo>, ApiError> {
     // A valid token for an account that no longer exists is as good as none.
-    let user = state.accounts.user(&caller.user_id).await?.ok_or(crate::auth::AuthError::UnknownKey)?;
-    Ok(web::Json(UserInfo { id: user.id, username: user.username }))
+    let user = state
+        .accounts
+        .user(&caller.user_id)
+        .await?
+        .ok_or(crate::auth::AuthError::UnknownKey)?;
+    Ok(web::Json(UserInfo {
+        id: user.id,
+        username: user.username,
+    }))
 }
 
 /// Create an API key; its secret is in this answer only.
@@ -175,7 +212,10 @@ pub async fn create_key(
     caller: Caller,
     body: web::Json<NewKey>,
 ) -> Result<HttpResponse, ApiError> {
-    let created = state.accounts.create_key(&caller.user_id, body.into_inner().name).await?;
+    let created = state
+        .accounts
+        .create_key(&caller.user_id, body.into_inner().name)
+        .await?;
     tracing::info!(user_id = %caller.user_id, key_id = %created.key.id, "API key created");
     let key = created.key;
     Ok(HttpResponse::Created().json(CreatedKeyResponse {
@@ -196,9 +236,14 @@ pub async fn create_key(
         (status = 503, description = "A dependency is down", body = ErrorBody),
     )
 )]
-pub async fn list_keys(state: web::Data<ApiState>, caller: Caller) -> Result<web::Json<KeyList>, ApiError> {
+pub async fn list_keys(
+    state: web::Data<ApiState>,
+    caller: Caller,
+) -> Result<web::Json<KeyList>, ApiError> {
     let keys = state.accounts.list_keys(&caller.user_id).await?;
-    Ok(web::Json(KeyList { keys: keys.iter().map(KeyInfo::from).collect() }))
+    Ok(web::Json(KeyList {
+        keys: keys.iter().map(KeyInfo::from).collect(),
+    }))
 }
 
 /// Revoke one of the caller's API keys (anyone else's is 404).

@@ -33,24 +33,36 @@ fn bearer(request: &HttpRequest) -> Result<Option<String>, AuthError> {
     let Some(value) = request.headers().get(header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let value = value.to_str().map_err(|_| AuthError::InvalidToken("the Authorization header is not text".into()))?;
+    let value = value
+        .to_str()
+        .map_err(|_| AuthError::InvalidToken("the Authorization header is not text".into()))?;
     match value.split_once(' ') {
-        Some((scheme, credential)) if scheme.eq_ignore_ascii_case("bearer") && !credential.trim().is_empty() => {
+        Some((scheme, credential))
+            if scheme.eq_ignore_ascii_case("bearer") && !credential.trim().is_empty() =>
+        {
             Ok(Some(credential.trim().to_string()))
         }
-        _ => Err(AuthError::InvalidToken("expected Authorization: Bearer <token or API key>".into())),
+        _ => Err(AuthError::InvalidToken(
+            "expected Authorization: Bearer <token or API key>".into(),
+        )),
     }
 }
 
 impl Caller {
     /// Authenticates `credential` (a JWT or an API key).
-    async fn authenticate(request: &HttpRequest, credential: Option<String>) -> Result<Caller, ApiError> {
+    async fn authenticate(
+        request: &HttpRequest,
+        credential: Option<String>,
+    ) -> Result<Caller, ApiError> {
         let state = request
             .app_data::<web::Data<ApiState>>()
             .ok_or_else(|| ApiError::unavailable("the API state is not configured"))?;
         let credential = credential.ok_or(AuthError::MissingCredentials)?;
         let identity = state.accounts.authenticate(&credential).await?;
-        Ok(Caller { user_id: identity.user_id, key_id: identity.key_id })
+        Ok(Caller {
+            user_id: identity.user_id,
+            key_id: identity.key_id,
+        })
     }
 
     /// For the WebSocket upgrade: the header if present, else `?token=`.

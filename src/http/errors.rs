@@ -39,8 +39,17 @@ pub struct ErrorDetail {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: impl Into<String>, message: impl Into<String>) -> ApiError {
-        ApiError { status, code: code.into(), message: message.into(), retry_after_secs: None }
+    pub fn new(
+        status: StatusCode,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> ApiError {
+        ApiError {
+            status,
+            code: code.into(),
+            message: message.into(),
+            retry_after_secs: None,
+        }
     }
 
     pub fn not_found(what: &str) -> ApiError {
@@ -79,14 +88,21 @@ impl ResponseError for ApiError {
         if self.status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
-        response.json(ErrorBody { error: ErrorDetail { code: self.code.clone(), message: self.message.clone() } })
+        response.json(ErrorBody {
+            error: ErrorDetail {
+                code: self.code.clone(),
+                message: self.message.clone(),
+            },
+        })
     }
 }
 
 impl From<IntakeError> for ApiError {
     fn from(error: IntakeError) -> ApiError {
         match error {
-            IntakeError::Rejected(rejection) => ApiError::bad_request(rejection.code, rejection.message),
+            IntakeError::Rejected(rejection) => {
+                ApiError::bad_request(rejection.code, rejection.message)
+            }
             IntakeError::Quota(quota) => quota.into(),
             other => ApiError::unavailable(other.to_string()),
         }
@@ -98,7 +114,11 @@ impl From<QuotaError> for ApiError {
         match error.retry_after_secs() {
             Some(seconds) => ApiError {
                 retry_after_secs: Some(seconds),
-                ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, error.code(), error.to_string())
+                ..ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    error.code(),
+                    error.to_string(),
+                )
             },
             None => ApiError::unavailable(error.to_string()),
         }
@@ -119,9 +139,10 @@ impl From<AuthError> for ApiError {
             AuthError::InvalidKeyName(_) => (StatusCode::BAD_REQUEST, "name"),
             AuthError::TooManyKeys(_) => (StatusCode::CONFLICT, "keys.too_many"),
             AuthError::NoSuchKey => (StatusCode::NOT_FOUND, "not_found"),
-            AuthError::WeakSecret(_) | AuthError::Hash(_) | AuthError::Sign(_) | AuthError::Store(_) => {
-                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
-            }
+            AuthError::WeakSecret(_)
+            | AuthError::Hash(_)
+            | AuthError::Sign(_)
+            | AuthError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         };
         ApiError::new(status, code, error.to_string())
     }
@@ -143,7 +164,9 @@ pub fn json_error(error: JsonPayloadError, _: &HttpRequest) -> actix_web::Error 
             "body.content_type",
             "the body must be JSON (Content-Type: application/json)",
         ),
-        JsonPayloadError::Deserialize(inner) => ApiError::bad_request("body.json", inner.to_string()),
+        JsonPayloadError::Deserialize(inner) => {
+            ApiError::bad_request("body.json", inner.to_string())
+        }
         _ => ApiError::bad_request("body", error.to_string()),
     };
     api.into()
@@ -163,7 +186,11 @@ pub fn path_error(_: actix_web::error::PathError, _: &HttpRequest) -> actix_web:
 
 /// A known route asked with a method it does not have.
 pub async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method"))
+    Err(ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not take that method",
+    ))
 }
 
 /// No route matches.

@@ -3,15 +3,17 @@
 //! `ToSchema` derives, so it cannot drift from the code. The schemathesis
 //! run in `tests/fuzz.rs` fuzzes the server against exactly this document.
 
-use super::accounts::{Credentials, CreatedKeyResponse, KeyInfo, KeyList, NewKey, TokenResponse, UserInfo};
+use super::accounts::{
+    CreatedKeyResponse, Credentials, KeyInfo, KeyList, NewKey, TokenResponse, UserInfo,
+};
 use super::errors::{ErrorBody, ErrorDetail};
-use super::health::{Health, Readiness, ReadinessChecks};
+use super::health::{Health, ReadinessChecks, ReadinessReport};
 use super::languages::LanguageInfo;
 use super::submissions::{Queued, SubmissionPage};
 use super::{accounts, health, languages, submissions, ws};
 use crate::job::{
-    FileInput, JobId, JobResult, JobStatus, LimitsRequest, Submission, SubmissionRequest, TestCaseInput, TestResult,
-    Verdict,
+    FileInput, JobId, JobResult, JobStatus, LimitsRequest, Submission, SubmissionRequest,
+    TestCaseInput, TestResult, Verdict,
 };
 use actix_web::web;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -28,7 +30,9 @@ impl Modify for BearerAuth {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("A login token (POST /api/v1/auth/login) or an API key (rce_…)"))
+                    .description(Some(
+                        "A login token (POST /api/v1/auth/login) or an API key (rce_…)",
+                    ))
                     .build(),
             ),
         );
@@ -48,7 +52,7 @@ impl Modify for BearerAuth {
     components(schemas(
         ErrorBody, ErrorDetail, Credentials, UserInfo, TokenResponse, NewKey, KeyInfo, KeyList, CreatedKeyResponse,
         SubmissionRequest, LimitsRequest, FileInput, TestCaseInput, Submission, JobId, JobStatus, JobResult,
-        TestResult, Verdict, Queued, SubmissionPage, LanguageInfo, Health, Readiness, ReadinessChecks,
+        TestResult, Verdict, Queued, SubmissionPage, LanguageInfo, Health, ReadinessReport, ReadinessChecks,
     )),
     modifiers(&BearerAuth),
     tags(
@@ -96,6 +100,9 @@ mod tests {
         }
         assert!(paths["/api/v1/submissions"]["post"]["security"].is_array());
         assert!(paths["/api/v1/languages"]["get"]["security"].is_null());
-        assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+        assert_eq!(
+            doc["components"]["securitySchemes"]["bearer"]["scheme"],
+            "bearer"
+        );
     }
 }

@@ -68,7 +68,10 @@ pub async fn create(
     query: web::Query<CreateQuery>,
     body: web::Json<SubmissionRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let job = state.intake.submit(body.into_inner(), &caller.user_id).await?;
+    let job = state
+        .intake
+        .submit(body.into_inner(), &caller.user_id)
+        .await?;
     let mut status = JobStatus::Queued;
     if query.wait {
         let deadline = tokio::time::Instant::now() + Duration::from_millis(state.http.max_wait_ms);
@@ -109,7 +112,11 @@ async fn load(state: &ApiState, id: JobId) -> Result<Option<StoredJob>, ApiError
         (status = 503, description = "A dependency is down", body = ErrorBody),
     )
 )]
-pub async fn get(state: web::Data<ApiState>, caller: Caller, id: web::Path<String>) -> Result<web::Json<Submission>, ApiError> {
+pub async fn get(
+    state: web::Data<ApiState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<web::Json<Submission>, ApiError> {
     let id: JobId = id.parse().map_err(|_| ApiError::not_found("submission"))?;
     match load(&state, id).await? {
         Some(stored) if stored.job.user_id == caller.user_id => Ok(web::Json(stored.submission())),
@@ -145,27 +152,39 @@ pub async fn list(
 ) -> Result<web::Json<SubmissionPage>, ApiError> {
     let limit = query.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::bad_request("query.limit", format!("limit must be between 1 and {MAX_PAGE}")));
+        return Err(ApiError::bad_request(
+            "query.limit",
+            format!("limit must be between 1 and {MAX_PAGE}"),
+        ));
     }
     let before = match &query.before {
         None => None,
-        Some(cursor) => Some(
-            cursor
-                .parse::<JobId>()
-                .map_err(|_| ApiError::bad_request("query.before", "before must be a cursor from `next`"))?,
-        ),
+        Some(cursor) => Some(cursor.parse::<JobId>().map_err(|_| {
+            ApiError::bad_request("query.before", "before must be a cursor from `next`")
+        })?),
     };
     // One more than asked tells whether an older page exists, so the last
     // page has no `next` (no client ever fetches an empty page).
     let mut page = state
         .intake
         .store
-        .send(ListJobs { user_id: caller.user_id, before, limit: limit + 1 })
+        .send(ListJobs {
+            user_id: caller.user_id,
+            before,
+            limit: limit + 1,
+        })
         .await
         .map_err(|e| ApiError::unavailable(e.to_string()))?
         .map_err(|e| ApiError::unavailable(e.to_string()))?;
     let more = page.len() > limit;
     page.truncate(limit);
-    let next = if more { page.last().map(|s| s.job.id) } else { None };
-    Ok(web::Json(SubmissionPage { submissions: page.iter().map(StoredJob::submission).collect(), next }))
+    let next = if more {
+        page.last().map(|s| s.job.id)
+    } else {
+        None
+    };
+    Ok(web::Json(SubmissionPage {
+        submissions: page.iter().map(StoredJob::submission).collect(),
+        next,
+    }))
 }

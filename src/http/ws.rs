@@ -1,4 +1,5 @@
-//! `GET /api/v1/ws`: upgrades to a WebSocket and starts its SessionActor.
+//! `GET /api/v1/ws`: upgrades to a WebSocket and starts its SessionActor,
+//! which is told to close with going-away when the process shuts down.
 //! Authentication: a token in `?token=` (browsers cannot set headers on a
 //! WebSocket) or `Authorization: Bearer` is checked before the upgrade;
 //! without one, the session waits for `{"type":"auth","token"}` as its first
@@ -11,9 +12,9 @@
 use super::caller::Caller;
 use super::errors::ErrorBody;
 use super::server::ApiState;
-use crate::actors::session::{SessionAuth, SessionServices, TokenVerifier};
+use crate::actors::session::{GoingAway, SessionAuth, SessionServices, TokenVerifier};
 use crate::actors::SessionActor;
-use actix::{Actor, AsyncContext};
+use actix::{Actor, ActorFutureExt, AsyncContext};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_ws::{CloseCode, CloseReason};
@@ -79,8 +80,15 @@ pub async fn connect(
         control: state.control.clone(),
         settings: state.ws.clone(),
     };
+    let shutdown = state.shutdown.clone();
     SessionActor::create(|ctx| {
         ctx.add_stream(stream);
+        // Dropped with the session; on shutdown the client is told to go
+        // elsewhere (1001) instead of being cut off when the server stops.
+        ctx.spawn(
+            actix::fut::wrap_future::<_, SessionActor>(shutdown.cancelled_owned())
+                .map(|(), _, ctx| ctx.notify(GoingAway)),
+        );
         SessionActor::new(auth, session, services)
     });
     Ok(response)

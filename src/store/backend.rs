@@ -155,8 +155,14 @@ pub async fn open(settings: &StoreSettings) -> Result<Arc<dyn Store>, StoreError
     match settings.backend.as_str() {
         "sqlite" => Ok(Arc::new(super::SqliteStore::open(&settings.sqlite_path)?)),
         "mongodb" => {
-            let url = settings.mongodb_url.as_deref().filter(|url| !url.is_empty()).ok_or(StoreError::MissingMongoUrl)?;
-            Ok(Arc::new(super::MongoStore::connect(url, &settings.mongodb_database).await?))
+            let url = settings
+                .mongodb_url
+                .as_deref()
+                .filter(|url| !url.is_empty())
+                .ok_or(StoreError::MissingMongoUrl)?;
+            Ok(Arc::new(
+                super::MongoStore::connect(url, &settings.mongodb_database).await?,
+            ))
         }
         other => Err(StoreError::UnknownBackend(other.to_string())),
     }

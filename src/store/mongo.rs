@@ -56,7 +56,10 @@ fn timestamp(at: OffsetDateTime) -> Result<String, StoreError> {
 }
 
 fn text(document: &Document, field: &str) -> Result<String, StoreError> {
-    document.get_str(field).map(str::to_string).map_err(|e| StoreError::Corrupt(format!("{field}: {e}")))
+    document
+        .get_str(field)
+        .map(str::to_string)
+        .map_err(|e| StoreError::Corrupt(format!("{field}: {e}")))
 }
 
 fn optional_text(document: &Document, field: &str) -> Option<String> {
@@ -65,7 +68,8 @@ fn optional_text(document: &Document, field: &str) -> Option<String> {
 
 fn time_field(document: &Document, field: &str) -> Result<OffsetDateTime, StoreError> {
     let value = text(document, field)?;
-    OffsetDateTime::parse(&value, &Rfc3339).map_err(|e| StoreError::Corrupt(format!("{field}: {e}")))
+    OffsetDateTime::parse(&value, &Rfc3339)
+        .map_err(|e| StoreError::Corrupt(format!("{field}: {e}")))
 }
 
 fn decode_user(document: &Document) -> Result<User, StoreError> {
@@ -89,9 +93,11 @@ fn decode_key(document: &Document) -> Result<ApiKey, StoreError> {
 }
 
 fn decode_job(document: &Document) -> Result<StoredJob, StoreError> {
-    let job: Job = serde_json::from_str(&text(document, "job")?).map_err(|e| StoreError::Corrupt(format!("job: {e}")))?;
+    let job: Job = serde_json::from_str(&text(document, "job")?)
+        .map_err(|e| StoreError::Corrupt(format!("job: {e}")))?;
     let status = text(document, "status")?;
-    let status = JobStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status {status:?}")))?;
+    let status = JobStatus::parse(&status)
+        .ok_or_else(|| StoreError::Corrupt(format!("status {status:?}")))?;
     let result = optional_text(document, "result")
         .map(|json| serde_json::from_str::<JobResult>(&json))
         .transpose()
@@ -100,17 +106,27 @@ fn decode_job(document: &Document) -> Result<StoredJob, StoreError> {
         .map(|at| OffsetDateTime::parse(&at, &Rfc3339))
         .transpose()
         .map_err(|e| StoreError::Corrupt(format!("finished_at: {e}")))?;
-    Ok(StoredJob { job, status, finished_at, result })
+    Ok(StoredJob {
+        job,
+        status,
+        finished_at,
+        result,
+    })
 }
 
 fn index(keys: Document, unique: bool) -> IndexModel {
-    IndexModel::builder().keys(keys).options(IndexOptions::builder().unique(unique).build()).build()
+    IndexModel::builder()
+        .keys(keys)
+        .options(IndexOptions::builder().unique(unique).build())
+        .build()
 }
 
 impl MongoStore {
     /// Connects to `url`, checks the schema version and creates the indexes.
     pub async fn connect(url: &str, database: &str) -> Result<MongoStore, StoreError> {
-        let mut options = ClientOptions::parse(url).await.map_err(|e| StoreError::Open(format!("mongodb url: {e}")))?;
+        let mut options = ClientOptions::parse(url)
+            .await
+            .map_err(|e| StoreError::Open(format!("mongodb url: {e}")))?;
         if options.server_selection_timeout.is_none() {
             options.server_selection_timeout = Some(SERVER_SELECTION_TIMEOUT);
         }
@@ -119,7 +135,10 @@ impl MongoStore {
         }
         let client = Client::with_options(options).map_err(|e| StoreError::Open(e.to_string()))?;
         let database = client.database(database);
-        database.run_command(doc! {"ping": 1}).await.map_err(|e| StoreError::Open(format!("mongodb ping: {e}")))?;
+        database
+            .run_command(doc! {"ping": 1})
+            .await
+            .map_err(|e| StoreError::Open(format!("mongodb ping: {e}")))?;
         let store = MongoStore {
             users: database.collection("users"),
             api_keys: database.collection("api_keys"),
@@ -146,16 +165,35 @@ impl MongoStore {
         }
         // Version 1: users, API keys, jobs. Index creation is idempotent, so
         // it runs at every start-up and repairs a dropped index too.
-        let open_error = |e: mongodb::error::Error| StoreError::Open(format!("creating indexes: {e}"));
-        self.users.create_index(index(doc! {"username_key": 1}, true)).await.map_err(open_error)?;
-        self.api_keys.create_index(index(doc! {"hash": 1}, true)).await.map_err(open_error)?;
-        self.api_keys.create_index(index(doc! {"user_id": 1, "_id": 1}, false)).await.map_err(open_error)?;
-        self.jobs.create_index(index(doc! {"user_id": 1, "_id": -1}, false)).await.map_err(open_error)?;
-        self.jobs.create_index(index(doc! {"user_id": 1, "status": 1}, false)).await.map_err(open_error)?;
-        meta.update_one(doc! {"_id": "schema"}, doc! {"$max": {"version": SCHEMA_VERSION}})
-            .upsert(true)
+        let open_error =
+            |e: mongodb::error::Error| StoreError::Open(format!("creating indexes: {e}"));
+        self.users
+            .create_index(index(doc! {"username_key": 1}, true))
             .await
-            .map_err(|e| StoreError::Open(format!("writing the schema version: {e}")))?;
+            .map_err(open_error)?;
+        self.api_keys
+            .create_index(index(doc! {"hash": 1}, true))
+            .await
+            .map_err(open_error)?;
+        self.api_keys
+            .create_index(index(doc! {"user_id": 1, "_id": 1}, false))
+            .await
+            .map_err(open_error)?;
+        self.jobs
+            .create_index(index(doc! {"user_id": 1, "_id": -1}, false))
+            .await
+            .map_err(open_error)?;
+        self.jobs
+            .create_index(index(doc! {"user_id": 1, "status": 1}, false))
+            .await
+            .map_err(open_error)?;
+        meta.update_one(
+            doc! {"_id": "schema"},
+            doc! {"$max": {"version": SCHEMA_VERSION}},
+        )
+        .upsert(true)
+        .await
+        .map_err(|e| StoreError::Open(format!("writing the schema version: {e}")))?;
         Ok(())
     }
 }
@@ -170,16 +208,28 @@ impl Store for MongoStore {
             "password_hash": &user.password_hash,
             "created_at": timestamp(user.created_at)?,
         };
-        self.users.insert_one(document).await.map(|_| ()).map_err(insert_error)
+        self.users
+            .insert_one(document)
+            .await
+            .map(|_| ())
+            .map_err(insert_error)
     }
 
     async fn find_user_by_name(&self, username: &str) -> Result<Option<User>, StoreError> {
-        let found = self.users.find_one(doc! {"username_key": User::username_key(username)}).await.map_err(query_error)?;
+        let found = self
+            .users
+            .find_one(doc! {"username_key": User::username_key(username)})
+            .await
+            .map_err(query_error)?;
         found.as_ref().map(decode_user).transpose()
     }
 
     async fn get_user(&self, id: &str) -> Result<Option<User>, StoreError> {
-        let found = self.users.find_one(doc! {"_id": id}).await.map_err(query_error)?;
+        let found = self
+            .users
+            .find_one(doc! {"_id": id})
+            .await
+            .map_err(query_error)?;
         found.as_ref().map(decode_user).transpose()
     }
 
@@ -192,22 +242,39 @@ impl Store for MongoStore {
             "hash": &key.hash,
             "created_at": timestamp(key.created_at)?,
         };
-        self.api_keys.insert_one(document).await.map(|_| ()).map_err(insert_error)
+        self.api_keys
+            .insert_one(document)
+            .await
+            .map(|_| ())
+            .map_err(insert_error)
     }
 
     async fn list_api_keys(&self, user_id: &str) -> Result<Vec<ApiKey>, StoreError> {
-        let cursor = self.api_keys.find(doc! {"user_id": user_id}).sort(doc! {"_id": 1}).await.map_err(query_error)?;
+        let cursor = self
+            .api_keys
+            .find(doc! {"user_id": user_id})
+            .sort(doc! {"_id": 1})
+            .await
+            .map_err(query_error)?;
         let documents: Vec<Document> = cursor.try_collect().await.map_err(query_error)?;
         documents.iter().map(decode_key).collect()
     }
 
     async fn delete_api_key(&self, user_id: &str, id: &str) -> Result<bool, StoreError> {
-        let deleted = self.api_keys.delete_one(doc! {"_id": id, "user_id": user_id}).await.map_err(query_error)?;
+        let deleted = self
+            .api_keys
+            .delete_one(doc! {"_id": id, "user_id": user_id})
+            .await
+            .map_err(query_error)?;
         Ok(deleted.deleted_count == 1)
     }
 
     async fn find_api_key(&self, hash: &str) -> Result<Option<ApiKey>, StoreError> {
-        let found = self.api_keys.find_one(doc! {"hash": hash}).await.map_err(query_error)?;
+        let found = self
+            .api_keys
+            .find_one(doc! {"hash": hash})
+            .await
+            .map_err(query_error)?;
         found.as_ref().map(decode_key).transpose()
     }
 
@@ -227,7 +294,11 @@ impl Store for MongoStore {
             "job": serde_json::to_string(job).map_err(query_error)?,
             "created_at": timestamp(job.created_at)?,
         };
-        self.jobs.insert_one(document).await.map(|_| ()).map_err(insert_error)
+        self.jobs
+            .insert_one(document)
+            .await
+            .map(|_| ())
+            .map_err(insert_error)
     }
 
     async fn mark_running(&self, id: JobId) -> Result<bool, StoreError> {
@@ -259,23 +330,42 @@ impl Store for MongoStore {
     }
 
     async fn get_job(&self, id: JobId) -> Result<Option<StoredJob>, StoreError> {
-        let found = self.jobs.find_one(doc! {"_id": id.to_string()}).await.map_err(query_error)?;
+        let found = self
+            .jobs
+            .find_one(doc! {"_id": id.to_string()})
+            .await
+            .map_err(query_error)?;
         found.as_ref().map(decode_job).transpose()
     }
 
-    async fn list_jobs(&self, user_id: &str, before: Option<JobId>, limit: usize) -> Result<Vec<StoredJob>, StoreError> {
+    async fn list_jobs(
+        &self,
+        user_id: &str,
+        before: Option<JobId>,
+        limit: usize,
+    ) -> Result<Vec<StoredJob>, StoreError> {
         // UUIDv7 text sorts by time, as in the SQLite backend.
         let mut filter = doc! {"user_id": user_id};
         if let Some(before) = before {
             filter.insert("_id", doc! {"$lt": before.to_string()});
         }
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let cursor = self.jobs.find(filter).sort(doc! {"_id": -1}).limit(limit).await.map_err(query_error)?;
+        let cursor = self
+            .jobs
+            .find(filter)
+            .sort(doc! {"_id": -1})
+            .limit(limit)
+            .await
+            .map_err(query_error)?;
         let documents: Vec<Document> = cursor.try_collect().await.map_err(query_error)?;
         documents.iter().map(decode_job).collect()
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.database.run_command(doc! {"ping": 1}).await.map(|_| ()).map_err(query_error)
+        self.database
+            .run_command(doc! {"ping": 1})
+            .await
+            .map(|_| ())
+            .map_err(query_error)
     }
 }

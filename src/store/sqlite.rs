@@ -77,17 +77,38 @@ fn user_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<[String; 4]> {
 }
 
 fn decode_user([id, username, password_hash, created_at]: [String; 4]) -> Result<User, StoreError> {
-    Ok(User { id, username, password_hash, created_at: parse_time(&created_at, "users.created_at")? })
+    Ok(User {
+        id,
+        username,
+        password_hash,
+        created_at: parse_time(&created_at, "users.created_at")?,
+    })
 }
 
 const KEY_COLUMNS: &str = "SELECT id, user_id, name, prefix, hash, created_at FROM api_keys";
 
 fn key_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<[String; 6]> {
-    Ok([row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?])
+    Ok([
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+    ])
 }
 
-fn decode_key([id, user_id, name, prefix, hash, created_at]: [String; 6]) -> Result<ApiKey, StoreError> {
-    Ok(ApiKey { id, user_id, name, prefix, hash, created_at: parse_time(&created_at, "api_keys.created_at")? })
+fn decode_key(
+    [id, user_id, name, prefix, hash, created_at]: [String; 6],
+) -> Result<ApiKey, StoreError> {
+    Ok(ApiKey {
+        id,
+        user_id,
+        name,
+        prefix,
+        hash,
+        created_at: parse_time(&created_at, "api_keys.created_at")?,
+    })
 }
 
 impl SqliteStore {
@@ -253,10 +274,14 @@ impl Store for SqliteStore {
     async fn list_api_keys(&self, user_id: &str) -> Result<Vec<ApiKey>, StoreError> {
         let user_id = user_id.to_string();
         self.with(move |c| {
-            let mut statement =
-                c.prepare_cached(&format!("{KEY_COLUMNS} WHERE user_id = ?1 ORDER BY id")).map_err(query_error)?;
-            let rows = statement.query_map(params![user_id], key_row).map_err(query_error)?;
-            rows.map(|row| row.map_err(query_error).and_then(decode_key)).collect()
+            let mut statement = c
+                .prepare_cached(&format!("{KEY_COLUMNS} WHERE user_id = ?1 ORDER BY id"))
+                .map_err(query_error)?;
+            let rows = statement
+                .query_map(params![user_id], key_row)
+                .map_err(query_error)?;
+            rows.map(|row| row.map_err(query_error).and_then(decode_key))
+                .collect()
         })
         .await
     }
@@ -287,10 +312,14 @@ impl Store for SqliteStore {
     async fn count_active_jobs(&self, user_id: &str) -> Result<u64, StoreError> {
         let user_id = user_id.to_string();
         self.with(move |c| {
-            c.prepare_cached("SELECT COUNT(*) FROM jobs WHERE user_id = ?1 AND status IN ('queued', 'running')")
-                .and_then(|mut statement| statement.query_row(params![user_id], |row| row.get::<_, i64>(0)))
-                .map(|count| count.max(0) as u64)
-                .map_err(query_error)
+            c.prepare_cached(
+                "SELECT COUNT(*) FROM jobs WHERE user_id = ?1 AND status IN ('queued', 'running')",
+            )
+            .and_then(|mut statement| {
+                statement.query_row(params![user_id], |row| row.get::<_, i64>(0))
+            })
+            .map(|count| count.max(0) as u64)
+            .map_err(query_error)
         })
         .await
     }

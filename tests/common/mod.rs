@@ -1,9 +1,10 @@
 //! Shared helpers for integration tests: start a real `rce serve` process on
 //! port 0 against the real Redis and Docker engine (each test gets its own
 //! Redis prefix and SQLite file, so tests run in parallel without seeing each
-//! other's jobs), register and log in users (every `Rce` has a default user
-//! whose token `submit`, `wait_completed` and `Rce::ws_url_authed` use),
-//! talk to it over HTTP and WebSocket, and count the
+//! other's jobs), register and log in users (every `Rce` has a default user,
+//! named after its prefix, whose token `submit`, `get_submission`,
+//! `wait_completed` and `Rce::ws_url_authed` use), talk to it over HTTP and
+//! WebSocket, and count the
 //! containers a test left behind. `make test` starts Redis and dockerd and
 //! writes their addresses to `.rce/env`; these helpers read that file when
 //! the variables are not already set.
@@ -92,13 +93,17 @@ pub fn start_rce_with(options: RceOptions) -> Rce {
         .current_dir(repo())
         .env("RCE_CONFIG", dir.join("none.toml"))
         .env("RCE_HTTP__BIND", "127.0.0.1:0")
+        // A worker-only process serves its probes here (and prints the address).
+        .env("RCE_WORKER__HEALTH_BIND", "127.0.0.1:0")
         .env("RCE_REDIS__PREFIX", &prefix)
         .env("RCE_STORE__SQLITE_PATH", dir.join("rce.db"))
         .env("RCE_WORKER__CONCURRENCY", "2")
         .env("RCE_LOG__LEVEL", "info,rce=debug")
-        // Many tests register users from 127.0.0.1; the attempt throttle
-        // has its own test (which sets its own value over this one).
-        .env("RCE_QUOTA__AUTH_ATTEMPT_BURST", "10000")
+        // Tests register users and submit bursts of jobs from 127.0.0.1;
+        // the quotas have their own tests, which set their values over these.
+        .env("RCE_QUOTA__AUTH_ATTEMPT_BURST", "100000")
+        .env("RCE_QUOTA__SUBMISSION_BURST", "100000")
+        .env("RCE_QUOTA__MAX_ACTIVE_JOBS", "0")
         .stdout(Stdio::piped())
         .stderr(Stdio::from(
             std::fs::OpenOptions::new()
@@ -133,7 +138,13 @@ pub fn start_rce_with(options: RceOptions) -> Rce {
     };
     // Keep draining stdout so the child never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    Rce { child, base, prefix, dir, token: tokio::sync::OnceCell::new() }
+    Rce {
+        child,
+        base,
+        prefix,
+        dir,
+        token: tokio::sync::OnceCell::new(),
+    }
 }
 
 /// Starts a process that only runs workers (no HTTP) for `rce`'s prefix and store.
@@ -146,6 +157,7 @@ pub fn start_worker(rce: &Rce, env: Vec<(String, String)>) -> Child {
         .env("RCE_REDIS__PREFIX", &rce.prefix)
         .env("RCE_STORE__SQLITE_PATH", rce.dir.join("rce.db"))
         .env("RCE_WORKER__CONCURRENCY", "2")
+        .env("RCE_WORKER__HEALTH_BIND", "127.0.0.1:0")
         .stdout(Stdio::null())
         .stderr(Stdio::from(
             std::fs::OpenOptions::new()
@@ -169,9 +181,29 @@ impl Rce {
         format!("{}{}", self.base.replacen("http://", "ws://", 1), path)
     }
 
-    /// The default user's token (registered and logged in on first use).
+    /// The default user's token. The user is named after the prefix, so
+    /// every instance sharing a prefix and store (a restarted server, a
+    /// second API process) acts for the same user.
     pub async fn token(&self) -> String {
-        self.token.get_or_init(|| async { register_and_login(self).await }).await.clone()
+        let init = || async {
+            let hex: String = self
+                .prefix
+                .chars()
+                .filter(char::is_ascii_hexdigit)
+                .take(24)
+                .collect();
+            let username = format!("u{hex}");
+            let credentials =
+                serde_json::json!({"username": username, "password": "default user password"});
+            let (status, reply) = post_json(&self.url("/api/v1/auth/register"), &credentials).await;
+            assert!(
+                status == 201 || status == 409,
+                "register answered {status} {reply}\n{}",
+                self.log()
+            );
+            login(self, &credentials).await
+        };
+        self.token.get_or_init(init).await.clone()
     }
 
     /// A WebSocket URL carrying the default user's token as `?token=`.
@@ -241,7 +273,11 @@ pub async fn request(method: &str, url: &str, token: Option<&str>, body: Option<
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let bytes = response.body().limit(64 * 1024 * 1024).await.expect("body");
-    Reply { status, headers, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null) }
+    Reply {
+        status,
+        headers,
+        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    }
 }
 
 /// POSTs JSON without credentials; returns status and parsed body.
@@ -257,8 +293,15 @@ pub async fn post_json_as(token: &str, url: &str, body: &Value) -> (u16, Value) 
 }
 
 /// POSTs raw bytes with a content type (and a credential, if given).
-pub async fn post_raw_as(token: Option<&str>, url: &str, content_type: &str, body: &'static [u8]) -> (u16, Value) {
-    let mut builder = client().post(url).insert_header(("content-type", content_type));
+pub async fn post_raw_as(
+    token: Option<&str>,
+    url: &str,
+    content_type: &str,
+    body: &'static [u8],
+) -> (u16, Value) {
+    let mut builder = client()
+        .post(url)
+        .insert_header(("content-type", content_type));
     if let Some(token) = token {
         builder = builder.bearer_auth(token);
     }
@@ -276,7 +319,7 @@ pub async fn post_raw(url: &str, content_type: &str, body: &'static [u8]) -> (u1
     post_raw_as(None, url, content_type, body).await
 }
 
-/// GETs JSON without credentials; returns status and parsed body.
+/// GETs JSON without credentials (public routes); returns status and body.
 pub async fn get_json(url: &str) -> (u16, Value) {
     let reply = request("GET", url, None, None).await;
     (reply.status, reply.body)
@@ -286,6 +329,13 @@ pub async fn get_json(url: &str) -> (u16, Value) {
 pub async fn get_json_as(token: &str, url: &str) -> (u16, Value) {
     let reply = request("GET", url, Some(token), None).await;
     (reply.status, reply.body)
+}
+
+/// Logs in with `{username,password}` and returns the token.
+async fn login(rce: &Rce, credentials: &Value) -> String {
+    let (status, reply) = post_json(&rce.url("/api/v1/auth/login"), credentials).await;
+    assert_eq!(status, 200, "login answered {reply}\n{}", rce.log());
+    reply["token"].as_str().expect("token").to_string()
 }
 
 /// Registers a fresh user (random name) and returns its login token.
@@ -299,9 +349,7 @@ pub async fn register_and_login_as(rce: &Rce, username: &str, password: &str) ->
     let credentials = serde_json::json!({"username": username, "password": password});
     let (status, reply) = post_json(&rce.url("/api/v1/auth/register"), &credentials).await;
     assert_eq!(status, 201, "register answered {reply}\n{}", rce.log());
-    let (status, reply) = post_json(&rce.url("/api/v1/auth/login"), &credentials).await;
-    assert_eq!(status, 200, "login answered {reply}\n{}", rce.log());
-    reply["token"].as_str().expect("token").to_string()
+    login(rce, &credentials).await
 }
 
 /// Submits a job as the default user and returns its id.
@@ -316,13 +364,21 @@ pub async fn submit_as(rce: &Rce, token: &str, body: Value) -> String {
     reply["id"].as_str().expect("id").to_string()
 }
 
+/// The default user's submission `id` as the API shows it (status, body).
+pub async fn get_submission(rce: &Rce, id: &str) -> (u16, Value) {
+    get_json_as(
+        &rce.token().await,
+        &rce.url(&format!("/api/v1/submissions/{id}")),
+    )
+    .await
+}
+
 /// Polls the default user's submission until it is completed (or panics
 /// after `within`).
 pub async fn wait_completed(rce: &Rce, id: &str, within: Duration) -> Value {
-    let token = rce.token().await;
     let started = Instant::now();
     loop {
-        let (status, submission) = get_json_as(&token, &rce.url(&format!("/api/v1/submissions/{id}"))).await;
+        let (status, submission) = get_submission(rce, id).await;
         assert_eq!(status, 200, "{submission}");
         if submission["status"] == "completed" {
             return submission;
@@ -581,5 +637,26 @@ impl DockerProxy {
 impl Drop for DockerProxy {
     fn drop(&mut self) {
         self.cut();
+    }
+}
+
+/// Why gVisor cannot be used here, or `None` when `/usr/bin/runsc` exists and
+/// the engine lists a `runsc` runtime (tests then run with
+/// `RCE_SANDBOX__RUNTIME=runsc`).
+pub async fn runsc_unavailable() -> Option<String> {
+    if !std::path::Path::new("/usr/bin/runsc").exists() {
+        return Some("/usr/bin/runsc is not installed".into());
+    }
+    match docker().await.info().await {
+        Ok(info)
+            if info
+                .runtimes
+                .as_ref()
+                .is_some_and(|r| r.contains_key("runsc")) =>
+        {
+            None
+        }
+        Ok(_) => Some("the Docker engine has no runsc runtime registered".into()),
+        Err(error) => Some(format!("docker info failed: {error}")),
     }
 }

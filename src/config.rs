@@ -5,8 +5,8 @@
 
 use crate::actors::session::WsSettings;
 use crate::actors::worker_pool::WorkerSettings;
-use crate::compat::CompatSettings;
 use crate::auth::AuthSettings;
+use crate::compat::CompatSettings;
 use crate::http::HttpSettings;
 use crate::queue::RedisSettings;
 use crate::quota::QuotaSettings;

@@ -229,7 +229,10 @@ impl PistonWs {
 
     async fn send(&mut self, message: Value) {
         use futures_util::SinkExt;
-        self.framed.send(awc::ws::Message::Text(message.to_string().into())).await.expect("send");
+        self.framed
+            .send(awc::ws::Message::Text(message.to_string().into()))
+            .await
+            .expect("send");
     }
 
     /// The next message or the close (pings answered); panics after `within`.
@@ -237,7 +240,9 @@ impl PistonWs {
         use futures_util::{SinkExt, StreamExt};
         let deadline = tokio::time::Instant::now() + within;
         loop {
-            let frame = tokio::time::timeout_at(deadline, self.framed.next()).await.expect("no frame in time");
+            let frame = tokio::time::timeout_at(deadline, self.framed.next())
+                .await
+                .expect("no frame in time");
             match frame {
                 None => return Frame::Closed(None),
                 Some(Err(error)) => panic!("websocket error: {error}"),
@@ -247,7 +252,9 @@ impl PistonWs {
                 Some(Ok(awc::ws::Frame::Ping(bytes))) => {
                     let _ = self.framed.send(awc::ws::Message::Pong(bytes)).await;
                 }
-                Some(Ok(awc::ws::Frame::Close(reason))) => return Frame::Closed(reason.map(|r| u16::from(r.code))),
+                Some(Ok(awc::ws::Frame::Close(reason))) => {
+                    return Frame::Closed(reason.map(|r| u16::from(r.code)))
+                }
                 Some(Ok(_)) => {}
             }
         }
@@ -276,7 +283,9 @@ impl PistonWs {
                         return messages;
                     }
                 }
-                Frame::Closed(code) => panic!("closed ({code:?}) before the expected message: {messages:?}"),
+                Frame::Closed(code) => {
+                    panic!("closed ({code:?}) before the expected message: {messages:?}")
+                }
             }
         }
     }
@@ -307,18 +316,35 @@ async fn websocket_interactive_stdin_and_end_of_input() {
     ws.send(json!({"type": "init", "language": "python", "version": "*", "files": [{"content": program}]})).await;
     let first = ws.until(WS_WAIT, |m| m["type"] == "runtime").await;
     assert_eq!(first.last().unwrap()["language"], "python", "{first:?}");
-    ws.send(json!({"type": "data", "stream": "stdin", "data": "abc\n"})).await;
-    let seen = ws.until(WS_WAIT, |m| m["type"] == "data" && m["data"].as_str().is_some_and(|d| d.contains("ABC"))).await;
-    assert!(seen.iter().any(|m| m == &json!({"type": "stage", "stage": "run"})), "{seen:?}\n{}", rce.log());
-    ws.send(json!({"type": "data", "stream": "stdin", "data": "def\n", "eof": true})).await;
+    ws.send(json!({"type": "data", "stream": "stdin", "data": "abc\n"}))
+        .await;
+    let seen = ws
+        .until(WS_WAIT, |m| {
+            m["type"] == "data" && m["data"].as_str().is_some_and(|d| d.contains("ABC"))
+        })
+        .await;
+    assert!(
+        seen.iter()
+            .any(|m| m == &json!({"type": "stage", "stage": "run"})),
+        "{seen:?}\n{}",
+        rce.log()
+    );
+    ws.send(json!({"type": "data", "stream": "stdin", "data": "def\n", "eof": true}))
+        .await;
     let (rest, code) = ws.rest(WS_WAIT).await;
     let all: Vec<Value> = seen.into_iter().chain(rest.iter().cloned()).collect();
     assert_eq!(stdout_of(&all), "ABC\nDEF\ndone\n", "{all:?}");
-    let exit = rest.iter().find(|m| m["type"] == "exit").expect("exit message");
+    let exit = rest
+        .iter()
+        .find(|m| m["type"] == "exit")
+        .expect("exit message");
     assert_eq!(exit["stage"], "run", "{exit}");
     assert_eq!(exit["code"], 0, "{exit}");
     assert_eq!(exit["signal"], Value::Null, "{exit}");
-    assert!(exit["cpu_time"].is_u64() && exit["wall_time"].is_u64() && exit["memory"].is_u64(), "{exit}");
+    assert!(
+        exit["cpu_time"].is_u64() && exit["wall_time"].is_u64() && exit["memory"].is_u64(),
+        "{exit}"
+    );
     assert_eq!(code, Some(4999));
 }
 
@@ -332,20 +358,33 @@ async fn websocket_signal_stops_the_program() {
     let mut ws = PistonWs::connect(&rce, &key).await;
     let program = "import time\nprint('up', flush=True)\ntime.sleep(50)\n";
     ws.send(json!({"type": "init", "language": "python", "files": [{"content": program}], "run_timeout": 55000})).await;
-    ws.until(WS_WAIT, |m| m["type"] == "data" && m["data"] == "up\n").await;
+    ws.until(WS_WAIT, |m| m["type"] == "data" && m["data"] == "up\n")
+        .await;
     let sent = std::time::Instant::now();
-    ws.send(json!({"type": "signal", "signal": "SIGTERM"})).await;
+    ws.send(json!({"type": "signal", "signal": "SIGTERM"}))
+        .await;
     let (rest, code) = ws.rest(WS_WAIT).await;
-    assert!(sent.elapsed() < Duration::from_secs(30), "the signal did not stop the program: {rest:?}");
-    let exit = rest.iter().find(|m| m["type"] == "exit").expect("exit message");
+    assert!(
+        sent.elapsed() < Duration::from_secs(30),
+        "the signal did not stop the program: {rest:?}"
+    );
+    let exit = rest
+        .iter()
+        .find(|m| m["type"] == "exit")
+        .expect("exit message");
     assert_ne!(exit["code"], 0, "{exit}");
-    assert!(exit["signal"].is_string() || exit["code"].is_i64(), "{exit}");
+    assert!(
+        exit["signal"].is_string() || exit["code"].is_i64(),
+        "{exit}"
+    );
     assert_eq!(code, Some(4999), "{rest:?}");
 
     let mut ws = PistonWs::connect(&rce, &key).await;
-    ws.send(json!({"type": "init", "language": "python", "files": [{"content": "input()"}]})).await;
+    ws.send(json!({"type": "init", "language": "python", "files": [{"content": "input()"}]}))
+        .await;
     ws.until(WS_WAIT, |m| m["type"] == "runtime").await;
-    ws.send(json!({"type": "signal", "signal": "SIGNOPE"})).await;
+    ws.send(json!({"type": "signal", "signal": "SIGNOPE"}))
+        .await;
     let (_, code) = ws.rest(WS_WAIT).await;
     assert_eq!(code, Some(4005));
 }
@@ -365,7 +404,8 @@ async fn websocket_close_codes_are_pistons() {
     assert_eq!(code, Some(4001));
 
     let mut ws = PistonWs::connect(&rce, &key).await;
-    ws.send(json!({"type": "data", "stream": "stdin", "data": "x"})).await;
+    ws.send(json!({"type": "data", "stream": "stdin", "data": "x"}))
+        .await;
     assert_eq!(ws.rest(WS_WAIT).await.1, Some(4003));
 
     let mut ws = PistonWs::connect(&rce, &key).await;
@@ -377,18 +417,28 @@ async fn websocket_close_codes_are_pistons() {
     let mut ws = PistonWs::connect(&rce, &key).await;
     ws.send(init.clone()).await;
     ws.until(WS_WAIT, |m| m["type"] == "runtime").await;
-    ws.send(json!({"type": "data", "stream": "stdout", "data": "x"})).await;
+    ws.send(json!({"type": "data", "stream": "stdout", "data": "x"}))
+        .await;
     assert_eq!(ws.rest(WS_WAIT).await.1, Some(4004));
 
     let mut ws = PistonWs::connect(&rce, &key).await;
-    ws.send(json!({"type": "init", "language": "cobol", "files": [{"content": "x"}]})).await;
+    ws.send(json!({"type": "init", "language": "cobol", "files": [{"content": "x"}]}))
+        .await;
     let (messages, code) = ws.rest(WS_WAIT).await;
-    assert_eq!(messages, [json!({"type": "error", "message": "cobol-* runtime is unknown"})]);
+    assert_eq!(
+        messages,
+        [json!({"type": "error", "message": "cobol-* runtime is unknown"})]
+    );
     assert_eq!(code, Some(4002));
 
     let refused = client().ws(rce.ws_url("/api/v2/connect")).connect().await;
     match refused {
-        Err(awc::error::WsClientError::InvalidResponseStatus(status)) => assert_eq!(status.as_u16(), 401),
-        other => panic!("expected a 401 handshake, got {:?}", other.map(|(r, _)| r.status())),
+        Err(awc::error::WsClientError::InvalidResponseStatus(status)) => {
+            assert_eq!(status.as_u16(), 401)
+        }
+        other => panic!(
+            "expected a 401 handshake, got {:?}",
+            other.map(|(r, _)| r.status())
+        ),
     }
 }

@@ -106,8 +106,35 @@ impl Default for WsSettings {
     }
 }
 
-/// Checks a token; the user it belongs to, or `None` when it is not valid.
-pub type TokenVerifier = Rc<dyn Fn(String) -> LocalBoxFuture<'static, Option<String>>>;
+/// Why a credential was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthRefusal {
+    /// Not valid (unknown, tampered, expired…): close 1008.
+    Invalid(String),
+    /// The account store could not answer: close 1011, try again later.
+    Unavailable,
+}
+
+impl AuthRefusal {
+    pub fn close_code(&self) -> CloseCode {
+        match self {
+            AuthRefusal::Invalid(_) => CloseCode::Policy,
+            AuthRefusal::Unavailable => CloseCode::Error,
+        }
+    }
+}
+
+impl std::fmt::Display for AuthRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AuthRefusal::Invalid(reason) => write!(f, "{reason}"),
+            AuthRefusal::Unavailable => f.write_str("authentication is unavailable; try again"),
+        }
+    }
+}
+
+/// Checks a credential; the user it belongs to, or why not.
+pub type TokenVerifier = Rc<dyn Fn(String) -> LocalBoxFuture<'static, Result<String, AuthRefusal>>>;
 
 /// How the session learns its user.
 pub enum SessionAuth {
@@ -610,8 +637,15 @@ impl SessionActor {
         // ctx.wait: frames after `auth` wait until it is decided.
         ctx.wait(verifier(token.to_string()).into_actor(self).map(
             |user, session, ctx| match user {
-                Some(user_id) => session.authenticated(user_id, ctx),
-                None => session.close(ctx, CloseCode::Policy, "invalid token"),
+                Ok(user_id) => session.authenticated(user_id, ctx),
+                Err(refusal) => {
+                    tracing::info!(
+                        session_id = session.id,
+                        ?refusal,
+                        "websocket authentication refused"
+                    );
+                    session.close(ctx, refusal.close_code(), &refusal.to_string())
+                }
             },
         ));
     }
@@ -902,6 +936,7 @@ pub fn intake_error_code(error: &IntakeError) -> (String, String) {
     match error {
         IntakeError::Rejected(rejection) => (rejection.code.clone(), rejection.message.clone()),
         IntakeError::Store(_) | IntakeError::Queue(_) => ("unavailable".into(), error.to_string()),
+        IntakeError::Quota(quota) => (quota.code().into(), error.to_string()),
     }
 }
 

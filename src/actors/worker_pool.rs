@@ -374,6 +374,7 @@ impl Handler<Execute> for WorkerPool {
         )
         .start();
         self.running.insert(job_id, sandbox.clone());
+        crate::metrics::set_running_containers(self.running.len());
         let (languages, store, events, control) = (
             self.languages.clone(),
             self.store.clone(),
@@ -417,6 +418,7 @@ impl Handler<Execute> for WorkerPool {
             if let Some(token) = warm_token {
                 pool.warm.retire(&token);
             }
+            crate::metrics::set_running_containers(pool.running.len());
             pool.slot_freed.notify_one();
         }));
     }
@@ -479,6 +481,7 @@ async fn execute(
     }
     publish(&events, &user_id, ServerEvent::Started { id: job_id }).await;
     tracing::info!(job_id = %job_id, user_id, language = %job.language, "job started");
+    let language_id = job.language.clone();
 
     let result = match languages.get(&job.language).cloned() {
         None => JobResult::internal_error(format!(
@@ -519,6 +522,15 @@ async fn execute(
             }
         }
     };
+    let verdict = serde_json::to_value(result.verdict)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    crate::metrics::job_finished(
+        &language_id,
+        &verdict,
+        std::time::Duration::from_millis(result.wall_ms),
+    );
     finish(job_id, &user_id, result, &store, &events).await
 }
 

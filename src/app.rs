@@ -1,9 +1,12 @@
 //! Wires one rce process together for its role: `api` (HTTP, WebSocket,
 //! PubSubBridge), `worker` (StreamConsumer, WorkerPool, SandboxActors,
-//! JobControl) or
-//! `all` (both; the default). Owns start-up order (store, Redis, Docker,
-//! reaper, actors, HTTP), the shutdown signal (SIGTERM/SIGINT: stop accepting,
-//! stop reading the stream, let running jobs finish, exit 0) and logging.
+//! JobControl, and a small HTTP server with only `/healthz` and `/readyz`
+//! for orchestrators' probes) or `all` (both; the default). Owns start-up
+//! order (store, Redis, Docker, reaper, actors, HTTP) and the shutdown
+//! signal (SIGTERM/SIGINT: stop accepting, close WebSockets with 1001
+//! going-away, finish open requests, stop reading the stream, let running
+//! jobs finish, exit 0). Logging and tracing are set up by
+//! [`crate::telemetry`].
 
 use crate::actors::store::StoreActor;
 use crate::actors::stream_consumer::{ConsumerHandle, StreamConsumer};
@@ -12,7 +15,7 @@ use crate::actors::{JobControl, PubSubBridge};
 use crate::auth::Accounts;
 use crate::config::Settings;
 use crate::control::ControlClient;
-use crate::http::{configure, ApiState};
+use crate::http::{configure, probe_routes, ApiState, Readiness};
 use crate::intake::Intake;
 use crate::languages::Languages;
 use crate::queue::{self, EventPublisher, JobQueue, Keys};
@@ -20,7 +23,6 @@ use crate::quota::Quota;
 use crate::sandbox::{self, ContainerLabels};
 use actix::{Actor, Addr, AsyncContext, Supervisor};
 use actix_web::{web, App, HttpServer};
-use serde::Deserialize;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,41 +43,6 @@ impl Role {
 
     fn runs_worker(self) -> bool {
         matches!(self, Role::Worker | Role::All)
-    }
-}
-
-/// Logging.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct LogSettings {
-    /// `tracing` filter, e.g. `info` or `rce=debug,actix_web=info`
-    /// (`RUST_LOG` wins when set).
-    pub level: String,
-    /// `text` or `json`.
-    pub format: String,
-}
-
-impl Default for LogSettings {
-    fn default() -> Self {
-        LogSettings {
-            level: "info".into(),
-            format: "text".into(),
-        }
-    }
-}
-
-/// Installs the global subscriber (logs go to stderr).
-pub fn init_tracing(settings: &LogSettings) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&settings.level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    if settings.format == "json" {
-        builder.json().init();
-    } else {
-        builder.init();
     }
 }
 
@@ -209,6 +176,32 @@ pub async fn run(
         docker = Some(engine);
     }
 
+    // A worker-only process has no API server; orchestrators still need
+    // probes. It keeps answering while the worker drains.
+    let mut probes = None;
+    if role == Role::Worker {
+        let readiness = Readiness {
+            redis: redis.clone(),
+            store: store.clone(),
+            docker: docker.clone(),
+        };
+        let bind = &settings.worker.health_bind;
+        let server = HttpServer::new(move || App::new().configure(probe_routes(readiness.clone())))
+            .workers(1)
+            .disable_signals()
+            .bind(bind)
+            .map_err(|source| AppError::Bind {
+                bind: bind.clone(),
+                source,
+            })?;
+        for address in server.addrs() {
+            println!("rce listening on http://{address}");
+        }
+        let server = server.run();
+        probes = Some(server.handle());
+        actix_rt::spawn(server);
+    }
+
     if role.runs_api() {
         let bridge = Supervisor::start({
             let redis = settings.redis.clone();
@@ -235,6 +228,7 @@ pub async fn run(
             http: settings.http.clone(),
             control: ControlClient::new(redis.clone(), keys.clone()),
             ws: settings.ws.clone(),
+            shutdown: shutdown.clone(),
         });
         let server = HttpServer::new(move || {
             App::new()
@@ -260,6 +254,9 @@ pub async fn run(
 
     if let Some((pool, _consumer, handle)) = worker {
         drain(&pool, &handle).await;
+    }
+    if let Some(probes) = probes {
+        probes.stop(true).await;
     }
     tracing::info!("rce stopped");
     Ok(())

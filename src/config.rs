@@ -5,13 +5,13 @@
 
 use crate::actors::session::WsSettings;
 use crate::actors::worker_pool::WorkerSettings;
-use crate::app::LogSettings;
 use crate::auth::AuthSettings;
 use crate::http::HttpSettings;
 use crate::queue::RedisSettings;
 use crate::quota::QuotaSettings;
 use crate::sandbox::SandboxSettings;
 use crate::store::StoreSettings;
+use crate::telemetry::{LogSettings, TelemetrySettings};
 use serde::Deserialize;
 use std::path::Path;
 
@@ -35,6 +35,7 @@ pub struct Settings {
     pub sandbox: SandboxSettings,
     pub store: StoreSettings,
     pub log: LogSettings,
+    pub telemetry: TelemetrySettings,
     /// `RCE_MONGODB_URL`, the conventional name for `store.mongodb_url`
     /// (which wins when both are set).
     pub mongodb_url: Option<String>,
@@ -53,6 +54,7 @@ impl Default for Settings {
             sandbox: SandboxSettings::default(),
             store: StoreSettings::default(),
             log: LogSettings::default(),
+            telemetry: TelemetrySettings::default(),
             mongodb_url: None,
         }
     }
@@ -61,11 +63,32 @@ impl Default for Settings {
 impl Settings {
     /// Reads `file` (optional) and the `RCE_*` environment over the defaults.
     pub fn load(file: &Path) -> Result<Settings, config::ConfigError> {
-        let environment: config::Map<String, String> = std::env::vars()
+        Settings::from_sources(Some(file), std::env::vars())
+    }
+
+    /// The settings `vars` (an environment: `RCE_*` keys are settings, the
+    /// rest is ignored) give over the defaults, without reading a file. An
+    /// unknown `RCE_*` key is an error, so deployment manifests can be
+    /// checked against the real set of keys.
+    pub fn from_env(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, config::ConfigError> {
+        Settings::from_sources(None, vars)
+    }
+
+    fn from_sources(
+        file: Option<&Path>,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, config::ConfigError> {
+        let environment: config::Map<String, String> = vars
+            .into_iter()
             .filter(|(key, _)| !NOT_SETTINGS.contains(&key.as_str()))
             .collect();
-        let mut settings: Settings = config::Config::builder()
-            .add_source(config::File::from(file).required(false))
+        let mut builder = config::Config::builder();
+        if let Some(file) = file {
+            builder = builder.add_source(config::File::from(file).required(false));
+        }
+        let mut settings: Settings = builder
             .add_source(
                 config::Environment::with_prefix("RCE")
                     .prefix_separator("_")

@@ -11,6 +11,7 @@ use crate::languages::Languages;
 use crate::queue::JobQueue;
 use crate::quota::{Quota, QuotaError};
 use actix::Addr;
+use tracing::Instrument;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IntakeError {
@@ -65,10 +66,25 @@ impl Intake {
         Ok(job)
     }
 
-    /// Appends an accepted job to the stream.
+    /// Appends an accepted job to the stream, in an `enqueue` span whose
+    /// trace context travels with the entry (a child of the HTTP request's
+    /// span, or the root of a new trace for a WebSocket submit).
     pub async fn enqueue(&self, job: &Job) -> Result<(), IntakeError> {
+        let span = tracing::info_span!(
+            "enqueue",
+            job_id = %job.id,
+            trace_id = tracing::field::Empty,
+            otel.kind = "producer",
+        );
+        crate::telemetry::record_trace_id(&span);
+        self.enqueue_in(job, crate::telemetry::traceparent(&span))
+            .instrument(span)
+            .await
+    }
+
+    async fn enqueue_in(&self, job: &Job, traceparent: Option<String>) -> Result<(), IntakeError> {
         let user_id = job.user_id.as_str();
-        if let Err(error) = self.queue.push(job).await {
+        if let Err(error) = self.queue.push(job, traceparent.as_deref()).await {
             tracing::error!(job_id = %job.id, user_id, %error, "queueing a stored job failed");
             let result = JobResult::internal_error("the job could not be queued");
             let _ = self.store.send(CompleteJob { id: job.id, result }).await;

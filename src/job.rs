@@ -91,6 +91,8 @@ pub struct TestCaseInput {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubmissionRequest {
+    /// A language id or alias from `GET /api/v1/languages`.
+    #[schema(example = "python")]
     pub language: String,
     #[serde(default)]
     pub source: Option<String>,

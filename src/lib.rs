@@ -26,6 +26,8 @@
 //!   WebSocket, health, metrics, the generated OpenAPI document).
 //! - [`bench`]: the benchmark driver behind `rce-bench`.
 //! - [`app`]: wires the actors and the HTTP server together for a role.
+//! - [`telemetry`]: logs (text/JSON), spans and their OpenTelemetry export,
+//!   and the trace context a job carries from the API to a worker.
 #![forbid(unsafe_code)]
 
 pub mod actors;
@@ -45,4 +47,5 @@ pub mod queue;
 pub mod quota;
 pub mod sandbox;
 pub mod store;
+pub mod telemetry;
 pub mod verdict;

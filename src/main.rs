@@ -1,5 +1,5 @@
-//! The `rce` binary: parses the command line, initialises logging, loads the
-//! configuration and hands over to [`rce::app::run`].
+//! The `rce` binary: parses the command line, loads the configuration,
+//! initialises logging and tracing, and hands over to [`rce::app::run`].
 
 use clap::{Parser, Subcommand};
 use rce::app::Role;
@@ -41,8 +41,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    rce::app::init_tracing(&settings.log);
-    match cli.command {
+    let telemetry = match rce::telemetry::init(&settings.log, &settings.telemetry) {
+        Ok(telemetry) => telemetry,
+        Err(error) => {
+            eprintln!("rce: logging: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let code = match cli.command {
         Command::Serve { role } => match rce::app::serve(settings, role) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
@@ -50,5 +56,7 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-    }
+    };
+    telemetry.shutdown();
+    code
 }

@@ -30,6 +30,7 @@ impl Default for RedisSettings {
 
 /// Field of a stream entry that holds the job as JSON.
 pub const JOB_FIELD: &str = "job";
+pub use crate::telemetry::TRACEPARENT_FIELD;
 
 /// The names derived from the prefix.
 #[derive(Debug, Clone)]
@@ -127,18 +128,21 @@ impl JobQueue {
         JobQueue { connection, keys }
     }
 
-    /// XADDs the job; returns the stream entry id.
-    pub async fn push(&self, job: &Job) -> redis::RedisResult<String> {
+    /// XADDs the job with the W3C trace context of the enqueue (the worker
+    /// continues that trace); returns the stream entry id.
+    pub async fn push(&self, job: &Job, traceparent: Option<&str>) -> redis::RedisResult<String> {
         let payload = serde_json::to_string(job).map_err(|e| {
             redis::RedisError::from((redis::ErrorKind::Client, "job serialisation", e.to_string()))
         })?;
-        redis::cmd("XADD")
-            .arg(self.keys.jobs_stream())
+        let mut xadd = redis::cmd("XADD");
+        xadd.arg(self.keys.jobs_stream())
             .arg("*")
             .arg(JOB_FIELD)
-            .arg(payload)
-            .query_async(&mut self.connection.clone())
-            .await
+            .arg(payload);
+        if let Some(traceparent) = traceparent {
+            xadd.arg(TRACEPARENT_FIELD).arg(traceparent);
+        }
+        xadd.query_async(&mut self.connection.clone()).await
     }
 }
 

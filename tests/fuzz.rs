@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 /// The schemathesis release line the test is written against.
 const SCHEMATHESIS: &str = "schemathesis>=4.3,<5";
 /// Test cases per operation and phase (bounds the run time).
-const MAX_EXAMPLES: &str = "25";
+const MAX_EXAMPLES: &str = "150";
 /// The whole run is killed (and the test fails) after this long.
 const RUN_LIMIT: Duration = Duration::from_secs(240);
 

@@ -1,8 +1,9 @@
 //! SessionActor: owns one WebSocket connection (an actix-ws `Session` for
 //! writing, its message stream added as an actor stream). Handles the
 //! client's frames (`auth`, `submit`, `watch`, `stdin`, `kill`), the
-//! `Deliver` events PubSubBridge routes to it, `Drained` from its writer and
-//! its own timers: the authentication deadline, and a heartbeat that pings
+//! `Deliver` events PubSubBridge routes to it, `Drained` from its writer,
+//! `GoingAway` (the process is shutting down: close with 1001 so the client
+//! reconnects elsewhere) and its own timers: the authentication deadline, and a heartbeat that pings
 //! every `ws.heartbeat_ms` and drops a peer silent for `ws.client_timeout_ms`
 //! (or one that has read none of its queued frames for that long).
 //!
@@ -1051,6 +1052,24 @@ impl Handler<Deliver> for SessionActor {
             // `started` and the like: small and few, never dropped.
             self.outbox.force(Outgoing::Text(msg.text));
         }
+    }
+}
+
+/// The server is shutting down: close with 1001 going-away, so the client
+/// reconnects (to another API process behind the same address).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct GoingAway;
+
+impl Handler<GoingAway> for SessionActor {
+    type Result = ();
+
+    fn handle(&mut self, _: GoingAway, ctx: &mut Context<Self>) {
+        tracing::debug!(
+            session_id = self.id,
+            "server shutting down; closing with going-away"
+        );
+        self.close(ctx, CloseCode::Away, "server shutting down");
     }
 }
 

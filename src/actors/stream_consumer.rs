@@ -20,7 +20,7 @@
 use super::store::StoreActor;
 use super::worker_pool::{finish, Execute, FreeSlots, JobDone, WorkerPool, WorkerSettings};
 use crate::job::{Job, JobResult};
-use crate::queue::{EventPublisher, Keys, RedisSettings, JOB_FIELD};
+use crate::queue::{EventPublisher, Keys, RedisSettings, JOB_FIELD, TRACEPARENT_FIELD};
 use actix::prelude::*;
 use redis::aio::{ConnectionManager, MultiplexedConnection};
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamPendingCountReply, StreamReadReply};
@@ -439,12 +439,19 @@ impl ReadLoop {
         }
         match job {
             Some(job) => {
-                tracing::debug!(job_id = %job.id, user_id = %job.user_id, entry = %entry.id, "dispatching");
+                let traceparent = entry.get::<String>(TRACEPARENT_FIELD);
+                let span = crate::telemetry::job_span(
+                    &job.id.to_string(),
+                    traceparent.as_deref(),
+                    crate::telemetry::entry_time(&entry.id),
+                );
+                span.in_scope(|| tracing::debug!(job_id = %job.id, user_id = %job.user_id, entry = %entry.id, delivered, "dispatching"));
                 lock(&self.in_flight).insert(entry.id.clone());
                 let execute = Execute {
                     entry_id: entry.id.clone(),
                     job,
                     done: self.done.clone(),
+                    span,
                 };
                 if self.pool.send(execute).await.is_err() {
                     tracing::error!(entry = %entry.id, "worker pool is gone; entry stays pending");

@@ -35,6 +35,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
+use tracing::Instrument;
 
 /// How a worker process consumes the queue.
 #[derive(Debug, Clone, Deserialize)]
@@ -57,6 +58,11 @@ pub struct WorkerSettings {
     pub engine_check_ms: u64,
     /// How often containers left by dead workers on this host are removed.
     pub reap_interval_ms: u64,
+    /// Where a worker-only process (`--role worker`) serves `/healthz` and
+    /// `/readyz` for orchestrators' probes (port 0 picks one; the bound
+    /// address is printed as `rce listening on …`). Unused by other roles,
+    /// whose API server has the same routes.
+    pub health_bind: String,
 }
 
 impl Default for WorkerSettings {
@@ -71,6 +77,7 @@ impl Default for WorkerSettings {
             trim_interval_ms: 10_000,
             engine_check_ms: 2_000,
             reap_interval_ms: 30_000,
+            health_bind: "127.0.0.1:8081".into(),
         }
     }
 }
@@ -93,6 +100,9 @@ pub struct Execute {
     pub job: Job,
     /// Where to report that the entry can be acked.
     pub done: Recipient<JobDone>,
+    /// The job's span on this worker (continuing the API's trace); the run,
+    /// the container and the result are recorded inside it.
+    pub span: tracing::Span,
 }
 
 /// How many more jobs this worker can start now (0 while the Docker engine
@@ -347,6 +357,7 @@ impl Handler<Execute> for WorkerPool {
             entry_id,
             job,
             done,
+            span,
         } = msg;
         let job_id = job.id;
         if self.running.contains_key(&job_id) {
@@ -413,14 +424,18 @@ impl Handler<Execute> for WorkerPool {
                 tracing::warn!(job_id = %job_id, "stream consumer gone; the entry will be redelivered");
             }
         };
-        ctx.spawn(work.into_actor(self).map(move |(), pool, _| {
-            pool.running.remove(&job_id);
-            if let Some(token) = warm_token {
-                pool.warm.retire(&token);
-            }
-            crate::metrics::set_running_containers(pool.running.len());
-            pool.slot_freed.notify_one();
-        }));
+        ctx.spawn(
+            work.instrument(span)
+                .into_actor(self)
+                .map(move |(), pool, _| {
+                    pool.running.remove(&job_id);
+                    crate::metrics::set_running_containers(pool.running.len());
+                    if let Some(token) = warm_token {
+                        pool.warm.retire(&token);
+                    }
+                    pool.slot_freed.notify_one();
+                }),
+        );
     }
 }
 
@@ -498,6 +513,8 @@ async fn execute(
             ));
             let sink = live.clone();
             let on_output = Box::new(move |stream, bytes: &[u8]| sink.push(stream, bytes));
+            let container =
+                tracing::info_span!("container", job_id = %job_id, language = %language.id);
             let outcome = sandbox
                 .send(Run {
                     job,
@@ -505,6 +522,7 @@ async fn execute(
                     prepared,
                     on_output,
                 })
+                .instrument(container)
                 .await;
             // Every output event is out before `finished` (even if a
             // sandbox task still held the sink, later chunks are dropped).

@@ -18,10 +18,15 @@ use utoipa::ToSchema;
 pub struct Credentials {
     /// 3 to 32 of `A-Z a-z 0-9 _ . -`, starting with a letter or digit;
     /// unique regardless of case.
-    #[schema(example = "alice")]
+    #[schema(
+        example = "alice",
+        min_length = 3,
+        max_length = 32,
+        pattern = "^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+    )]
     pub username: String,
     /// 8 to 128 characters.
-    #[schema(example = "correct horse battery")]
+    #[schema(example = "correct horse battery", min_length = 8, max_length = 128)]
     pub password: String,
 }
 

@@ -1,16 +1,21 @@
 //! Liveness (`/healthz`: the process answers), readiness (`/readyz`: Redis,
 //! the store and, where this process runs jobs, the Docker engine answer) and
-//! `/metrics` (Prometheus text; the queue gauges are read from Redis at
-//! scrape time). All public. Also the middleware that times every request by
-//! its route pattern.
+//! `/metrics` (Prometheus text; on the API the queue gauges are read from
+//! Redis at scrape time). All public. The API mounts them through its state;
+//! a worker-only process serves the same routes on its own small server
+//! ([`probe_routes`]), so its job and container metrics can be scraped too.
+//! Also the middleware that times every request by its route pattern.
 
 use super::server::ApiState;
-use crate::actors::store::PingStore;
+use crate::actors::store::{PingStore, StoreActor};
 use crate::metrics::{self, QueueState};
+use actix::Addr;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse};
+use bollard::Docker;
+use redis::aio::ConnectionManager;
 use redis::streams::StreamInfoGroupsReply;
 use serde::Serialize;
 use std::time::{Duration, Instant};
@@ -28,7 +33,7 @@ pub struct Health {
 
 /// Readiness and what it is made of.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Readiness {
+pub struct ReadinessReport {
     /// `ready` or `not_ready`.
     pub status: String,
     pub checks: ReadinessChecks,
@@ -43,6 +48,53 @@ pub struct ReadinessChecks {
     pub docker: Option<bool>,
 }
 
+/// What readiness checks.
+#[derive(Clone)]
+pub struct Readiness {
+    pub redis: ConnectionManager,
+    pub store: Addr<StoreActor>,
+    /// Present where this process runs jobs.
+    pub docker: Option<Docker>,
+}
+
+impl Readiness {
+    /// 200 when every dependency answers, else 503; the body says which.
+    pub async fn report(&self) -> HttpResponse {
+        let mut redis = self.redis.clone();
+        let redis_ok = tokio::time::timeout(
+            CHECK_TIMEOUT,
+            redis::cmd("PING").query_async::<String>(&mut redis),
+        )
+        .await
+        .is_ok_and(|reply| reply.is_ok());
+        let store_ok = tokio::time::timeout(CHECK_TIMEOUT, self.store.send(PingStore))
+            .await
+            .is_ok_and(|reply| matches!(reply, Ok(Ok(()))));
+        let docker_ok = match &self.docker {
+            None => None,
+            Some(docker) => Some(
+                tokio::time::timeout(CHECK_TIMEOUT, docker.ping())
+                    .await
+                    .is_ok_and(|r| r.is_ok()),
+            ),
+        };
+        let ready = redis_ok && store_ok && docker_ok.unwrap_or(true);
+        let body = ReadinessReport {
+            status: if ready { "ready" } else { "not_ready" }.into(),
+            checks: ReadinessChecks {
+                redis: redis_ok,
+                store: store_ok,
+                docker: docker_ok,
+            },
+        };
+        if ready {
+            HttpResponse::Ok().json(body)
+        } else {
+            HttpResponse::ServiceUnavailable().json(body)
+        }
+    }
+}
+
 /// The process answers.
 #[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, description = "Alive", body = Health)))]
 pub async fn healthz() -> HttpResponse {
@@ -53,42 +105,49 @@ pub async fn healthz() -> HttpResponse {
 
 /// Redis, the store and (on workers) Docker answer.
 #[utoipa::path(get, path = "/readyz", tag = "health", responses(
-    (status = 200, description = "Ready", body = Readiness),
-    (status = 503, description = "A dependency is down", body = Readiness),
+    (status = 200, description = "Ready", body = ReadinessReport),
+    (status = 503, description = "A dependency is down", body = ReadinessReport),
 ))]
 pub async fn readyz(state: web::Data<ApiState>) -> HttpResponse {
-    let mut redis = state.redis.clone();
-    let redis_ok = tokio::time::timeout(
-        CHECK_TIMEOUT,
-        redis::cmd("PING").query_async::<String>(&mut redis),
-    )
-    .await
-    .is_ok_and(|reply| reply.is_ok());
-    let store_ok = tokio::time::timeout(CHECK_TIMEOUT, state.intake.store.send(PingStore))
-        .await
-        .is_ok_and(|reply| matches!(reply, Ok(Ok(()))));
-    let docker_ok = match &state.docker {
-        None => None,
-        Some(docker) => Some(
-            tokio::time::timeout(CHECK_TIMEOUT, docker.ping())
-                .await
-                .is_ok_and(|r| r.is_ok()),
-        ),
-    };
-    let ready = redis_ok && store_ok && docker_ok.unwrap_or(true);
-    let body = Readiness {
-        status: if ready { "ready" } else { "not_ready" }.into(),
-        checks: ReadinessChecks {
-            redis: redis_ok,
-            store: store_ok,
-            docker: docker_ok,
-        },
-    };
-    if ready {
-        HttpResponse::Ok().json(body)
-    } else {
-        HttpResponse::ServiceUnavailable().json(body)
+    Readiness {
+        redis: state.redis.clone(),
+        store: state.intake.store.clone(),
+        docker: state.docker.clone(),
     }
+    .report()
+    .await
+}
+
+async fn probe_readyz(readiness: web::Data<Readiness>) -> HttpResponse {
+    readiness.report().await
+}
+
+/// A worker-only process's metrics: its jobs and containers (the queue
+/// gauges come from the API processes).
+async fn probe_metrics() -> HttpResponse {
+    metrics_response(None)
+}
+
+/// Mounts only `/healthz`, `/readyz` and `/metrics` (a worker-only process's
+/// server).
+pub fn probe_routes(readiness: Readiness) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |config| {
+        config
+            .app_data(web::Data::new(readiness))
+            .route("/healthz", web::get().to(healthz))
+            .route("/readyz", web::get().to(probe_readyz))
+            .route("/metrics", web::get().to(probe_metrics));
+    }
+}
+
+fn metrics_response(queue: Option<QueueState>) -> HttpResponse {
+    let text = metrics::render(queue).unwrap_or_else(|error| {
+        tracing::error!(%error, "rendering metrics failed");
+        String::new()
+    });
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(text)
 }
 
 /// The job stream's length, and its group's pending entries and lag; `None`
@@ -136,18 +195,7 @@ async fn queue_state(state: &ApiState) -> Option<QueueState> {
     (status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"),
 ))]
 pub async fn metrics(state: web::Data<ApiState>) -> HttpResponse {
-    let queue = queue_state(&state).await;
-    match metrics::render(queue) {
-        Ok(text) => HttpResponse::Ok()
-            .content_type("text/plain; version=0.0.4; charset=utf-8")
-            .body(text),
-        Err(error) => {
-            tracing::error!(%error, "rendering metrics failed");
-            HttpResponse::Ok()
-                .content_type("text/plain; version=0.0.4; charset=utf-8")
-                .body("")
-        }
-    }
+    metrics_response(queue_state(&state).await)
 }
 
 /// Middleware: records every request's latency under its route pattern

@@ -11,7 +11,7 @@ mod ws;
 
 pub use caller::Caller;
 pub use errors::{ApiError, ErrorBody};
-pub use health::track_request;
+pub use health::{probe_routes, track_request, Readiness};
 pub use openapi::ApiDoc;
 pub use server::{configure, ApiState};
 pub use settings::HttpSettings;

@@ -7,7 +7,7 @@ use super::accounts::{
     CreatedKeyResponse, Credentials, KeyInfo, KeyList, NewKey, TokenResponse, UserInfo,
 };
 use super::errors::{ErrorBody, ErrorDetail};
-use super::health::{Health, Readiness, ReadinessChecks};
+use super::health::{Health, ReadinessChecks, ReadinessReport};
 use super::languages::LanguageInfo;
 use super::submissions::{Queued, SubmissionPage};
 use super::{accounts, health, languages, submissions, ws};
@@ -52,7 +52,7 @@ impl Modify for BearerAuth {
     components(schemas(
         ErrorBody, ErrorDetail, Credentials, UserInfo, TokenResponse, NewKey, KeyInfo, KeyList, CreatedKeyResponse,
         SubmissionRequest, LimitsRequest, FileInput, TestCaseInput, Submission, JobId, JobStatus, JobResult,
-        TestResult, Verdict, Queued, SubmissionPage, LanguageInfo, Health, Readiness, ReadinessChecks,
+        TestResult, Verdict, Queued, SubmissionPage, LanguageInfo, Health, ReadinessReport, ReadinessChecks,
     )),
     modifiers(&BearerAuth),
     tags(

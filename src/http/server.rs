@@ -17,6 +17,7 @@ use actix::Addr;
 use actix_web::{web, Resource};
 use bollard::Docker;
 use redis::aio::ConnectionManager;
+use tokio_util::sync::CancellationToken;
 
 /// What every handler can reach.
 pub struct ApiState {
@@ -32,6 +33,9 @@ pub struct ApiState {
     /// Carries WebSocket `stdin`/`kill` to the worker running the job.
     pub control: ControlClient,
     pub ws: WsSettings,
+    /// Cancelled when the process shuts down: WebSocket sessions close with
+    /// 1001 going-away so clients reconnect to another API process.
+    pub shutdown: CancellationToken,
 }
 
 /// A path whose other methods get a JSON 405.

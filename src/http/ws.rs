@@ -8,15 +8,16 @@
 //! status of a failed handshake — and 1011 when the account store cannot
 //! answer. A request that is not a handshake gets the usual JSON 401 for a
 //! missing or bad credential, else 400. [`verify_token`] is the one place a
-//! WebSocket asks who a credential belongs to.
+//! WebSocket asks who a credential belongs to. Each session is told to
+//! close with 1001 going-away when the process shuts down.
 
 use super::caller::Caller;
 use super::errors::{ApiError, ErrorBody};
 use super::server::ApiState;
-use crate::actors::session::{AuthRefusal, SessionAuth, SessionServices, TokenVerifier};
+use crate::actors::session::{AuthRefusal, GoingAway, SessionAuth, SessionServices, TokenVerifier};
 use crate::actors::SessionActor;
 use crate::auth::AuthError;
-use actix::{Actor, AsyncContext};
+use actix::{Actor, ActorFutureExt, AsyncContext};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_ws::CloseReason;
@@ -99,8 +100,15 @@ pub async fn connect(
         control: state.control.clone(),
         settings: state.ws.clone(),
     };
+    let shutdown = state.shutdown.clone();
     SessionActor::create(|ctx| {
         ctx.add_stream(stream);
+        // Dropped with the session; on shutdown the client is told to go
+        // elsewhere (1001) instead of being cut off when the server stops.
+        ctx.spawn(
+            actix::fut::wrap_future::<_, SessionActor>(shutdown.cancelled_owned())
+                .map(|(), _, ctx| ctx.notify(GoingAway)),
+        );
         SessionActor::new(auth, session, services)
     });
     Ok(response)

@@ -93,6 +93,8 @@ pub fn start_rce_with(options: RceOptions) -> Rce {
         .current_dir(repo())
         .env("RCE_CONFIG", dir.join("none.toml"))
         .env("RCE_HTTP__BIND", "127.0.0.1:0")
+        // A worker-only process serves its probes here (and prints the address).
+        .env("RCE_WORKER__HEALTH_BIND", "127.0.0.1:0")
         .env("RCE_REDIS__PREFIX", &prefix)
         .env("RCE_STORE__SQLITE_PATH", dir.join("rce.db"))
         .env("RCE_WORKER__CONCURRENCY", "2")
@@ -155,6 +157,7 @@ pub fn start_worker(rce: &Rce, env: Vec<(String, String)>) -> Child {
         .env("RCE_REDIS__PREFIX", &rce.prefix)
         .env("RCE_STORE__SQLITE_PATH", rce.dir.join("rce.db"))
         .env("RCE_WORKER__CONCURRENCY", "2")
+        .env("RCE_WORKER__HEALTH_BIND", "127.0.0.1:0")
         .stdout(Stdio::null())
         .stderr(Stdio::from(
             std::fs::OpenOptions::new()

@@ -169,8 +169,14 @@ impl Job {
             Rejection::new(
                 "language",
                 format!(
-                    "unknown language {:?}; GET /api/v1/languages lists them",
-                    request.language
+                    "unknown language {:?}; known: {} (GET /api/v1/languages)",
+                    request.language,
+                    languages
+                        .all()
+                        .iter()
+                        .map(|l| l.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             )
         })?;
@@ -181,19 +187,27 @@ impl Job {
             return Err(Rejection::new(
                 "stdin",
                 format!(
-                    "stdin is over the maximum of {} bytes",
+                    "stdin is {} bytes, over the maximum of {} bytes",
+                    stdin.len(),
                     bounds.max_stdin_bytes
                 ),
             ));
         }
         let args = request.args.unwrap_or_default();
-        if args.len() > bounds.max_args || args.iter().any(|arg| arg.contains('\0')) {
+        if args.len() > bounds.max_args {
             return Err(Rejection::new(
                 "args",
                 format!(
-                    "args: at most {} arguments, without NUL bytes",
+                    "args: {} arguments is over the maximum of {}",
+                    args.len(),
                     bounds.max_args
                 ),
+            ));
+        }
+        if args.iter().any(|arg| arg.contains('\0')) {
+            return Err(Rejection::new(
+                "args",
+                "args: an argument contains a NUL byte",
             ));
         }
         let tests: Vec<TestCase> = request
@@ -208,7 +222,26 @@ impl Job {
         if tests.len() > bounds.max_tests {
             return Err(Rejection::new(
                 "tests",
-                format!("at most {} test cases", bounds.max_tests),
+                format!(
+                    "tests: {} test cases is over the maximum of {}",
+                    tests.len(),
+                    bounds.max_tests
+                ),
+            ));
+        }
+        // Every case's input and expected output travel in the job frame and
+        // its result: bounded like one stdin.
+        let test_bytes: u64 = tests
+            .iter()
+            .map(|case| (case.stdin.len() + case.expected_stdout.len()) as u64)
+            .sum();
+        if test_bytes > bounds.max_stdin_bytes {
+            return Err(Rejection::new(
+                "tests",
+                format!(
+                    "tests: stdin and expected_stdout of all cases are {test_bytes} bytes, over the maximum of {} bytes",
+                    bounds.max_stdin_bytes
+                ),
             ));
         }
         let interactive = request.interactive.unwrap_or(false);
@@ -257,7 +290,10 @@ fn files_of(
             if files.len() > MAX_FILES {
                 return Err(Rejection::new(
                     "files",
-                    format!("at most {MAX_FILES} files"),
+                    format!(
+                        "files: {} files is over the maximum of {MAX_FILES}",
+                        files.len()
+                    ),
                 ));
             }
             let mut out: Vec<SourceFile> = Vec::with_capacity(files.len());
@@ -283,10 +319,15 @@ fn files_of(
     }
     let total: u64 = files.iter().map(|file| file.content.len() as u64).sum();
     if total > bounds.max_source_bytes {
+        let what = if request.files.is_some() {
+            "files"
+        } else {
+            "source"
+        };
         return Err(Rejection::new(
-            "source",
+            what,
             format!(
-                "source is over the maximum of {} bytes",
+                "{what}: {total} bytes is over the maximum of {} bytes",
                 bounds.max_source_bytes
             ),
         ));
@@ -546,6 +587,61 @@ mod tests {
             .code,
             "stdin"
         );
+    }
+
+    /// Counts and sizes over a maximum are refused with both the count and
+    /// the maximum in the message: files, arguments, test cases and the
+    /// bytes of all test cases together.
+    #[test]
+    fn over_maximum_messages_name_count_and_maximum() {
+        let (langs, b) = (languages(), bounds());
+        let reject = |req: SubmissionRequest| Job::from_request(req, "u", &langs, &b).unwrap_err();
+        let files = (0..=MAX_FILES)
+            .map(|i| FileInput {
+                name: format!("f{i}.py"),
+                content: "x".into(),
+            })
+            .collect();
+        let many = reject(SubmissionRequest {
+            source: None,
+            files: Some(files),
+            ..request("x")
+        });
+        assert_eq!(many.code, "files");
+        assert!(
+            many.message.contains("65") && many.message.contains("64"),
+            "{}",
+            many.message
+        );
+        let args = reject(SubmissionRequest {
+            args: Some(vec!["a".into(); 5]),
+            ..request("x")
+        });
+        assert!(args.message.contains("maximum of 4"), "{}", args.message);
+        let case = |stdin: &str| TestCaseInput {
+            stdin: stdin.into(),
+            expected_stdout: String::new(),
+        };
+        let tests = reject(SubmissionRequest {
+            tests: Some(vec![case(""), case(""), case("")]),
+            ..request("x")
+        });
+        assert!(tests.message.contains("maximum of 2"), "{}", tests.message);
+        let big = reject(SubmissionRequest {
+            tests: Some(vec![case(&"x".repeat(60)), case(&"y".repeat(60))]),
+            ..request("x")
+        });
+        assert_eq!(big.code, "tests");
+        assert!(
+            big.message.contains("maximum of 100 bytes"),
+            "{}",
+            big.message
+        );
+        let unknown = reject(SubmissionRequest {
+            language: "cobol".into(),
+            ..request("x")
+        });
+        assert!(unknown.message.contains("python"), "{}", unknown.message);
     }
 
     /// Asking for more CPU time raises the default wall limit with it.

@@ -18,11 +18,18 @@ pub struct Config {
     pub workdir: PathBuf,
     pub uid: u32,
     pub gid: u32,
+    /// The sandbox uid belongs to this container alone (the worker picks one
+    /// per job), so RLIMIT_NPROC, which the kernel counts per uid across the
+    /// whole host, bounds exactly this job's processes and threads. With a
+    /// uid shared between containers it would count all of them, so it is
+    /// only set when the worker says so (`RCE_UID_EXCLUSIVE=1`).
+    pub uid_exclusive: bool,
     pub cgroup: Cgroup,
 }
 
 impl Config {
-    /// From `RCE_WORKDIR`, `RCE_SANDBOX_UID` (gid = uid) and `RCE_CGROUP_ROOT`.
+    /// From `RCE_WORKDIR`, `RCE_SANDBOX_UID` (gid = uid), `RCE_UID_EXCLUSIVE`
+    /// and `RCE_CGROUP_ROOT`.
     pub fn from_env() -> Result<Config, String> {
         Config::from_lookup(|key| std::env::var(key).ok())
     }
@@ -39,11 +46,17 @@ impl Config {
         if uid == 0 {
             return Err("RCE_SANDBOX_UID must not be 0: user code never runs as root".into());
         }
+        let uid_exclusive = match lookup("RCE_UID_EXCLUSIVE").as_deref().map(str::trim) {
+            None | Some("" | "0" | "false") => false,
+            Some("1" | "true") => true,
+            Some(other) => return Err(format!("RCE_UID_EXCLUSIVE={other:?} is not 0/1")),
+        };
         let cgroup_root = lookup("RCE_CGROUP_ROOT").unwrap_or_else(|| DEFAULT_CGROUP_ROOT.into());
         Ok(Config {
             workdir: workdir.into(),
             uid,
             gid: uid,
+            uid_exclusive,
             cgroup: Cgroup::new(cgroup_root),
         })
     }
@@ -61,12 +74,17 @@ mod tests {
             (config.workdir.to_str(), config.uid, config.gid),
             (Some("/sandbox"), 1001, 1001)
         );
+        assert!(!config.uid_exclusive);
         let config =
             Config::from_lookup(|k| (k == "RCE_SANDBOX_UID").then(|| "61000".to_string())).unwrap();
         assert_eq!((config.uid, config.gid), (61000, 61000));
+        let config =
+            Config::from_lookup(|k| (k == "RCE_UID_EXCLUSIVE").then(|| "1".to_string())).unwrap();
+        assert!(config.uid_exclusive);
     }
 
-    /// Root or garbage as the sandbox uid is a configuration error.
+    /// Root or garbage as the sandbox uid, or garbage as the exclusivity
+    /// flag, is a configuration error.
     #[test]
     fn root_or_garbage_uid_is_refused() {
         assert!(
@@ -75,6 +93,9 @@ mod tests {
         assert!(
             Config::from_lookup(|k| (k == "RCE_SANDBOX_UID").then(|| "nobody".to_string()))
                 .is_err()
+        );
+        assert!(
+            Config::from_lookup(|k| (k == "RCE_UID_EXCLUSIVE").then(|| "yes".to_string())).is_err()
         );
     }
 }

@@ -2,8 +2,11 @@
 //! `StageLimits` before the fork and applied in the child between fork and
 //! exec. Deliberately absent: RLIMIT_AS (it breaks the JVM and Go, which
 //! reserve far more address space than they use; memory is the container
-//! cgroup's job) and RLIMIT_NPROC (it counts the uid across every container
-//! on the host; the container's pids limit bounds processes instead).
+//! cgroup's job). RLIMIT_NPROC (the stage's `processes`) is set only when the
+//! sandbox uid is exclusive to this container: the kernel counts it per uid
+//! across the whole host. It is what makes the process limit exact per stage
+//! (the container's pids limit must also fit the compiler, and under gVisor
+//! it counts the sandbox kernel's own host threads, not the program's).
 
 use crate::sys;
 use rce_protocol::StageLimits;
@@ -32,10 +35,11 @@ pub fn cpu_seconds(cpu_time_ms: u64) -> u64 {
     cpu_time_ms.div_ceil(1000).max(1)
 }
 
-/// The rlimits of a stage, in the order they are applied.
-pub fn for_stage(limits: &StageLimits) -> [Rlimit; 5] {
+/// The rlimits of a stage, in the order they are applied; `nproc` adds
+/// RLIMIT_NPROC = `limits.processes` (only for an exclusive uid).
+pub fn for_stage(limits: &StageLimits, nproc: bool) -> Vec<Rlimit> {
     let cpu = cpu_seconds(limits.cpu_time_ms);
-    [
+    let mut all = vec![
         // SIGXCPU at the soft limit, SIGKILL one second later if caught.
         Rlimit {
             resource: libc::RLIMIT_CPU,
@@ -63,7 +67,17 @@ pub fn for_stage(limits: &StageLimits) -> [Rlimit; 5] {
             soft: STACK_BYTES,
             hard: libc::RLIM_INFINITY,
         },
-    ]
+    ];
+    if nproc {
+        // Counts threads too, like the pids cgroup. Applied while still
+        // root (not checked for root), enforced once the uid has changed.
+        all.push(Rlimit {
+            resource: libc::RLIMIT_NPROC,
+            soft: limits.processes,
+            hard: limits.processes,
+        });
+    }
+    all
 }
 
 /// Applies `limits` to the calling process, each clamped to the hard limit
@@ -102,15 +116,16 @@ mod tests {
         assert_eq!(cpu_seconds(1), 1);
         assert_eq!(cpu_seconds(1000), 1);
         assert_eq!(cpu_seconds(1001), 2);
-        let cpu = for_stage(&limits(2500))[0];
+        let cpu = for_stage(&limits(2500), false)[0];
         assert_eq!((cpu.resource, cpu.soft, cpu.hard), (libc::RLIMIT_CPU, 3, 4));
     }
 
-    /// Core dumps are off, file size follows the stage, and neither
-    /// RLIMIT_AS nor RLIMIT_NPROC is ever set.
+    /// Core dumps are off, file size follows the stage, RLIMIT_AS is never
+    /// set, and RLIMIT_NPROC only for an exclusive uid, at the stage's
+    /// process limit.
     #[test]
-    fn stage_limits_cover_fsize_core_and_never_as_or_nproc() {
-        let all = for_stage(&limits(1000));
+    fn stage_limits_cover_fsize_core_and_nproc_only_when_exclusive() {
+        let all = for_stage(&limits(1000), false);
         let find = |r| all.iter().find(|l| l.resource == r).copied();
         assert_eq!(
             find(libc::RLIMIT_FSIZE).map(|l| (l.soft, l.hard)),
@@ -123,5 +138,9 @@ mod tests {
         assert_eq!(find(libc::RLIMIT_NOFILE).map(|l| l.soft), Some(NOFILE));
         assert!(find(libc::RLIMIT_AS).is_none());
         assert!(find(libc::RLIMIT_NPROC).is_none());
+        let exclusive = for_stage(&limits(1000), true);
+        let nproc = exclusive.iter().find(|l| l.resource == libc::RLIMIT_NPROC);
+        assert_eq!(nproc.map(|l| (l.soft, l.hard)), Some((16, 16)));
+        assert!(exclusive.iter().all(|l| l.resource != libc::RLIMIT_AS));
     }
 }

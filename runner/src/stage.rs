@@ -257,7 +257,7 @@ fn command(config: &Config, program: &str, args: &[String], limits: &StageLimits
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let rlimits = limits::for_stage(limits);
+    let rlimits = limits::for_stage(limits, config.uid_exclusive);
     let (uid, gid) = (config.uid, config.gid);
     // SAFETY: the hook runs in the forked child before exec. The runner is
     // single-threaded, and the hook only makes raw syscalls through

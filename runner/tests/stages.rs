@@ -587,3 +587,36 @@ fn absurd_limits_do_not_break_the_runner() {
         "{run:?}"
     );
 }
+
+/// With an exclusive uid (`RCE_UID_EXCLUSIVE=1`) the stage's process limit
+/// is RLIMIT_NPROC: a thread bomb gets exactly `processes` tasks (the main
+/// thread included), then creation fails; without it no such rlimit is set.
+#[test]
+fn exclusive_uid_caps_processes_and_threads() {
+    let Some(sb) = sandbox("nproc", 61030) else {
+        return;
+    };
+    let mut spec = python(
+        "import threading, time, resource\n\
+         print(resource.getrlimit(resource.RLIMIT_NPROC)[0])\n\
+         n = 1\n\
+         try:\n    \
+             while n < 100:\n        \
+                 threading.Thread(target=time.sleep, args=(5,), daemon=True).start()\n        \
+                 n += 1\n\
+         except RuntimeError:\n    \
+             pass\n\
+         print(n)",
+    );
+    spec.run_limits.processes = 7;
+    let mut running = sb.start_with(&spec, |command| {
+        command.env("RCE_UID_EXCLUSIVE", "1");
+    });
+    running.close_stdin();
+    let outcome = running.finish();
+    assert_eq!(outcome.run().stdout, "7\n7\n", "{:?}", outcome.run());
+    let shared = sb.run(&python(
+        "import resource\nprint(resource.getrlimit(resource.RLIMIT_NPROC)[0] == resource.RLIM_INFINITY or resource.getrlimit(resource.RLIMIT_NPROC)[0] > 1000)",
+    ));
+    assert_eq!(shared.run().stdout, "True\n", "{:?}", shared.run());
+}

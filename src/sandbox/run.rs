@@ -20,6 +20,7 @@ use bollard::container::LogOutput;
 use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{
     AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder,
+    WaitContainerOptions,
 };
 use bollard::Docker;
 use futures_util::{Stream, StreamExt};
@@ -48,6 +49,8 @@ pub enum SandboxError {
     ReadOutput(bollard::errors::Error),
     #[error("decoding rce-runner's frames: {0}")]
     Frames(rce_protocol::FrameError),
+    #[error("the Docker engine stopped answering while the job ran")]
+    EngineLost,
 }
 
 impl SandboxError {
@@ -336,30 +339,50 @@ where
     Ok(match ending {
         Ending::Report(report) => {
             let killed_by_signal = report.run.as_ref().is_some_and(|run| run.signal == Some(9));
+            // The runner exits right after its report; wait for that so
+            // Docker's OOM flag is final.
+            let oom_killed = killed_by_signal && container_end(docker, id).await.oom_killed;
             let facts = ContainerFacts {
-                oom_killed: killed_by_signal && oom_killed(docker, id).await,
+                oom_killed,
                 deadline_hit: false,
             };
             verdict::judge(&report, facts)
         }
         Ending::Deadline => streamed.into_result(verdict::without_report(
             ContainerFacts {
-                oom_killed: oom_killed(docker, id).await,
+                // Still running (that is why the deadline hit): only an OOM
+                // kill already recorded counts.
+                oom_killed: inspect_end(docker, id).await.oom_killed,
                 deadline_hit: true,
             },
             "deadline",
         )),
         Ending::Killed => streamed.into_result(stopped_on_request(false)),
         Ending::StreamEnded => {
+            // The whole container died without a report: under gVisor a
+            // cgroup OOM kill takes the sandbox kernel and the runner with
+            // it (exit 137), and so does a Sentry that cannot get a thread.
+            let end = container_end(docker, id).await;
+            if !end.reachable {
+                // Not the program's doing: the engine (or our connection to
+                // it) went away. Retriable, so the job runs again.
+                return Err(SandboxError::EngineLost);
+            }
             let facts = ContainerFacts {
-                oom_killed: oom_killed(docker, id).await,
+                oom_killed: end.oom_killed,
                 deadline_hit: false,
             };
+            let exit = end
+                .exit_code
+                .map_or_else(|| "unknown".to_string(), |code| code.to_string());
             let reason = format!(
-                "rce-runner ended without a report: {}",
+                "the sandbox ended without a report (exit code {exit}): {}",
                 String::from_utf8_lossy(&runner_stderr).trim()
             );
-            streamed.into_result(verdict::without_report(facts, &reason))
+            streamed.into_result(verdict::without_report(
+                facts,
+                reason.trim_end_matches(": "),
+            ))
         }
     })
 }
@@ -379,15 +402,43 @@ pub fn stopped_on_request(before_start: bool) -> JobResult {
     result
 }
 
-async fn oom_killed(docker: &Docker, id: &str) -> bool {
+/// How long to wait for a container whose output has ended to be recorded
+/// as exited.
+const EXIT_WAIT: Duration = Duration::from_secs(5);
+
+/// What Docker recorded about a container's end.
+#[derive(Debug, Clone, Copy, Default)]
+struct ContainerEnd {
+    oom_killed: bool,
+    exit_code: Option<i64>,
+    /// The engine answered the inspection.
+    reachable: bool,
+}
+
+/// The container's end once Docker has recorded it: the attach stream can
+/// close a moment before the engine marks the container exited (and sets
+/// its OOM flag), so this waits for the exit first (at most [`EXIT_WAIT`]).
+async fn container_end(docker: &Docker, id: &str) -> ContainerEnd {
+    let mut wait = docker.wait_container(id, None::<WaitContainerOptions>);
+    // A non-zero exit arrives as an error; either way it has ended.
+    let _ = tokio::time::timeout(EXIT_WAIT, wait.next()).await;
+    inspect_end(docker, id).await
+}
+
+/// Docker's OOM flag and exit code as they are now.
+async fn inspect_end(docker: &Docker, id: &str) -> ContainerEnd {
     match docker.inspect_container(id, None).await {
-        Ok(info) => info
-            .state
-            .and_then(|state| state.oom_killed)
-            .unwrap_or(false),
+        Ok(info) => {
+            let state = info.state.unwrap_or_default();
+            ContainerEnd {
+                oom_killed: state.oom_killed.unwrap_or(false),
+                exit_code: state.exit_code,
+                reachable: true,
+            }
+        }
         Err(error) => {
             tracing::warn!(container = %id, %error, "inspecting a sandbox container failed");
-            false
+            ContainerEnd::default()
         }
     }
 }

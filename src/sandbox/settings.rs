@@ -2,7 +2,7 @@
 //! runs containers, the default and maximum limits a submission may ask for,
 //! and the fixed container shape (tmpfs sizes, uid, slack for the runner).
 
-use crate::job::{Limits, SubmissionBounds};
+use crate::job::{JobId, Limits, SubmissionBounds};
 use rce_protocol::StageLimits;
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -38,8 +38,17 @@ pub struct SandboxSettings {
     pub runner_memory_mb: u64,
     /// Processes added to the program's pids limit for rce-runner's threads.
     pub runner_pids: u64,
-    /// uid (and gid) user code runs as inside the container.
+    /// First uid of the range user code runs as (gid = uid). Each job gets
+    /// its own uid from the range, picked from its id, so RLIMIT_NPROC
+    /// (which the kernel counts per uid across the host) bounds exactly that
+    /// job's processes. Far above any uid a host or a user namespace hands
+    /// out, and never 0.
     pub sandbox_uid: u32,
+    /// How many uids the range holds. 1 makes every job share `sandbox_uid`;
+    /// the process limit is then only the container's pids limit (which
+    /// also has to fit the compiler, and under gVisor counts its own host
+    /// threads). Two jobs that draw the same uid share one process budget.
+    pub sandbox_uids: u32,
     /// Time past the sum of a job's stage limits after which the worker
     /// kills the container from outside.
     pub deadline_grace_ms: u64,
@@ -80,7 +89,8 @@ impl Default for SandboxSettings {
             cpus: 1.0,
             runner_memory_mb: 64,
             runner_pids: 16,
-            sandbox_uid: 1001,
+            sandbox_uid: 1_100_000_000,
+            sandbox_uids: 1_000_000,
             deadline_grace_ms: 3_000,
             warm_pool_size: 2,
             warm_languages: vec!["python".into()],
@@ -89,6 +99,22 @@ impl Default for SandboxSettings {
 }
 
 impl SandboxSettings {
+    /// The uid `job` runs as, and whether no other job can hold it (then the
+    /// runner may set RLIMIT_NPROC).
+    pub fn uid_for(&self, job: &JobId) -> (u32, bool) {
+        let span = self.sandbox_uids.max(1);
+        // The low bits of a UUIDv7 are random.
+        let offset = (job.0.as_u128() % u128::from(span)) as u32;
+        let uid = self.sandbox_uid.max(1).saturating_add(offset);
+        (uid, span > 1)
+    }
+
+    /// Whether containers run under gVisor, whose sandbox kernel needs room
+    /// of its own in the container's pids cgroup.
+    pub fn is_gvisor(&self) -> bool {
+        self.runtime.contains("runsc") || self.runtime.contains("gvisor")
+    }
+
     /// What the API accepts.
     pub fn bounds(&self) -> SubmissionBounds {
         SubmissionBounds {

@@ -633,3 +633,24 @@ impl Drop for DockerProxy {
         self.cut();
     }
 }
+
+/// Why gVisor cannot be used here, or `None` when `/usr/bin/runsc` exists and
+/// the engine lists a `runsc` runtime (tests then run with
+/// `RCE_SANDBOX__RUNTIME=runsc`).
+pub async fn runsc_unavailable() -> Option<String> {
+    if !std::path::Path::new("/usr/bin/runsc").exists() {
+        return Some("/usr/bin/runsc is not installed".into());
+    }
+    match docker().await.info().await {
+        Ok(info)
+            if info
+                .runtimes
+                .as_ref()
+                .is_some_and(|r| r.contains_key("runsc")) =>
+        {
+            None
+        }
+        Ok(_) => Some("the Docker engine has no runsc runtime registered".into()),
+        Err(error) => Some(format!("docker info failed: {error}")),
+    }
+}

@@ -1,12 +1,13 @@
 //! Wires one rce process together for its role: `api` (HTTP, WebSocket,
 //! PubSubBridge), `worker` (StreamConsumer, WorkerPool, SandboxActors,
 //! JobControl, the Judge0 CallbackDispatcher when callbacks are configured,
-//! and a small HTTP server with only `/healthz` and `/readyz` for
-//! orchestrators' probes) or `all` (both; the default). Owns start-up order
-//! (store, Redis, Docker, reaper, actors, HTTP) and the shutdown signal
-//! (SIGTERM/SIGINT: stop accepting, close WebSockets with 1001 going-away,
-//! finish open requests, stop reading the stream, let running jobs finish,
-//! exit 0). Logging and tracing are set up by [`crate::telemetry`].
+//! and a small HTTP server with only `/healthz` and `/readyz`
+//! for orchestrators' probes) or `all` (both; the default). Owns start-up
+//! order (store, Redis, Docker, reaper, actors, HTTP) and the shutdown
+//! signal (SIGTERM/SIGINT: stop accepting, close WebSockets with 1001
+//! going-away, finish open requests, stop reading the stream, let running
+//! jobs finish, exit 0). Logging and tracing are set up by
+//! [`crate::telemetry`].
 
 use crate::actors::store::StoreActor;
 use crate::actors::stream_consumer::{ConsumerHandle, StreamConsumer};
@@ -236,9 +237,9 @@ pub async fn run(
             keys: keys.clone(),
             docker: docker.clone(),
             http: settings.http.clone(),
-            compat: settings.compat.clone(),
             control: ControlClient::new(redis.clone(), keys.clone()),
             ws: settings.ws.clone(),
+            compat: settings.compat.clone(),
             shutdown: shutdown.clone(),
         });
         let server = HttpServer::new(move || {

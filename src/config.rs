@@ -28,9 +28,9 @@ pub struct Settings {
     /// settings (the built-in JWT secret) stop the server at start-up.
     pub env: String,
     pub http: HttpSettings,
+    pub ws: WsSettings,
     pub auth: AuthSettings,
     pub quota: QuotaSettings,
-    pub ws: WsSettings,
     pub redis: RedisSettings,
     pub worker: WorkerSettings,
     pub sandbox: SandboxSettings,
@@ -49,9 +49,9 @@ impl Default for Settings {
         Settings {
             env: "development".into(),
             http: HttpSettings::default(),
+            ws: WsSettings::default(),
             auth: AuthSettings::default(),
             quota: QuotaSettings::default(),
-            ws: WsSettings::default(),
             redis: RedisSettings::default(),
             worker: WorkerSettings::default(),
             sandbox: SandboxSettings::default(),

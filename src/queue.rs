@@ -70,24 +70,6 @@ impl Keys {
         channel.strip_prefix(&self.prefix)?.strip_prefix(":events:")
     }
 
-    /// One rate-limit bucket (`rce:ratelimit:{bucket}:{subject}`), e.g. a
-    /// user's submissions or a client address's login attempts.
-    pub fn rate_limit(&self, bucket: &str, subject: &str) -> String {
-        format!("{}:ratelimit:{}:{}", self.prefix, bucket, subject)
-    }
-
-    /// The Judge0-only fields of one submission made through the Judge0
-    /// compatibility API (`rce:judge0:submission:{id}`, a JSON string).
-    pub fn judge0_submission(&self, id: &str) -> String {
-        format!("{}:judge0:submission:{}", self.prefix, id)
-    }
-
-    /// Judge0 callbacks waiting for their job to finish (a hash: job id →
-    /// owner), claimed by the worker that delivers them.
-    pub fn judge0_callbacks(&self) -> String {
-        format!("{}:judge0:callbacks", self.prefix)
-    }
-
     /// The Pub/Sub channel every worker listens on for stdin and kill
     /// notices (`rce:control`); the notice names the job, and only the
     /// worker running it acts.
@@ -113,6 +95,24 @@ impl Keys {
     /// (`rce:job:{id}:output`), replayed to a client that `watch`es it.
     pub fn output_list(&self, job_id: &JobId) -> String {
         format!("{}:job:{}:output", self.prefix, job_id)
+    }
+
+    /// One rate-limit bucket (`rce:ratelimit:{bucket}:{subject}`), e.g. a
+    /// user's submissions or a client address's login attempts.
+    pub fn rate_limit(&self, bucket: &str, subject: &str) -> String {
+        format!("{}:ratelimit:{}:{}", self.prefix, bucket, subject)
+    }
+
+    /// The Judge0-only fields of one submission made through the Judge0
+    /// compatibility API (`rce:judge0:submission:{id}`, a JSON string).
+    pub fn judge0_submission(&self, id: &str) -> String {
+        format!("{}:judge0:submission:{}", self.prefix, id)
+    }
+
+    /// Judge0 callbacks waiting for their job to finish (a hash: job id →
+    /// owner), claimed by the worker that delivers them.
+    pub fn judge0_callbacks(&self) -> String {
+        format!("{}:judge0:callbacks", self.prefix)
     }
 
     /// The label value that marks this deployment's containers.

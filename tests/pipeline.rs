@@ -379,8 +379,7 @@ async fn live_long_job_is_not_taken_over() {
             ("RCE_WORKER__READ_BLOCK_MS", "100"),
         ]),
     );
-    let mut ws = WsClient::connect(&rce.ws_url_authed("/api/v1/ws").await).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut ws = WsClient::connect_authed(&rce, &rce.token().await).await;
     let id = submit(&rce, sleepy_job(1, 2.5)).await;
     let events = ws.events_until_finished(&id, Duration::from_secs(60)).await;
     // Anything published after `finished` (a duplicate run) would arrive soon.

@@ -12,6 +12,11 @@ use std::time::{Duration, Instant};
 
 const JOB_WAIT: Duration = Duration::from_secs(60);
 
+/// Registers `username` and returns its login token.
+async fn account(rce: &Rce, username: &str) -> String {
+    register_and_login_as(rce, username, "a password for tests").await
+}
+
 /// Submits `body` over the socket and returns the job id from `queued`.
 async fn submit_ws(ws: &mut WsClient, mut body: Value) -> String {
     let reference = uuid::Uuid::new_v4().to_string();
@@ -117,7 +122,7 @@ fn rss_kb(pid: u32) -> u64 {
 #[actix_rt::test]
 async fn output_arrives_live_as_separate_events() {
     let rce = start_rce();
-    let mut ws = WsClient::connect_as(&rce, "alice").await;
+    let mut ws = WsClient::connect_authed(&rce, &rce.token().await).await;
     let source = "import time\nfor i in range(5):\n    print(f'line {i}')\n    time.sleep(0.2)\n";
     let id = submit_ws(&mut ws, json!({"language": "python", "source": source})).await;
     let mut arrivals = Vec::new();
@@ -161,7 +166,7 @@ async fn output_arrives_live_as_separate_events() {
 #[actix_rt::test]
 async fn interactive_program_greets_the_name_typed() {
     let rce = start_rce();
-    let mut ws = WsClient::connect_as(&rce, "alice").await;
+    let mut ws = WsClient::connect_authed(&rce, &rce.token().await).await;
     let source = "name = input('What is your name? ')\nprint(f'Hello, {name}!')\n";
     let body = json!({"language": "python", "source": source, "interactive": true});
     let id = submit_ws(&mut ws, body).await;
@@ -192,7 +197,7 @@ async fn interactive_program_greets_the_name_typed() {
 #[actix_rt::test]
 async fn two_inputs_driven_line_by_line_then_eof() {
     let rce = start_rce();
-    let mut ws = WsClient::connect_as(&rce, "alice").await;
+    let mut ws = WsClient::connect_authed(&rce, &rce.token().await).await;
     let source = "a = int(input('a? '))\nb = int(input('b? '))\nprint('sum', a + b)\nimport sys\nprint('rest', repr(sys.stdin.read()))\n";
     let id = submit_ws(
         &mut ws,
@@ -220,7 +225,7 @@ async fn two_inputs_driven_line_by_line_then_eof() {
 #[actix_rt::test]
 async fn stdin_sent_before_the_job_starts_is_delivered() {
     let rce = start_rce();
-    let mut ws = WsClient::connect_as(&rce, "alice").await;
+    let mut ws = WsClient::connect_authed(&rce, &rce.token().await).await;
     let source = "import sys\nprint(sys.stdin.read().upper(), end='')\n";
     let id = submit_ws(
         &mut ws,
@@ -253,9 +258,11 @@ async fn events_and_stdin_cross_processes_and_stay_with_their_user() {
         ..RceOptions::default()
     });
     let _worker = Worker(start_worker(&first, vec![]));
-    let mut alice = WsClient::connect_as(&second, "alice").await;
-    let mut bob_first = WsClient::connect_as(&first, "bob").await;
-    let mut bob_second = WsClient::connect_as(&second, "bob").await;
+    // Both API processes share the store: one account works on either.
+    let (alice, bob) = (account(&first, "alice").await, account(&first, "bob").await);
+    let mut alice = WsClient::connect_authed(&second, &alice).await;
+    let mut bob_first = WsClient::connect_authed(&first, &bob).await;
+    let mut bob_second = WsClient::connect_authed(&second, &bob).await;
 
     let source = "for i in range(3):\n    line = input(f'{i}> ')\n    print(line[::-1])\n";
     let id = submit_ws(
@@ -330,7 +337,7 @@ async fn events_and_stdin_cross_processes_and_stay_with_their_user() {
 #[actix_rt::test]
 async fn reconnect_and_watch_resumes_mid_run() {
     let rce = start_rce();
-    let mut ws = WsClient::connect_as(&rce, "alice").await;
+    let mut ws = WsClient::connect_authed(&rce, &rce.token().await).await;
     let source = "import time\nfor i in range(10):\n    print(i)\n    time.sleep(0.25)\n";
     let id = submit_ws(&mut ws, json!({"language": "python", "source": source})).await;
     let mut out = Transcript::of(&id);
@@ -339,7 +346,7 @@ async fn reconnect_and_watch_resumes_mid_run() {
     // Output printed while no client is connected.
     tokio::time::sleep(Duration::from_millis(600)).await;
 
-    let mut ws = WsClient::connect_as(&rce, "alice").await;
+    let mut ws = WsClient::connect_authed(&rce, &rce.token().await).await;
     ws.send(&json!({"type": "watch", "id": id})).await;
     let state = ws.next_event(Duration::from_secs(10)).await.expect("state");
     assert_eq!(state["type"], "started", "the job is running: {state}");
@@ -373,9 +380,10 @@ async fn reconnect_and_watch_resumes_mid_run() {
     assert_eq!(state["result"]["verdict"], "ok");
 }
 
-/// A bad token in the query, a first frame that is not `auth`, and an
-/// `auth` frame with a bad token are each closed with 1008 before any event;
-/// a good token in the first frame is accepted.
+/// A bad token in the query, a first frame that is not `auth`, an `auth`
+/// frame with a bad token and a tampered login token are each closed with
+/// 1008 before any event; an API key in the query and a good token in the
+/// first frame are accepted.
 #[actix_rt::test]
 async fn bad_tokens_are_refused_with_policy_violation() {
     let rce = start_rce();
@@ -391,8 +399,29 @@ async fn bad_tokens_are_refused_with_policy_violation() {
     ws.send(&json!({"type": "auth", "token": "forged"})).await;
     assert_eq!(ws.close_code(Duration::from_secs(10)).await, Some(1008));
 
+    // A real token with its signature tampered with.
+    let mut tampered = rce.token().await;
+    let last = if tampered.ends_with('A') { "B" } else { "A" };
+    tampered.replace_range(tampered.len() - 1.., last);
+    let mut ws = WsClient::connect(&rce.ws_url(&format!("/api/v1/ws?token={tampered}"))).await;
+    assert_eq!(ws.close_code(Duration::from_secs(10)).await, Some(1008));
+
+    // An API key is accepted like a login token.
+    let created = request(
+        "POST",
+        &rce.url("/api/v1/keys"),
+        Some(&rce.token().await),
+        Some(&json!({"name": "ws"})),
+    )
+    .await;
+    let key = created.body["key"]
+        .as_str()
+        .expect("an API key")
+        .to_string();
+    WsClient::connect_authed(&rce, &key).await;
+
     let mut ws = WsClient::connect(&rce.ws_url("/api/v1/ws")).await;
-    ws.send(&json!({"type": "auth", "token": dev_token("alice")}))
+    ws.send(&json!({"type": "auth", "token": rce.token().await}))
         .await;
     let ready = ws.next_event(Duration::from_secs(10)).await.expect("ready");
     assert_eq!(ready["type"], "ready", "{ready}");
@@ -421,7 +450,7 @@ async fn unauthenticated_connection_times_out() {
 #[actix_rt::test]
 async fn kill_stops_the_program_with_a_clear_verdict() {
     let rce = start_rce();
-    let mut ws = WsClient::connect_as(&rce, "alice").await;
+    let mut ws = WsClient::connect_authed(&rce, &rce.token().await).await;
     let source = "import time\nprint('working', flush=True)\nwhile True: time.sleep(0.1)\n";
     let id = submit_ws(
         &mut ws,
@@ -471,8 +500,8 @@ async fn silent_peer_is_dropped_by_the_heartbeat() {
         env,
         ..RceOptions::default()
     });
-    let mut silent = WsClient::connect_as(&rce, "alice").await;
-    let mut lively = WsClient::connect_as(&rce, "alice").await;
+    let mut silent = WsClient::connect_authed(&rce, &rce.token().await).await;
+    let mut lively = WsClient::connect_authed(&rce, &rce.token().await).await;
     // The lively client answers pings (next_event does) for 2.5 s; the
     // silent one reads nothing meanwhile.
     assert!(lively
@@ -519,8 +548,8 @@ async fn stalled_reader_is_bounded_and_still_gets_finished() {
         share_with: share,
     });
     let _worker = Worker(start_worker(&api, vec![]));
-    let mut stalled = WsClient::connect_as(&api, "alice").await;
-    let mut reader = WsClient::connect_as(&other, "alice").await;
+    let mut stalled = WsClient::connect_authed(&api, &api.token().await).await;
+    let mut reader = WsClient::connect_authed(&other, &other.token().await).await;
     let mib = 12;
     let source = format!("import sys\nline = 'x' * 1023 + '\\n'\nfor _ in range({mib} * 1024):\n    sys.stdout.write(line)\n");
     let body = json!({"language": "python", "source": source, "limits": {"output_kb": 16384}});

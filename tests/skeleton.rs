@@ -29,10 +29,8 @@ async fn python_hello_completes_by_polling() {
 #[actix_rt::test]
 async fn websocket_receives_finished_events() {
     let rce = start_rce();
-    let mut ws = WsClient::connect(&rce.ws_url_authed("/api/v1/ws").await).await;
-    // The session subscribes asynchronously; give it a moment so the first
-    // event cannot be published before the subscription exists.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // `ready` means the session's subscription exists: no event is missed.
+    let mut ws = WsClient::connect_authed(&rce, &rce.token().await).await;
     let id = submit(&rce, json!({"language": "python", "source": "print(6*7)"})).await;
     let events = ws.events_until_finished(&id, Duration::from_secs(60)).await;
     let finished = events.last().unwrap();
@@ -65,8 +63,7 @@ async fn websocket_receives_finished_events() {
 #[actix_rt::test]
 async fn infinite_loop_is_time_limit_exceeded_and_cleaned_up() {
     let rce = start_rce();
-    let mut ws = WsClient::connect(&rce.ws_url_authed("/api/v1/ws").await).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut ws = WsClient::connect_authed(&rce, &rce.token().await).await;
     let body = json!({"language": "python", "source": "while True: pass", "limits": {"time_ms": 1000, "wall_ms": 2000}});
     let id = submit(&rce, body).await;
     let mut started_at = None;

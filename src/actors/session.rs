@@ -3,8 +3,7 @@
 //! client's frames (`auth`, `submit`, `watch`, `stdin`, `kill`), the
 //! `Deliver` events PubSubBridge routes to it, `Drained` from its writer,
 //! `GoingAway` (the process is shutting down: close with 1001 so the client
-//! reconnects elsewhere) and
-//! its own timers: the authentication deadline, and a heartbeat that pings
+//! reconnects elsewhere) and its own timers: the authentication deadline, and a heartbeat that pings
 //! every `ws.heartbeat_ms` and drops a peer silent for `ws.client_timeout_ms`
 //! (or one that has read none of its queued frames for that long).
 //!
@@ -108,8 +107,35 @@ impl Default for WsSettings {
     }
 }
 
-/// Checks a token; the user it belongs to, or `None` when it is not valid.
-pub type TokenVerifier = Rc<dyn Fn(String) -> LocalBoxFuture<'static, Option<String>>>;
+/// Why a credential was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthRefusal {
+    /// Not valid (unknown, tampered, expired…): close 1008.
+    Invalid(String),
+    /// The account store could not answer: close 1011, try again later.
+    Unavailable,
+}
+
+impl AuthRefusal {
+    pub fn close_code(&self) -> CloseCode {
+        match self {
+            AuthRefusal::Invalid(_) => CloseCode::Policy,
+            AuthRefusal::Unavailable => CloseCode::Error,
+        }
+    }
+}
+
+impl std::fmt::Display for AuthRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AuthRefusal::Invalid(reason) => write!(f, "{reason}"),
+            AuthRefusal::Unavailable => f.write_str("authentication is unavailable; try again"),
+        }
+    }
+}
+
+/// Checks a credential; the user it belongs to, or why not.
+pub type TokenVerifier = Rc<dyn Fn(String) -> LocalBoxFuture<'static, Result<String, AuthRefusal>>>;
 
 /// How the session learns its user.
 pub enum SessionAuth {
@@ -612,8 +638,15 @@ impl SessionActor {
         // ctx.wait: frames after `auth` wait until it is decided.
         ctx.wait(verifier(token.to_string()).into_actor(self).map(
             |user, session, ctx| match user {
-                Some(user_id) => session.authenticated(user_id, ctx),
-                None => session.close(ctx, CloseCode::Policy, "invalid token"),
+                Ok(user_id) => session.authenticated(user_id, ctx),
+                Err(refusal) => {
+                    tracing::info!(
+                        session_id = session.id,
+                        ?refusal,
+                        "websocket authentication refused"
+                    );
+                    session.close(ctx, refusal.close_code(), &refusal.to_string())
+                }
             },
         ));
     }
@@ -1022,6 +1055,24 @@ impl Handler<Deliver> for SessionActor {
     }
 }
 
+/// The server is shutting down: close with 1001 going-away, so the client
+/// reconnects (to another API process behind the same address).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct GoingAway;
+
+impl Handler<GoingAway> for SessionActor {
+    type Result = ();
+
+    fn handle(&mut self, _: GoingAway, ctx: &mut Context<Self>) {
+        tracing::debug!(
+            session_id = self.id,
+            "server shutting down; closing with going-away"
+        );
+        self.close(ctx, CloseCode::Away, "server shutting down");
+    }
+}
+
 /// The writer has emptied the queue (asked for while `finished` events wait).
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -1065,24 +1116,6 @@ impl Handler<Drained> for SessionActor {
                 session.outbox.notify_when_drained(ctx);
             }
         }));
-    }
-}
-
-/// The server is shutting down: close with 1001 going-away, so the client
-/// reconnects (to another API process behind the same address).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct GoingAway;
-
-impl Handler<GoingAway> for SessionActor {
-    type Result = ();
-
-    fn handle(&mut self, _: GoingAway, ctx: &mut Context<Self>) {
-        tracing::debug!(
-            session_id = self.id,
-            "server shutting down; closing with going-away"
-        );
-        self.close(ctx, CloseCode::Away, "server shutting down");
     }
 }
 

@@ -30,11 +30,11 @@ pub struct ApiState {
     /// Present where this process also runs jobs (readiness checks it).
     pub docker: Option<Docker>,
     pub http: HttpSettings,
-    /// The Judge0 and Piston compatibility APIs' settings.
-    pub compat: crate::compat::CompatSettings,
     /// Carries WebSocket `stdin`/`kill` to the worker running the job.
     pub control: ControlClient,
     pub ws: WsSettings,
+    /// The Judge0 and Piston compatibility APIs' settings.
+    pub compat: crate::compat::CompatSettings,
     /// Cancelled when the process shuts down: WebSocket sessions close with
     /// 1001 going-away so clients reconnect to another API process.
     pub shutdown: CancellationToken,

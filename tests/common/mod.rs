@@ -433,11 +433,10 @@ impl WsClient {
         }
     }
 
-    /// Connects as `user` (token in the query) and waits for `ready`, after
-    /// which no event of the user is missed.
-    pub async fn connect_as(rce: &Rce, user: &str) -> WsClient {
-        let mut ws =
-            WsClient::connect(&rce.ws_url(&format!("/api/v1/ws?token={}", dev_token(user)))).await;
+    /// Connects with `token` in the query and waits for `ready`, after
+    /// which no event of the token's user is missed.
+    pub async fn connect_authed(rce: &Rce, token: &str) -> WsClient {
+        let mut ws = WsClient::connect(&rce.ws_url(&format!("/api/v1/ws?token={token}"))).await;
         let ready = ws.next_event(Duration::from_secs(10)).await;
         assert_eq!(
             ready.as_ref().map(|r| r["type"].clone()),
@@ -479,11 +478,6 @@ impl WsClient {
             }
         }
     }
-}
-
-/// A token that authenticates as `user` (until accounts exist: `dev:<user>`).
-pub fn dev_token(user: &str) -> String {
-    format!("dev:{user}")
 }
 
 /// Containers (running or not) carrying this test's prefix label, except

@@ -442,3 +442,21 @@ async fn websocket_close_codes_are_pistons() {
         ),
     }
 }
+
+/// When the server shuts down, an open Piston socket is closed with 1001
+/// going-away (the client reconnects elsewhere) rather than cut off, and
+/// the server still exits cleanly.
+#[actix_rt::test]
+async fn websocket_closes_with_going_away_on_shutdown() {
+    let mut rce = start_rce();
+    let key = support::api_key(&rce).await;
+    let mut ws = PistonWs::connect(&rce, &key).await;
+    ws.send(json!({"type": "init", "language": "python", "files": [{"content": "input()"}]}))
+        .await;
+    ws.until(WS_WAIT, |m| m["type"] == "runtime").await;
+    let stopping = std::thread::spawn(move || rce.terminate());
+    let (_, code) = ws.rest(WS_WAIT).await;
+    assert_eq!(code, Some(1001));
+    let status = stopping.join().expect("terminate");
+    assert!(status.success(), "{status:?}");
+}

@@ -18,7 +18,8 @@
 //! `status`, `message`, `cpu_time`, `wall_time`, `memory`), `error
 //! {message}`. Close codes as Piston: 4000 already initialised, 4001
 //! initialisation timeout, 4002 notified error, 4003 not yet initialised,
-//! 4004 can only write to stdin, 4005 invalid signal, 4999 job completed.
+//! 4004 can only write to stdin, 4005 invalid signal, 4999 job completed;
+//! and 1001 going-away when the server shuts down (its job is stopped).
 //! Any valid signal stops the program (its container is killed: the
 //! program's process tree cannot survive it); the `exit` frame then reports
 //! how it ended. Output is capped like every job's (`limits.output_kb`).
@@ -487,7 +488,7 @@ pub async fn connect(
                 Out::Pong(bytes) => session.pong(&bytes).await,
                 Out::Close(code, reason) => {
                     let reason = CloseReason {
-                        code: CloseCode::Other(code),
+                        code: CloseCode::from(code),
                         description: Some(reason.into()),
                     };
                     let _ = session.close(Some(reason)).await;
@@ -501,8 +502,15 @@ pub async fn connect(
         let _ = session.close(None).await;
     });
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let shutdown = state.shutdown.clone();
     PistonSession::create(move |ctx| {
         ctx.add_stream(stream);
+        // On shutdown the client is told to go elsewhere (1001 going-away)
+        // instead of being cut off when the server stops.
+        ctx.spawn(
+            actix::fut::wrap_future::<_, PistonSession>(shutdown.cancelled_owned())
+                .map(|(), session, ctx| session.close(ctx, 1001, "server shutting down")),
+        );
         PistonSession {
             id,
             user,

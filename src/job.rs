@@ -109,6 +109,10 @@ pub struct SubmissionRequest {
     /// Keep stdin open for `stdin` frames (WebSocket clients).
     #[serde(default)]
     pub interactive: Option<bool>,
+    /// Extra compiler arguments (argv words, never a shell line). Not part
+    /// of API v1's body: set by the Judge0 layer's `compiler_options`.
+    #[serde(skip)]
+    pub compile_args: Option<Vec<String>>,
 }
 
 /// The server's bounds on what a submission may ask for.
@@ -153,6 +157,10 @@ pub struct Job {
     pub limits: Limits,
     pub tests: Vec<TestCase>,
     pub interactive: bool,
+    /// Extra compiler arguments, placed before the source file in the
+    /// language's compile command.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub compile_args: Vec<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
@@ -244,6 +252,25 @@ impl Job {
                 ),
             ));
         }
+        let compile_args = request.compile_args.unwrap_or_default();
+        if !compile_args.is_empty() && language.compile.is_none() {
+            return Err(Rejection::new(
+                "compile_args",
+                format!(
+                    "{} is not compiled; it takes no compiler options",
+                    language.id
+                ),
+            ));
+        }
+        if compile_args.len() > bounds.max_args || compile_args.iter().any(|a| a.contains('\0')) {
+            return Err(Rejection::new(
+                "compile_args",
+                format!(
+                    "compile_args: at most {} arguments, without NUL bytes",
+                    bounds.max_args
+                ),
+            ));
+        }
         let interactive = request.interactive.unwrap_or(false);
         if interactive && !tests.is_empty() {
             return Err(Rejection::new(
@@ -261,6 +288,7 @@ impl Job {
             limits,
             tests,
             interactive,
+            compile_args,
             created_at: OffsetDateTime::now_utc(),
         })
     }

@@ -83,6 +83,24 @@ async fn sdk_reports_a_compile_error() {
     assert_eq!(seen["result"]["stdout"], Value::Null, "{seen}");
 }
 
+/// `compiler_options` reach the compiler as arguments (a `-D` macro with
+/// quotes and a space compiles in), and shell syntax in them is only more
+/// arguments the compiler rejects: a compile error, nothing run.
+#[actix_rt::test]
+async fn sdk_passes_compiler_options_as_arguments() {
+    let rce = start_rce();
+    let seen = sdk(&rce, "compiler_options").await;
+    assert_eq!(seen["defined"]["status"], 3, "{seen}");
+    assert_eq!(seen["defined"]["stdout"], "hello, options\n", "{seen}");
+    assert_eq!(seen["injected"]["status"], 6, "{seen}");
+    assert!(
+        seen["injected"]["compile_output"]
+            .as_str()
+            .is_some_and(|o| o.contains("touch") || o.contains(";")),
+        "{seen}"
+    );
+}
+
 /// `cpu_time_limit=1` on an endless loop is Time Limit Exceeded (5).
 #[actix_rt::test]
 async fn sdk_reports_a_time_limit() {

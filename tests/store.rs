@@ -27,6 +27,7 @@ fn job(user: &str) -> Job {
         },
         tests: vec![],
         interactive: false,
+        compile_args: vec![],
         created_at: OffsetDateTime::now_utc(),
     }
 }

@@ -83,11 +83,23 @@ pub struct RunControl {
     pub kill: CancellationToken,
 }
 
+/// A compile command with the job's extra arguments placed just before the
+/// source file (where Judge0 puts its `compiler_options`), or appended when
+/// the command does not name the file.
+fn with_compile_args(mut argv: Vec<String>, file: &str, extra: &[String]) -> Vec<String> {
+    let at = argv.iter().position(|a| a == file).unwrap_or(argv.len());
+    argv.splice(at..at, extra.iter().cloned());
+    argv
+}
+
 /// The runner's job frame for `job`.
 pub fn job_spec(job: &Job, language: &Language, settings: &SandboxSettings) -> JobSpec {
     JobSpec {
         files: job.files.clone(),
-        compile: language.compile.clone(),
+        compile: language
+            .compile
+            .clone()
+            .map(|argv| with_compile_args(argv, &language.file, &job.compile_args)),
         run: language.run.clone(),
         args: job.args.clone(),
         stdin: job.stdin.clone(),
@@ -478,5 +490,29 @@ impl StreamedOutput {
         result.stderr = String::from_utf8_lossy(&self.stderr).into_owned();
         result.truncated = self.truncated;
         result
+    }
+}
+
+#[cfg(test)]
+mod compile_args_tests {
+    use super::with_compile_args;
+
+    /// Extra compiler arguments go just before the source file, or at the
+    /// end when the command does not name it.
+    #[test]
+    fn compile_args_go_before_the_source_file() {
+        let argv = |words: &[&str]| words.iter().map(|w| w.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            with_compile_args(
+                argv(&["gcc", "-o", "main", "main.c", "-lm"]),
+                "main.c",
+                &argv(&["-O0"])
+            ),
+            argv(&["gcc", "-o", "main", "-O0", "main.c", "-lm"])
+        );
+        assert_eq!(
+            with_compile_args(argv(&["make"]), "main.c", &argv(&["-j1"])),
+            argv(&["make", "-j1"])
+        );
     }
 }

@@ -52,6 +52,24 @@ def main():
             language=judge0.C,
         )
         out["result"] = seen(result)
+    elif scenario == "compiler_options":
+        # Passed as compiler arguments, never through a shell: the macro
+        # arrives with its quotes, and shell syntax is just more arguments.
+        source = '#include <stdio.h>\nint main(void) { puts(GREETING); return 0; }\n'
+        defined = judge0.run(
+            client=client,
+            source_code=source,
+            language=judge0.C,
+            compiler_options='-O0 -DGREETING=\'"hello, options"\'',
+        )
+        injected = judge0.run(
+            client=client,
+            source_code=source,
+            language=judge0.C,
+            compiler_options='-DGREETING=\'"x"\' ; touch /tmp/pwned',
+        )
+        out["defined"] = seen(defined)
+        out["injected"] = seen(injected)
     elif scenario == "time_limit":
         result = judge0.run(
             client=client,

@@ -40,6 +40,7 @@ fn field_of(code: &str) -> &str {
         "limits.output_kb" => "max_file_size",
         "source" | "files" | "files.name" => "source_code",
         "args" => "command_line_arguments",
+        "compile_args" => "compiler_options",
         "language" => "language_id",
         "tests" => "expected_output",
         other => other,

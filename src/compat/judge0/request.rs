@@ -26,6 +26,10 @@ pub const MIN_MEMORY_LIMIT_KB: f64 = 2048.0;
 pub const CPU_EXTRA_TIME: f64 = 1.0;
 pub const MAX_CPU_EXTRA_TIME: f64 = 5.0;
 
+/// The rce languages with a compile step (the ones `compiler_options`
+/// applies to).
+pub const COMPILED: &[&str] = &["c", "cpp", "java", "go", "rust"];
+
 /// Per-field validation messages, as Judge0's 422 body.
 pub type FieldErrors = BTreeMap<String, Vec<String>>;
 
@@ -324,10 +328,18 @@ pub fn parse(
     let compiler_options = reader
         .text("compiler_options", false)
         .filter(|s| !s.trim().is_empty());
-    if compiler_options.is_some() {
+    let compile_args = match compiler_options.as_deref().map(split_words) {
+        None => None,
+        Some(Some(words)) => Some(words),
+        Some(None) => {
+            reader.fail("compiler_options", "has an unclosed quote");
+            None
+        }
+    };
+    if compile_args.is_some() && language.is_some_and(|l| !COMPILED.contains(&l.language)) {
         reader.fail(
             "compiler_options",
-            "setting compiler options is not allowed",
+            "setting compiler options is only allowed for compiled languages",
         );
     }
     let command_line_arguments = reader.text("command_line_arguments", false);
@@ -376,6 +388,7 @@ pub fn parse(
             output_kb: Some(max_file_size as u64),
         }),
         tests,
+        compile_args,
         ..Default::default()
     };
     let extras = Extras {
@@ -497,6 +510,28 @@ mod tests {
         let body = json!({"source_code": "cHJp\nbnQoMSk=\n", "language_id": 71});
         let parsed = parse(&body, true, &bounds(), &Judge0Settings::default()).unwrap();
         assert_eq!(parsed.request.source.as_deref(), Some("print(1)"));
+    }
+
+    /// `compiler_options` become argv words for compiled languages and are
+    /// refused for interpreted ones.
+    #[test]
+    fn compiler_options_become_compile_args() {
+        let parsed = parse_plain(&json!({
+            "source_code": "int main(){}", "language_id": 50, "compiler_options": "-O0 -DNAME='\"x y\"'",
+        }))
+        .unwrap();
+        assert_eq!(
+            parsed.request.compile_args.unwrap(),
+            ["-O0", "-DNAME=\"x y\""]
+        );
+        let errors = parse_plain(&json!({
+            "source_code": "print(1)", "language_id": 71, "compiler_options": "-O2",
+        }))
+        .unwrap_err();
+        assert_eq!(
+            errors["compiler_options"],
+            ["setting compiler options is only allowed for compiled languages"]
+        );
     }
 
     /// Words split like a shell's, without one; an open quote is refused.

@@ -406,7 +406,7 @@ fn config_document(state: &ApiState) -> Map<String, Value> {
     };
     put("maintenance_mode", json!(false));
     put("enable_wait_result", json!(true));
-    put("enable_compiler_options", json!(false));
+    put("enable_compiler_options", json!(true));
     put("allowed_languages_for_compile_options", json!([]));
     put("enable_command_line_arguments", json!(true));
     put("enable_submission_delete", json!(false));

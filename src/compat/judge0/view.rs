@@ -339,6 +339,7 @@ mod tests {
                 expected_stdout: "1".into(),
             }],
             interactive: false,
+            compile_args: vec![],
             created_at: OffsetDateTime::now_utc(),
         };
         StoredJob {

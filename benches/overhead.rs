@@ -158,7 +158,7 @@ async fn measure_engine() -> (Vec<Duration>, Vec<Duration>) {
 
 /// Submit over the WebSocket until the job's `finished` event.
 async fn measure_rce(rce: &Rce, pause: Option<Duration>) -> Vec<Duration> {
-    let mut ws = WsClient::connect(&rce.ws_url("/api/v1/ws")).await;
+    let mut ws = WsClient::connect_authed(rce, &rce.token().await).await;
     let mut samples = Vec::new();
     for run in 0..WARMUP + RUNS {
         if let Some(pause) = pause {

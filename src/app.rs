@@ -1,23 +1,28 @@
 //! Wires one rce process together for its role: `api` (HTTP, WebSocket,
-//! PubSubBridge), `worker` (StreamConsumer, WorkerPool, SandboxActors, and a
-//! small HTTP server with only `/healthz` and `/readyz` for orchestrators'
-//! probes) or `all` (both; the default). Owns start-up order (store, Redis,
-//! Docker, reaper, actors, HTTP) and the shutdown signal (SIGTERM/SIGINT:
-//! stop accepting, close WebSockets with 1001 going-away, finish open
-//! requests, stop reading the stream, let running jobs finish, exit 0).
-//! Logging and tracing are set up by [`crate::telemetry`].
+//! PubSubBridge), `worker` (StreamConsumer, WorkerPool, SandboxActors,
+//! JobControl, the Judge0 CallbackDispatcher when callbacks are configured,
+//! and a small HTTP server with only `/healthz` and `/readyz`
+//! for orchestrators' probes) or `all` (both; the default). Owns start-up
+//! order (store, Redis, Docker, reaper, actors, HTTP) and the shutdown
+//! signal (SIGTERM/SIGINT: stop accepting, close WebSockets with 1001
+//! going-away, finish open requests, stop reading the stream, let running
+//! jobs finish, exit 0). Logging and tracing are set up by
+//! [`crate::telemetry`].
 
 use crate::actors::store::StoreActor;
 use crate::actors::stream_consumer::{ConsumerHandle, StreamConsumer};
 use crate::actors::worker_pool::{DrainWarm, RunningJobs, WorkerPool};
-use crate::actors::PubSubBridge;
+use crate::actors::{JobControl, PubSubBridge};
+use crate::auth::Accounts;
 use crate::config::Settings;
+use crate::control::ControlClient;
 use crate::http::{configure, probe_routes, ApiState, Readiness};
 use crate::intake::Intake;
 use crate::languages::Languages;
 use crate::queue::{self, EventPublisher, JobQueue, Keys};
+use crate::quota::Quota;
 use crate::sandbox::{self, ContainerLabels};
-use actix::{Actor, Addr, Supervisor};
+use actix::{Actor, Addr, AsyncContext, Supervisor};
 use actix_web::{web, App, HttpServer};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -44,6 +49,8 @@ impl Role {
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
+    #[error(transparent)]
+    Auth(#[from] crate::auth::AuthError),
     #[error(transparent)]
     Languages(#[from] crate::languages::LanguagesError),
     #[error(transparent)]
@@ -102,8 +109,14 @@ pub async fn run(
     role: Role,
     shutdown: CancellationToken,
 ) -> Result<(), AppError> {
+    settings.auth.check(&settings.env)?;
+    if settings.auth.jwt_secret == crate::auth::DEV_SECRET {
+        tracing::warn!(
+            "auth.jwt_secret is the built-in development secret; set RCE_AUTH__JWT_SECRET"
+        );
+    }
     let languages = Languages::load(&settings.sandbox.languages_file)?;
-    let store = crate::store::open(&settings.store)?;
+    let store = crate::store::open(&settings.store).await?;
     let store = Supervisor::start(move |_| StoreActor::new(store));
     let redis_error = |source| AppError::Redis {
         url: settings.redis.url.clone(),
@@ -137,7 +150,15 @@ pub async fn run(
             labels,
         );
         let slot_freed = pool.slot_signal();
-        let pool = pool.start();
+        let pool = WorkerPool::create(|ctx| {
+            // JobControl and WorkerPool address each other: jobs register
+            // with it, and it routes stdin and kill back to the pool.
+            let control = ControlClient::new(redis.clone(), keys.clone());
+            let (redis_settings, pool_address) = (settings.redis.clone(), ctx.address());
+            let job_control =
+                Supervisor::start(move |_| JobControl::new(redis_settings, control, pool_address));
+            pool.with_control(job_control)
+        });
         let consumer = StreamConsumer::new(
             settings.redis.clone(),
             settings.worker.clone(),
@@ -151,6 +172,16 @@ pub async fn run(
         );
         let handle = consumer.handle();
         let consumer = Supervisor::start(move |_| consumer);
+        if settings.compat.judge0.enabled && settings.compat.judge0.callbacks_enabled() {
+            let dispatcher = crate::compat::judge0::CallbackDispatcher::new(
+                redis.clone(),
+                keys.clone(),
+                store.clone(),
+                languages.clone(),
+                settings.compat.judge0.clone(),
+            );
+            Supervisor::start(move |_| dispatcher);
+        }
         tracing::info!(worker = %name, concurrency = settings.worker.concurrency, "worker started");
         worker = Some((pool, consumer, handle));
         docker = Some(engine);
@@ -193,15 +224,27 @@ pub async fn run(
                 queue: JobQueue::new(redis.clone(), keys.clone()),
                 languages: languages.clone(),
                 bounds: settings.sandbox.bounds(),
+                quota: Quota::new(
+                    redis.clone(),
+                    keys.clone(),
+                    store.clone(),
+                    settings.quota.clone(),
+                ),
             },
+            accounts: Accounts::new(&settings.auth, store.clone())?,
             bridge,
             redis: redis.clone(),
+            keys: keys.clone(),
             docker: docker.clone(),
             http: settings.http.clone(),
+            control: ControlClient::new(redis.clone(), keys.clone()),
+            ws: settings.ws.clone(),
+            compat: settings.compat.clone(),
             shutdown: shutdown.clone(),
         });
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(actix_web::middleware::from_fn(crate::http::track_request))
                 .wrap(tracing_actix_web::TracingLogger::default())
                 .configure(configure(state.clone()))
         })

@@ -3,9 +3,13 @@
 //! `RCE_WORKER__CONCURRENCY=4` sets `worker.concurrency`). Each module owns its
 //! settings struct and defaults; this file only composes them.
 
+use crate::actors::session::WsSettings;
 use crate::actors::worker_pool::WorkerSettings;
+use crate::auth::AuthSettings;
+use crate::compat::CompatSettings;
 use crate::http::HttpSettings;
 use crate::queue::RedisSettings;
+use crate::quota::QuotaSettings;
 use crate::sandbox::SandboxSettings;
 use crate::store::StoreSettings;
 use crate::telemetry::{LogSettings, TelemetrySettings};
@@ -17,16 +21,47 @@ use std::path::Path;
 const NOT_SETTINGS: &[&str] = &["RCE_CONFIG"];
 
 /// Every setting of one rce process.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
+    /// `RCE_ENV`: `development` (the default) or `production`, where unsafe
+    /// settings (the built-in JWT secret) stop the server at start-up.
+    pub env: String,
     pub http: HttpSettings,
+    pub ws: WsSettings,
+    pub auth: AuthSettings,
+    pub quota: QuotaSettings,
     pub redis: RedisSettings,
     pub worker: WorkerSettings,
     pub sandbox: SandboxSettings,
     pub store: StoreSettings,
     pub log: LogSettings,
+    /// The Judge0 and Piston compatibility APIs.
+    pub compat: CompatSettings,
     pub telemetry: TelemetrySettings,
+    /// `RCE_MONGODB_URL`, the conventional name for `store.mongodb_url`
+    /// (which wins when both are set).
+    pub mongodb_url: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            env: "development".into(),
+            http: HttpSettings::default(),
+            ws: WsSettings::default(),
+            auth: AuthSettings::default(),
+            quota: QuotaSettings::default(),
+            redis: RedisSettings::default(),
+            worker: WorkerSettings::default(),
+            sandbox: SandboxSettings::default(),
+            store: StoreSettings::default(),
+            log: LogSettings::default(),
+            compat: CompatSettings::default(),
+            telemetry: TelemetrySettings::default(),
+            mongodb_url: None,
+        }
+    }
 }
 
 impl Settings {
@@ -57,7 +92,7 @@ impl Settings {
         if let Some(file) = file {
             builder = builder.add_source(config::File::from(file).required(false));
         }
-        builder
+        let mut settings: Settings = builder
             .add_source(
                 config::Environment::with_prefix("RCE")
                     .prefix_separator("_")
@@ -67,10 +102,16 @@ impl Settings {
                     // are lists, every other value stays a plain string.
                     .list_separator(",")
                     .with_list_parse_key("sandbox.warm_languages")
+                    .with_list_parse_key("compat.judge0.callback_allowed_hosts")
+                    .with_list_parse_key("compat.judge0.callback_allowed_addresses")
                     .source(Some(environment)),
             )
             .build()?
-            .try_deserialize()
+            .try_deserialize()?;
+        if settings.store.mongodb_url.is_none() {
+            settings.store.mongodb_url = settings.mongodb_url.clone();
+        }
+        Ok(settings)
     }
 }
 

@@ -28,6 +28,10 @@ pub enum ServerEvent {
     },
     Output {
         id: JobId,
+        /// 1, 2, 3… per job run: a client resuming with `watch` gets the
+        /// events recorded so far, and live ones it already has are skipped.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
         stream: OutputStream,
         data: String,
     },
@@ -76,12 +80,13 @@ mod tests {
         );
         let output = ServerEvent::Output {
             id,
+            seq: Some(3),
             stream: OutputStream::Stderr,
             data: "x".into(),
         };
         assert_eq!(
             output.to_json(),
-            format!(r#"{{"type":"output","id":"{id}","stream":"stderr","data":"x"}}"#)
+            format!(r#"{{"type":"output","id":"{id}","seq":3,"stream":"stderr","data":"x"}}"#)
         );
         let back: ServerEvent = serde_json::from_str(&output.to_json()).unwrap();
         assert_eq!(back, output);

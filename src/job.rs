@@ -8,10 +8,14 @@ use rce_protocol::{SourceFile, TestCase, MAX_FILES};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use time::OffsetDateTime;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// A job's id: a UUIDv7, so ids sort by creation time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
+#[schema(value_type = String, format = Uuid)]
 #[serde(transparent)]
 pub struct JobId(pub Uuid);
 
@@ -56,7 +60,7 @@ pub struct Limits {
 }
 
 /// A client's `limits` object: every field optional, defaults fill the rest.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsRequest {
     pub time_ms: Option<u64>,
@@ -67,7 +71,7 @@ pub struct LimitsRequest {
 }
 
 /// One file of a multi-file submission.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FileInput {
     pub name: String,
@@ -75,7 +79,7 @@ pub struct FileInput {
 }
 
 /// A test case as a client sends it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TestCaseInput {
     #[serde(default)]
@@ -84,9 +88,11 @@ pub struct TestCaseInput {
 }
 
 /// The body of `POST /api/v1/submissions` (and of a WebSocket `submit`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubmissionRequest {
+    /// A language id or alias from `GET /api/v1/languages`.
+    #[schema(example = "python")]
     pub language: String,
     #[serde(default)]
     pub source: Option<String>,
@@ -103,6 +109,10 @@ pub struct SubmissionRequest {
     /// Keep stdin open for `stdin` frames (WebSocket clients).
     #[serde(default)]
     pub interactive: Option<bool>,
+    /// Extra compiler arguments (argv words, never a shell line). Not part
+    /// of API v1's body: set by the Judge0 layer's `compiler_options`.
+    #[serde(skip)]
+    pub compile_args: Option<Vec<String>>,
 }
 
 /// The server's bounds on what a submission may ask for.
@@ -147,6 +157,10 @@ pub struct Job {
     pub limits: Limits,
     pub tests: Vec<TestCase>,
     pub interactive: bool,
+    /// Extra compiler arguments, placed before the source file in the
+    /// language's compile command.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub compile_args: Vec<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
@@ -238,6 +252,25 @@ impl Job {
                 ),
             ));
         }
+        let compile_args = request.compile_args.unwrap_or_default();
+        if !compile_args.is_empty() && language.compile.is_none() {
+            return Err(Rejection::new(
+                "compile_args",
+                format!(
+                    "{} is not compiled; it takes no compiler options",
+                    language.id
+                ),
+            ));
+        }
+        if compile_args.len() > bounds.max_args || compile_args.iter().any(|a| a.contains('\0')) {
+            return Err(Rejection::new(
+                "compile_args",
+                format!(
+                    "compile_args: at most {} arguments, without NUL bytes",
+                    bounds.max_args
+                ),
+            ));
+        }
         let interactive = request.interactive.unwrap_or(false);
         if interactive && !tests.is_empty() {
             return Err(Rejection::new(
@@ -255,6 +288,7 @@ impl Job {
             limits,
             tests,
             interactive,
+            compile_args,
             created_at: OffsetDateTime::now_utc(),
         })
     }
@@ -372,7 +406,7 @@ fn limits_of(request: LimitsRequest, bounds: &SubmissionBounds) -> Result<Limits
 }
 
 /// Where a job is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JobStatus {
     Queued,
@@ -400,7 +434,7 @@ impl JobStatus {
 }
 
 /// The outcome of a job, as the user sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Ok,
@@ -414,7 +448,7 @@ pub enum Verdict {
 }
 
 /// One test case's outcome.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct TestResult {
     pub verdict: Verdict,
     pub exit_code: Option<i32>,
@@ -427,7 +461,7 @@ pub struct TestResult {
 }
 
 /// A finished job's result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct JobResult {
     pub verdict: Verdict,
     pub exit_code: Option<i32>,
@@ -468,7 +502,7 @@ impl JobResult {
 }
 
 /// A job as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Submission {
     pub id: JobId,
     pub status: JobStatus,

@@ -10,14 +10,22 @@
 //! - [`job`]: what a submission is (request, limits, validation) and what its
 //!   result is ([`verdict`] turns runner facts into a verdict).
 //! - [`events`]: the events a client sees (queued, started, output, finished).
+//! - [`auth`]: accounts, Argon2id passwords, login JWTs, API keys.
+//! - [`quota`]: per-user rate limit (GCRA in Redis) and active-job cap.
+//! - [`metrics`]: the Prometheus registry every module records into.
 //! - [`queue`]: Redis names (stream, group, channels) and the job queue writer.
+//! - [`control`]: stdin and kill from the API process holding the WebSocket
+//!   to the worker running the job (Redis list/flag + control channel).
 //! - [`output`]: coalesces live output into `output` events.
 //! - [`sandbox`]: Docker: hardened container settings, one job's container
 //!   lifecycle, the start-up reaper.
-//! - [`store`]: the `Store` trait and its SQLite backend.
-//! - [`actors`]: StreamConsumer, WorkerPool, SandboxActor, StoreActor,
-//!   PubSubBridge, SessionActor.
-//! - [`http`]: the actix-web API (submissions, languages, WebSocket, health).
+//! - [`store`]: the `Store` trait and its SQLite and MongoDB backends.
+//! - [`actors`]: StreamConsumer, WorkerPool, SandboxActor, JobControl,
+//!   StoreActor, PubSubBridge, SessionActor.
+//! - [`http`]: the actix-web API (accounts, keys, submissions, languages,
+//!   WebSocket, health, metrics, the generated OpenAPI document).
+//! - [`compat`]: drop-in Judge0 CE 1.13.1 and Piston v2 APIs over the same
+//!   intake and store, and the Judge0 callback dispatcher.
 //! - [`bench`]: the benchmark driver behind `rce-bench`.
 //! - [`app`]: wires the actors and the HTTP server together for a role.
 //! - [`telemetry`]: logs (text/JSON), spans and their OpenTelemetry export,
@@ -26,15 +34,20 @@
 
 pub mod actors;
 pub mod app;
+pub mod auth;
 pub mod bench;
+pub mod compat;
 pub mod config;
+pub mod control;
 pub mod events;
 pub mod http;
 pub mod intake;
 pub mod job;
 pub mod languages;
+pub mod metrics;
 pub mod output;
 pub mod queue;
+pub mod quota;
 pub mod sandbox;
 pub mod store;
 pub mod telemetry;

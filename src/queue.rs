@@ -1,10 +1,11 @@
 //! Redis: every key, stream, group and channel name (one place, so the API,
 //! the workers and the tests can never drift apart), plus the two small
 //! writers the roles share: [`JobQueue`] (XADD a job) and [`EventPublisher`]
-//! (PUBLISH an event to its owner's channel).
+//! (PUBLISH an event to its owner's channel). The job-control names (stdin
+//! buffer, kill flag, control channel) are used by [`crate::control`].
 
 use crate::events::ServerEvent;
-use crate::job::Job;
+use crate::job::{Job, JobId};
 use redis::aio::ConnectionManager;
 use serde::Deserialize;
 
@@ -67,6 +68,51 @@ impl Keys {
     /// The user id a channel belongs to, if it is one of ours.
     pub fn user_of_channel<'a>(&self, channel: &'a str) -> Option<&'a str> {
         channel.strip_prefix(&self.prefix)?.strip_prefix(":events:")
+    }
+
+    /// The Pub/Sub channel every worker listens on for stdin and kill
+    /// notices (`rce:control`); the notice names the job, and only the
+    /// worker running it acts.
+    pub fn control_channel(&self) -> String {
+        format!("{}:control", self.prefix)
+    }
+
+    /// The list buffering an interactive job's stdin chunks until its worker
+    /// takes them (`rce:job:{id}:stdin`), so input sent before the job
+    /// starts is not lost.
+    pub fn stdin_list(&self, job_id: &JobId) -> String {
+        format!("{}:job:{}:stdin", self.prefix, job_id)
+    }
+
+    /// Set when the owner asked to stop a job (`rce:job:{id}:kill`); a worker
+    /// checks it when the job starts, so a kill sent while the job is still
+    /// queued stops it too.
+    pub fn kill_flag(&self, job_id: &JobId) -> String {
+        format!("{}:job:{}:kill", self.prefix, job_id)
+    }
+
+    /// The output events a running job has published so far
+    /// (`rce:job:{id}:output`), replayed to a client that `watch`es it.
+    pub fn output_list(&self, job_id: &JobId) -> String {
+        format!("{}:job:{}:output", self.prefix, job_id)
+    }
+
+    /// One rate-limit bucket (`rce:ratelimit:{bucket}:{subject}`), e.g. a
+    /// user's submissions or a client address's login attempts.
+    pub fn rate_limit(&self, bucket: &str, subject: &str) -> String {
+        format!("{}:ratelimit:{}:{}", self.prefix, bucket, subject)
+    }
+
+    /// The Judge0-only fields of one submission made through the Judge0
+    /// compatibility API (`rce:judge0:submission:{id}`, a JSON string).
+    pub fn judge0_submission(&self, id: &str) -> String {
+        format!("{}:judge0:submission:{}", self.prefix, id)
+    }
+
+    /// Judge0 callbacks waiting for their job to finish (a hash: job id →
+    /// owner), claimed by the worker that delivers them.
+    pub fn judge0_callbacks(&self) -> String {
+        format!("{}:judge0:callbacks", self.prefix)
     }
 
     /// The label value that marks this deployment's containers.
@@ -132,6 +178,44 @@ impl EventPublisher {
             .await
             .map(|_| ())
     }
+
+    /// Publishes a running job's output event and records it in the job's
+    /// output list (one round trip), so `watch` can replay it. The list
+    /// lives while the job runs (at most its output cap) and expires after
+    /// `ttl` in case its worker dies.
+    pub async fn publish_output(
+        &self,
+        user_id: &str,
+        job_id: &JobId,
+        event: &ServerEvent,
+        ttl: std::time::Duration,
+    ) -> redis::RedisResult<()> {
+        let (text, list) = (event.to_json(), self.keys.output_list(job_id));
+        redis::pipe()
+            .cmd("RPUSH")
+            .arg(&list)
+            .arg(&text)
+            .ignore()
+            .cmd("PEXPIRE")
+            .arg(&list)
+            .arg(ttl.as_millis() as u64)
+            .ignore()
+            .cmd("PUBLISH")
+            .arg(self.keys.events_channel(user_id))
+            .arg(&text)
+            .ignore()
+            .query_async::<()>(&mut self.connection.clone())
+            .await
+    }
+
+    /// Forgets a job run's recorded output (a new run starts from seq 1).
+    pub async fn clear_output(&self, job_id: &JobId) -> redis::RedisResult<()> {
+        redis::cmd("DEL")
+            .arg(self.keys.output_list(job_id))
+            .query_async::<i64>(&mut self.connection.clone())
+            .await
+            .map(|_| ())
+    }
 }
 
 #[cfg(test)]
@@ -146,5 +230,10 @@ mod tests {
         assert_eq!(keys.events_channel("alice"), "t1:events:alice");
         assert_eq!(keys.user_of_channel("t1:events:alice"), Some("alice"));
         assert_eq!(keys.user_of_channel("t2:events:alice"), None);
+        let id: JobId = "0190a5b2-0000-7000-8000-000000000000".parse().unwrap();
+        assert_eq!(keys.control_channel(), "t1:control");
+        assert_eq!(keys.stdin_list(&id), format!("t1:job:{id}:stdin"));
+        assert_eq!(keys.kill_flag(&id), format!("t1:job:{id}:kill"));
+        assert_eq!(keys.output_list(&id), format!("t1:job:{id}:output"));
     }
 }

@@ -23,7 +23,8 @@ const MAX_FILES: usize = 64;
 /// POSTs `body` and expects a 400 with `code`, a message containing every
 /// one of `mentions`; returns the message.
 async fn refused(rce: &Rce, body: Value, code: &str, mentions: &[&str]) -> String {
-    let (status, reply) = post_json(&rce.url("/api/v1/submissions"), &body).await;
+    let (status, reply) =
+        post_json_as(&rce.token().await, &rce.url("/api/v1/submissions"), &body).await;
     assert_eq!(status, 400, "{reply}");
     assert_eq!(reply["error"]["code"], code, "{reply}");
     let message = reply["error"]["message"]
@@ -98,7 +99,8 @@ async fn too_many_files() {
     };
     let body = json!({"language": "python", "files": files(MAX_FILES + 1)});
     refused(&rce, body, "files", &["65", "64"]).await;
-    let (status, reply) = post_json(
+    let (status, reply) = post_json_as(
+        &rce.token().await,
         &rce.url("/api/v1/submissions"),
         &json!({"language": "python", "files": files(MAX_FILES)}),
     )
@@ -129,7 +131,8 @@ async fn too_large_files() {
     refused(&rce, body, "files", &[max.as_str()]).await;
 
     let huge = format!("# {}\n", "x".repeat(9 * 1024 * 1024));
-    let (status, reply) = post_json(
+    let (status, reply) = post_json_as(
+        &rce.token().await,
         &rce.url("/api/v1/submissions"),
         &json!({"language": "python", "source": huge}),
     )
@@ -161,7 +164,8 @@ async fn limits_above_the_maxima() {
         refused(&rce, body, &code, &["at least 1"]).await;
     }
     let body = json!({"language": "python", "source": "print(1)", "limits": {"cpu": 1}});
-    let (status, reply) = post_json(&rce.url("/api/v1/submissions"), &body).await;
+    let (status, reply) =
+        post_json_as(&rce.token().await, &rce.url("/api/v1/submissions"), &body).await;
     assert_eq!(status, 400, "an unknown limit: {reply}");
     nothing_ran(&rce).await;
 }

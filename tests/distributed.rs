@@ -97,6 +97,7 @@ async fn a_jobs_trace_id_is_the_same_in_api_and_worker_logs() {
     let client_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
     let mut response = client()
         .post(api.url("/api/v1/submissions"))
+        .bearer_auth(api.token().await)
         .insert_header((
             "traceparent",
             format!("00-{client_trace}-00f067aa0ba902b7-01"),
@@ -171,15 +172,18 @@ async fn sigterm_closes_websockets_with_going_away_and_finishes_requests() {
     });
     let mut worker = start_worker(&api, vec![]);
     let (_, mut socket) = client()
-        .ws(api.ws_url("/api/v1/ws"))
+        .ws(api.ws_url_authed("/api/v1/ws").await)
         .connect()
         .await
         .expect("websocket connect");
 
     // A request that stays open for about two seconds.
     let wait_url = api.url("/api/v1/submissions?wait=true");
+    let token = api.token().await;
+    let wait_token = token.clone();
     let waiting = actix_rt::spawn(async move {
-        post_json(
+        post_json_as(
+            &wait_token,
             &wait_url,
             &json!({"language": "python", "source": "import time\ntime.sleep(2)\nprint('done')"}),
         )
@@ -188,7 +192,7 @@ async fn sigterm_closes_websockets_with_going_away_and_finishes_requests() {
     // Until the job runs, so the request is surely in flight.
     let started = Instant::now();
     loop {
-        let (_, page) = get_json(&api.url("/api/v1/submissions")).await;
+        let (_, page) = get_json_as(&token, &api.url("/api/v1/submissions")).await;
         if page["submissions"][0]["status"] == "running" {
             break;
         }

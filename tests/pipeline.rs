@@ -171,7 +171,7 @@ async fn sigterm_drains_running_jobs() {
         share_with: Some((rce.prefix.clone(), rce.dir.clone())),
         ..Default::default()
     });
-    let (_, submission) = get_json(&again.url(&format!("/api/v1/submissions/{id}"))).await;
+    let (_, submission) = get_submission(&again, &id).await;
     assert_eq!(submission["status"], "completed", "{submission}");
     assert_eq!(submission["result"]["stdout"], "3\n", "{submission}");
 }
@@ -376,8 +376,7 @@ async fn live_long_job_is_not_taken_over() {
             ("RCE_WORKER__READ_BLOCK_MS", "100"),
         ]),
     );
-    let mut ws = WsClient::connect(&rce.ws_url("/api/v1/ws")).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut ws = WsClient::connect_authed(&rce, &rce.token().await).await;
     let id = submit(&rce, sleepy_job(1, 2.5)).await;
     let events = ws.events_until_finished(&id, Duration::from_secs(60)).await;
     // Anything published after `finished` (a duplicate run) would arrive soon.
@@ -435,7 +434,7 @@ async fn engine_outage_is_retried_not_lost() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let (_, submission) = get_json(&rce.url(&format!("/api/v1/submissions/{id}"))).await;
+    let (_, submission) = get_submission(&rce, &id).await;
     assert_ne!(
         submission["status"], "completed",
         "the outage must not complete the job: {submission}"

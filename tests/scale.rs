@@ -174,12 +174,12 @@ async fn two_apis_and_more_workers_drain_300_jobs() {
 
     let counts = Arc::new(Mutex::new(HashMap::new()));
     count_finished(
-        WsClient::connect(&api_a.ws_url("/api/v1/ws")).await,
+        WsClient::connect(&api_a.ws_url_authed("/api/v1/ws").await).await,
         counts.clone(),
     );
     let counts_b = Arc::new(Mutex::new(HashMap::new()));
     count_finished(
-        WsClient::connect(&api_b.ws_url("/api/v1/ws")).await,
+        WsClient::connect(&api_b.ws_url_authed("/api/v1/ws").await).await,
         counts_b.clone(),
     );
     let clock = Instant::now();
@@ -232,7 +232,7 @@ async fn two_apis_and_more_workers_drain_300_jobs() {
     }
 
     for (i, id) in &ids {
-        let (status, submission) = get_json(&api_b.url(&format!("/api/v1/submissions/{id}"))).await;
+        let (status, submission) = get_submission(&api_b, id).await;
         assert_eq!(status, 200, "{submission}");
         assert_eq!(submission["status"], "completed", "{submission}");
         assert_eq!(submission["result"]["verdict"], "ok", "{submission}");

@@ -29,10 +29,8 @@ async fn python_hello_completes_by_polling() {
 #[actix_rt::test]
 async fn websocket_receives_finished_events() {
     let rce = start_rce();
-    let mut ws = WsClient::connect(&rce.ws_url("/api/v1/ws")).await;
-    // The session subscribes asynchronously; give it a moment so the first
-    // event cannot be published before the subscription exists.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // `ready` means the session's subscription exists: no event is missed.
+    let mut ws = WsClient::connect_authed(&rce, &rce.token().await).await;
     let id = submit(&rce, json!({"language": "python", "source": "print(6*7)"})).await;
     let events = ws.events_until_finished(&id, Duration::from_secs(60)).await;
     let finished = events.last().unwrap();
@@ -65,8 +63,7 @@ async fn websocket_receives_finished_events() {
 #[actix_rt::test]
 async fn infinite_loop_is_time_limit_exceeded_and_cleaned_up() {
     let rce = start_rce();
-    let mut ws = WsClient::connect(&rce.ws_url("/api/v1/ws")).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut ws = WsClient::connect_authed(&rce, &rce.token().await).await;
     let body = json!({"language": "python", "source": "while True: pass", "limits": {"time_ms": 1000, "wall_ms": 2000}});
     let id = submit(&rce, body).await;
     let mut started_at = None;
@@ -100,18 +97,22 @@ async fn infinite_loop_is_time_limit_exceeded_and_cleaned_up() {
 #[actix_rt::test]
 async fn bad_input_gets_json_4xx() {
     let rce = start_rce();
+    let token = rce.token().await;
     let url = rce.url("/api/v1/submissions");
-    let (status, body) = post_raw(&url, "application/json", b"{not json").await;
+    let (status, body) = post_raw_as(Some(&token), &url, "application/json", b"{not json").await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["code"], "body.json");
-    let (status, body) = post_raw(&url, "text/plain", b"print(1)").await;
+    let (status, body) = post_raw_as(Some(&token), &url, "text/plain", b"print(1)").await;
     assert_eq!(status, 415, "{body}");
-    let (status, body) = post_json(&url, &json!({"language": "cobol", "source": "x"})).await;
+    let (status, body) =
+        post_json_as(&token, &url, &json!({"language": "cobol", "source": "x"})).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["code"], "language");
-    let (status, body) = post_json(&url, &json!({"language": "python", "source": ""})).await;
+    let (status, body) =
+        post_json_as(&token, &url, &json!({"language": "python", "source": ""})).await;
     assert_eq!(status, 400, "{body}");
-    let (status, body) = post_json(
+    let (status, body) = post_json_as(
+        &token,
         &url,
         &json!({"language": "python", "source": "x", "limits": {"memory_mb": 999999}}),
     )
@@ -121,7 +122,7 @@ async fn bad_input_gets_json_4xx() {
         body["error"]["message"].as_str().unwrap().contains("2048"),
         "{body}"
     );
-    let (status, body) = get_json(&rce.url("/api/v1/submissions/not-an-id")).await;
+    let (status, body) = get_json_as(&token, &rce.url("/api/v1/submissions/not-an-id")).await;
     assert_eq!(status, 404, "{body}");
     assert_eq!(body["error"]["code"], "not_found");
 }

@@ -1,19 +1,52 @@
-//! Liveness (`/healthz`: the process answers) and readiness (`/readyz`: Redis,
-//! the store and, where this process runs jobs, the Docker engine answer).
-//! The API mounts both through its state; a worker-only process serves the
-//! same two routes on its own small server ([`probe_routes`]).
+//! Liveness (`/healthz`: the process answers), readiness (`/readyz`: Redis,
+//! the store and, where this process runs jobs, the Docker engine answer) and
+//! `/metrics` (Prometheus text; on the API the queue gauges are read from
+//! Redis at scrape time). All public. The API mounts them through its state;
+//! a worker-only process serves the same routes on its own small server
+//! ([`probe_routes`]), so its job and container metrics can be scraped too.
+//! Also the middleware that times every request by its route pattern.
 
 use super::server::ApiState;
 use crate::actors::store::{PingStore, StoreActor};
+use crate::metrics::{self, QueueState};
 use actix::Addr;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse};
 use bollard::Docker;
 use redis::aio::ConnectionManager;
-use serde_json::json;
-use std::time::Duration;
+use redis::streams::StreamInfoGroupsReply;
+use serde::Serialize;
+use std::time::{Duration, Instant};
+use utoipa::ToSchema;
 
 /// Longest one dependency check may take before it counts as down.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Liveness.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// Always `ok`.
+    pub status: String,
+}
+
+/// Readiness and what it is made of.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReadinessReport {
+    /// `ready` or `not_ready`.
+    pub status: String,
+    pub checks: ReadinessChecks,
+}
+
+/// One flag per dependency.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReadinessChecks {
+    pub redis: bool,
+    pub store: bool,
+    /// Null where this process runs no jobs.
+    pub docker: Option<bool>,
+}
 
 /// What readiness checks.
 #[derive(Clone)]
@@ -46,10 +79,14 @@ impl Readiness {
             ),
         };
         let ready = redis_ok && store_ok && docker_ok.unwrap_or(true);
-        let body = json!({
-            "status": if ready { "ready" } else { "not_ready" },
-            "checks": {"redis": redis_ok, "store": store_ok, "docker": docker_ok},
-        });
+        let body = ReadinessReport {
+            status: if ready { "ready" } else { "not_ready" }.into(),
+            checks: ReadinessChecks {
+                redis: redis_ok,
+                store: store_ok,
+                docker: docker_ok,
+            },
+        };
         if ready {
             HttpResponse::Ok().json(body)
         } else {
@@ -58,10 +95,19 @@ impl Readiness {
     }
 }
 
+/// The process answers.
+#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, description = "Alive", body = Health)))]
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(json!({"status": "ok"}))
+    HttpResponse::Ok().json(Health {
+        status: "ok".into(),
+    })
 }
 
+/// Redis, the store and (on workers) Docker answer.
+#[utoipa::path(get, path = "/readyz", tag = "health", responses(
+    (status = 200, description = "Ready", body = ReadinessReport),
+    (status = 503, description = "A dependency is down", body = ReadinessReport),
+))]
 pub async fn readyz(state: web::Data<ApiState>) -> HttpResponse {
     Readiness {
         redis: state.redis.clone(),
@@ -76,12 +122,104 @@ async fn probe_readyz(readiness: web::Data<Readiness>) -> HttpResponse {
     readiness.report().await
 }
 
-/// Mounts only `/healthz` and `/readyz` (a worker-only process's server).
+/// A worker-only process's metrics: its jobs and containers (the queue
+/// gauges come from the API processes).
+async fn probe_metrics() -> HttpResponse {
+    metrics_response(None)
+}
+
+/// Mounts only `/healthz`, `/readyz` and `/metrics` (a worker-only process's
+/// server).
 pub fn probe_routes(readiness: Readiness) -> impl FnOnce(&mut web::ServiceConfig) {
     move |config| {
         config
             .app_data(web::Data::new(readiness))
             .route("/healthz", web::get().to(healthz))
-            .route("/readyz", web::get().to(probe_readyz));
+            .route("/readyz", web::get().to(probe_readyz))
+            .route("/metrics", web::get().to(probe_metrics));
     }
+}
+
+fn metrics_response(queue: Option<QueueState>) -> HttpResponse {
+    let text = metrics::render(queue).unwrap_or_else(|error| {
+        tracing::error!(%error, "rendering metrics failed");
+        String::new()
+    });
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(text)
+}
+
+/// The job stream's length, and its group's pending entries and lag; `None`
+/// when Redis does not answer in time. A stream or group that does not
+/// exist yet is an empty queue.
+async fn queue_state(state: &ApiState) -> Option<QueueState> {
+    let mut redis = state.redis.clone();
+    let stream = state.keys.jobs_stream();
+    let read = async {
+        let length: u64 = redis::cmd("XLEN")
+            .arg(&stream)
+            .query_async(&mut redis)
+            .await?;
+        if length == 0 {
+            return Ok(QueueState::default());
+        }
+        let groups: StreamInfoGroupsReply = redis::cmd("XINFO")
+            .arg("GROUPS")
+            .arg(&stream)
+            .query_async(&mut redis)
+            .await?;
+        let group = groups
+            .groups
+            .iter()
+            .find(|group| group.name == state.keys.group());
+        Ok::<_, redis::RedisError>(QueueState {
+            length,
+            pending: group.map_or(0, |g| g.pending as u64),
+            // No group yet: nothing was delivered, the whole stream waits.
+            lag: group.map_or(Some(length as usize), |g| g.lag).unwrap_or(0) as u64,
+        })
+    };
+    match tokio::time::timeout(CHECK_TIMEOUT, read).await {
+        Ok(Ok(queue)) => Some(queue),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "reading the queue state for /metrics failed");
+            None
+        }
+        Err(_) => None,
+    }
+}
+
+/// Prometheus metrics in the text exposition format.
+#[utoipa::path(get, path = "/metrics", tag = "health", responses(
+    (status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"),
+))]
+pub async fn metrics(state: web::Data<ApiState>) -> HttpResponse {
+    metrics_response(queue_state(&state).await)
+}
+
+/// Middleware: records every request's latency under its route pattern
+/// (`unmatched` for paths no route takes, so the label set stays bounded).
+pub async fn track_request(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let method = request.method().to_string();
+    let pattern = request.match_pattern();
+    let response = next.call(request).await;
+    let (route, status) = match &response {
+        Ok(response) => (
+            response.request().match_pattern().or(pattern),
+            response.status().as_u16(),
+        ),
+        Err(error) => (pattern, error.as_response_error().status_code().as_u16()),
+    };
+    metrics::http_request(
+        &method,
+        route.as_deref().unwrap_or("unmatched"),
+        status,
+        started.elapsed(),
+    );
+    response
 }

@@ -181,6 +181,7 @@ mod tests {
             },
             tests: vec![],
             interactive: false,
+            compile_args: vec![],
             created_at: OffsetDateTime::now_utc(),
         }
     }

@@ -10,6 +10,9 @@ pub use container::{
 };
 pub use docker::{connect, DockerError};
 pub use reaper::{reap_orphans, worker_name};
-pub use run::{pending_removals, prepare, run_job, Prepared, RunControl, SandboxError, StdinChunk};
+pub use run::{
+    pending_removals, prepare, run_job, stopped_on_request, Prepared, RunControl, SandboxError,
+    StdinChunk,
+};
 pub use settings::SandboxSettings;
 pub use warm::{Refill, WarmPool};

@@ -49,6 +49,8 @@ pub enum SandboxError {
     ReadOutput(bollard::errors::Error),
     #[error("decoding rce-runner's frames: {0}")]
     Frames(rce_protocol::FrameError),
+    #[error("the Docker engine stopped answering while the job ran")]
+    EngineLost,
 }
 
 impl SandboxError {
@@ -81,11 +83,23 @@ pub struct RunControl {
     pub kill: CancellationToken,
 }
 
+/// A compile command with the job's extra arguments placed just before the
+/// source file (where Judge0 puts its `compiler_options`), or appended when
+/// the command does not name the file.
+fn with_compile_args(mut argv: Vec<String>, file: &str, extra: &[String]) -> Vec<String> {
+    let at = argv.iter().position(|a| a == file).unwrap_or(argv.len());
+    argv.splice(at..at, extra.iter().cloned());
+    argv
+}
+
 /// The runner's job frame for `job`.
 pub fn job_spec(job: &Job, language: &Language, settings: &SandboxSettings) -> JobSpec {
     JobSpec {
         files: job.files.clone(),
-        compile: language.compile.clone(),
+        compile: language
+            .compile
+            .clone()
+            .map(|argv| with_compile_args(argv, &language.file, &job.compile_args)),
         run: language.run.clone(),
         args: job.args.clone(),
         stdin: job.stdin.clone(),
@@ -355,17 +369,17 @@ where
             },
             "deadline",
         )),
-        Ending::Killed => {
-            let mut result = JobResult::internal_error("stopped on request");
-            result.verdict = Verdict::RuntimeError;
-            result.signal = Some(9);
-            streamed.into_result(result)
-        }
+        Ending::Killed => streamed.into_result(stopped_on_request(false)),
         Ending::StreamEnded => {
             // The whole container died without a report: under gVisor a
             // cgroup OOM kill takes the sandbox kernel and the runner with
             // it (exit 137), and so does a Sentry that cannot get a thread.
             let end = container_end(docker, id).await;
+            if !end.reachable {
+                // Not the program's doing: the engine (or our connection to
+                // it) went away. Retriable, so the job runs again.
+                return Err(SandboxError::EngineLost);
+            }
             let facts = ContainerFacts {
                 oom_killed: end.oom_killed,
                 deadline_hit: false,
@@ -385,6 +399,21 @@ where
     })
 }
 
+/// The result of a job its owner stopped: `runtime_error`, killed by signal
+/// 9, with a message saying it was on request (and whether the program ever
+/// ran). The output seen until then is added by the caller.
+pub fn stopped_on_request(before_start: bool) -> JobResult {
+    let message = if before_start {
+        "stopped on request before it started"
+    } else {
+        "stopped on request"
+    };
+    let mut result = JobResult::internal_error(message);
+    result.verdict = Verdict::RuntimeError;
+    result.signal = Some(9);
+    result
+}
+
 /// How long to wait for a container whose output has ended to be recorded
 /// as exited.
 const EXIT_WAIT: Duration = Duration::from_secs(5);
@@ -394,6 +423,8 @@ const EXIT_WAIT: Duration = Duration::from_secs(5);
 struct ContainerEnd {
     oom_killed: bool,
     exit_code: Option<i64>,
+    /// The engine answered the inspection.
+    reachable: bool,
 }
 
 /// The container's end once Docker has recorded it: the attach stream can
@@ -414,6 +445,7 @@ async fn inspect_end(docker: &Docker, id: &str) -> ContainerEnd {
             ContainerEnd {
                 oom_killed: state.oom_killed.unwrap_or(false),
                 exit_code: state.exit_code,
+                reachable: true,
             }
         }
         Err(error) => {
@@ -458,5 +490,29 @@ impl StreamedOutput {
         result.stderr = String::from_utf8_lossy(&self.stderr).into_owned();
         result.truncated = self.truncated;
         result
+    }
+}
+
+#[cfg(test)]
+mod compile_args_tests {
+    use super::with_compile_args;
+
+    /// Extra compiler arguments go just before the source file, or at the
+    /// end when the command does not name it.
+    #[test]
+    fn compile_args_go_before_the_source_file() {
+        let argv = |words: &[&str]| words.iter().map(|w| w.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            with_compile_args(
+                argv(&["gcc", "-o", "main", "main.c", "-lm"]),
+                "main.c",
+                &argv(&["-O0"])
+            ),
+            argv(&["gcc", "-o", "main", "-O0", "main.c", "-lm"])
+        );
+        assert_eq!(
+            with_compile_args(argv(&["make"]), "main.c", &argv(&["-j1"])),
+            argv(&["make", "-j1"])
+        );
     }
 }

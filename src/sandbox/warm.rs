@@ -138,6 +138,7 @@ fn warm_job(language: &Language, settings: &SandboxSettings) -> Job {
         limits: settings.default_limits,
         tests: vec![],
         interactive: false,
+        compile_args: vec![],
         created_at: OffsetDateTime::now_utc(),
     }
 }

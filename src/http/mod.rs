@@ -4,6 +4,7 @@ mod health;
 mod languages;
 mod server;
 mod settings;
+mod static_files;
 mod submissions;
 mod ws;
 

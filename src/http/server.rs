@@ -2,9 +2,9 @@
 //! the JSON/query/path error handlers, so the app in `app.rs` and the tests
 //! build exactly the same service.
 
-use super::errors::{json_error, path_error, query_error, ApiError};
+use super::errors::{json_error, path_error, query_error};
 use super::settings::HttpSettings;
-use super::{health, languages, submissions, ws};
+use super::{health, languages, static_files, submissions, ws};
 use crate::actors::PubSubBridge;
 use crate::intake::Intake;
 use actix::Addr;
@@ -41,6 +41,7 @@ pub fn configure(state: web::Data<ApiState>) -> impl FnOnce(&mut web::ServiceCon
                     .route("/submissions/{id}", web::get().to(submissions::get))
                     .route("/ws", web::get().to(ws::connect)),
             )
-            .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::not_found("route")) }));
+            // After every API route: the web editor, else the JSON 404.
+            .default_service(web::to(static_files::serve));
     }
 }

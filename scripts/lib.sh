@@ -30,7 +30,9 @@ if [ -z "${DOCKER:-}" ]; then
   if [ -x /usr/bin/docker ]; then DOCKER=/usr/bin/docker; else DOCKER=docker; fi
 fi
 
-_t0=$(date +%s.%N)
+# log lines show seconds since the outermost script started
+_t0="${RCE_LOG_T0:-$(date +%s.%N)}"
+export RCE_LOG_T0="$_t0"
 log()  { printf '[%6ss] %s\n' "$(elapsed "$_t0")" "$*"; }
 warn() { log "WARNING: $*" >&2; }
 die()  { log "ERROR: $*" >&2; exit 1; }

@@ -138,7 +138,11 @@ redis_ping() { [ "$(timeout 5 redis-cli -u "$1" ping 2>/dev/null || true)" = PON
 redis_url=""
 for candidate in "${RCE_REDIS__URL:-}" "${RCE_REDIS_URL:-}"; do
   if [ -n "$candidate" ]; then
-    if redis_ping "$candidate"; then redis_url="$candidate"; break; fi
+    if redis_ping "$candidate"; then
+      redis_url="$candidate"
+      log "    using the Redis that answers at $redis_url (from the environment)"
+      break
+    fi
     warn "no PONG from $candidate; ignoring it"
   fi
 done

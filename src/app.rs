@@ -5,8 +5,8 @@
 //! stop reading the stream, let running jobs finish, exit 0) and logging.
 
 use crate::actors::store::StoreActor;
-use crate::actors::stream_consumer::StreamConsumer;
-use crate::actors::worker_pool::{FreeSlots, WorkerPool};
+use crate::actors::stream_consumer::{ConsumerHandle, StreamConsumer};
+use crate::actors::worker_pool::{RunningJobs, WorkerPool};
 use crate::actors::PubSubBridge;
 use crate::config::Settings;
 use crate::http::{configure, ApiState};
@@ -17,6 +17,7 @@ use crate::sandbox::{self, ContainerLabels};
 use actix::{Actor, Addr, Supervisor};
 use actix_web::{web, App, HttpServer};
 use serde::Deserialize;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -52,7 +53,10 @@ pub struct LogSettings {
 
 impl Default for LogSettings {
     fn default() -> Self {
-        LogSettings { level: "info".into(), format: "text".into() }
+        LogSettings {
+            level: "info".into(),
+            format: "text".into(),
+        }
     }
 }
 
@@ -60,7 +64,9 @@ impl Default for LogSettings {
 pub fn init_tracing(settings: &LogSettings) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&settings.level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if settings.format == "json" {
         builder.json().init();
     } else {
@@ -75,11 +81,17 @@ pub enum AppError {
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
     #[error("connecting to Redis at {url}: {source}")]
-    Redis { url: String, source: redis::RedisError },
+    Redis {
+        url: String,
+        source: redis::RedisError,
+    },
     #[error(transparent)]
     Docker(#[from] sandbox::DockerError),
     #[error("binding {bind}: {source}")]
-    Bind { bind: String, source: std::io::Error },
+    Bind {
+        bind: String,
+        source: std::io::Error,
+    },
     #[error("http server: {0}")]
     Server(std::io::Error),
 }
@@ -94,13 +106,14 @@ fn shutdown_signal() -> CancellationToken {
     let token = CancellationToken::new();
     let cancel = token.clone();
     actix_rt::spawn(async move {
-        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
-                return;
-            }
-        };
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(error) => {
+                    tracing::error!(%error, "cannot listen for SIGTERM");
+                    return;
+                }
+            };
         tokio::select! {
             _ = terminate.recv() => tracing::info!("SIGTERM: shutting down"),
             _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
@@ -111,11 +124,18 @@ fn shutdown_signal() -> CancellationToken {
 }
 
 /// Starts the role's actors and server; returns after a graceful shutdown.
-pub async fn run(settings: Settings, role: Role, shutdown: CancellationToken) -> Result<(), AppError> {
+pub async fn run(
+    settings: Settings,
+    role: Role,
+    shutdown: CancellationToken,
+) -> Result<(), AppError> {
     let languages = Languages::load(&settings.sandbox.languages_file)?;
     let store = crate::store::open(&settings.store)?;
     let store = Supervisor::start(move |_| StoreActor::new(store));
-    let redis_error = |source| AppError::Redis { url: settings.redis.url.clone(), source };
+    let redis_error = |source| AppError::Redis {
+        url: settings.redis.url.clone(),
+        source,
+    };
     let redis = queue::connect(&settings.redis).await.map_err(redis_error)?;
     let keys = Keys::new(&settings.redis.prefix);
     let events = EventPublisher::new(redis.clone(), keys.clone());
@@ -124,13 +144,16 @@ pub async fn run(settings: Settings, role: Role, shutdown: CancellationToken) ->
     let mut docker = None;
     if role.runs_worker() {
         let engine = sandbox::connect().await?;
-        match sandbox::reap_orphans(&engine).await {
+        let name = sandbox::worker_name();
+        match sandbox::reap_orphans(&engine, &name, &Default::default()).await {
             Ok(0) => {}
             Ok(removed) => tracing::info!(removed, "removed containers of dead workers"),
             Err(error) => tracing::warn!(%error, "listing containers for the reaper failed"),
         }
-        let name = sandbox::worker_name();
-        let labels = ContainerLabels { worker: name.clone(), prefix: settings.redis.prefix.clone() };
+        let labels = ContainerLabels {
+            worker: name.clone(),
+            prefix: settings.redis.prefix.clone(),
+        };
         let pool = WorkerPool::new(
             settings.worker.clone(),
             Arc::new(settings.sandbox.clone()),
@@ -139,17 +162,24 @@ pub async fn run(settings: Settings, role: Role, shutdown: CancellationToken) ->
             store.clone(),
             events.clone(),
             labels,
-        )
-        .start();
-        let consumer_settings = (settings.redis.clone(), settings.worker.clone(), name.clone());
-        let (pool_for_consumer, store_for_consumer, events_for_consumer) = (pool.clone(), store.clone(), events.clone());
-        let (commands, token) = (redis.clone(), shutdown.clone());
-        let consumer = Supervisor::start(move |_| {
-            let (redis, worker_settings, name) = consumer_settings;
-            StreamConsumer::new(redis, worker_settings, name, pool_for_consumer, store_for_consumer, events_for_consumer, commands, token)
-        });
+        );
+        let slot_freed = pool.slot_signal();
+        let pool = pool.start();
+        let consumer = StreamConsumer::new(
+            settings.redis.clone(),
+            settings.worker.clone(),
+            name.clone(),
+            pool.clone(),
+            store.clone(),
+            events.clone(),
+            redis.clone(),
+            slot_freed,
+            shutdown.clone(),
+        );
+        let handle = consumer.handle();
+        let consumer = Supervisor::start(move |_| consumer);
         tracing::info!(worker = %name, concurrency = settings.worker.concurrency, "worker started");
-        worker = Some((pool, consumer));
+        worker = Some((pool, consumer, handle));
         docker = Some(engine);
     }
 
@@ -171,12 +201,17 @@ pub async fn run(settings: Settings, role: Role, shutdown: CancellationToken) ->
             http: settings.http.clone(),
         });
         let server = HttpServer::new(move || {
-            App::new().wrap(tracing_actix_web::TracingLogger::default()).configure(configure(state.clone()))
+            App::new()
+                .wrap(tracing_actix_web::TracingLogger::default())
+                .configure(configure(state.clone()))
         })
         .workers(settings.http.workers)
         .shutdown_signal(shutdown.clone().cancelled_owned())
         .bind(&settings.http.bind)
-        .map_err(|source| AppError::Bind { bind: settings.http.bind.clone(), source })?;
+        .map_err(|source| AppError::Bind {
+            bind: settings.http.bind.clone(),
+            source,
+        })?;
         for address in server.addrs() {
             // Scripts and tests read the bound port from this line.
             println!("rce listening on http://{address}");
@@ -186,21 +221,23 @@ pub async fn run(settings: Settings, role: Role, shutdown: CancellationToken) ->
         shutdown.cancelled().await;
     }
 
-    if let Some((pool, _consumer)) = worker {
-        drain(&pool, settings.worker.concurrency).await;
+    if let Some((pool, _consumer, handle)) = worker {
+        drain(&pool, &handle).await;
     }
     tracing::info!("rce stopped");
     Ok(())
 }
 
-/// Waits until no job runs any more (each is bounded by its own deadline),
-/// then gives the last acks a moment to reach Redis.
-async fn drain(pool: &Addr<WorkerPool>, concurrency: usize) {
+/// Waits until the stream consumer has stopped dispatching, every job it
+/// dispatched has finished (each is bounded by its own deadline) and every
+/// ack has been answered, so nothing stays pending in this worker's name.
+async fn drain(pool: &Addr<WorkerPool>, handle: &ConsumerHandle) {
+    handle.stopped.cancelled().await;
     loop {
-        match pool.send(FreeSlots).await {
-            Ok(free) if free < concurrency => tokio::time::sleep(Duration::from_millis(100)).await,
-            _ => break,
+        let running = pool.send(RunningJobs).await.unwrap_or(0);
+        if running == 0 && handle.pending_acks.load(Ordering::SeqCst) == 0 {
+            break;
         }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
 }

@@ -12,6 +12,10 @@ use crate::store::StoreSettings;
 use serde::Deserialize;
 use std::path::Path;
 
+/// `RCE_*` variables that are not settings keys: the config file's path
+/// (read by the command line).
+const NOT_SETTINGS: &[&str] = &["RCE_CONFIG"];
+
 /// Every setting of one rce process.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -27,13 +31,17 @@ pub struct Settings {
 impl Settings {
     /// Reads `file` (optional) and the `RCE_*` environment over the defaults.
     pub fn load(file: &Path) -> Result<Settings, config::ConfigError> {
+        let environment: config::Map<String, String> = std::env::vars()
+            .filter(|(key, _)| !NOT_SETTINGS.contains(&key.as_str()))
+            .collect();
         config::Config::builder()
             .add_source(config::File::from(file).required(false))
             .add_source(
                 config::Environment::with_prefix("RCE")
                     .prefix_separator("_")
                     .separator("__")
-                    .try_parsing(true),
+                    .try_parsing(true)
+                    .source(Some(environment)),
             )
             .build()?
             .try_deserialize()
@@ -51,7 +59,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("rce-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let good = dir.join("good.toml");
-        std::fs::write(&good, "[worker]\nconcurrency = 7\n[http]\nbind = \"0.0.0.0:9\"\n").unwrap();
+        std::fs::write(
+            &good,
+            "[worker]\nconcurrency = 7\n[http]\nbind = \"0.0.0.0:9\"\n",
+        )
+        .unwrap();
         let settings = Settings::load(&good).unwrap();
         assert_eq!(settings.worker.concurrency, 7);
         assert_eq!(settings.http.bind, "0.0.0.0:9");

@@ -66,10 +66,23 @@ mod tests {
     #[test]
     fn events_have_the_documented_shape() {
         let id: JobId = "0190a5b2-0000-7000-8000-000000000000".parse().unwrap();
-        let queued = ServerEvent::Queued { id, reference: Some("r1".into()) };
-        assert_eq!(queued.to_json(), format!(r#"{{"type":"queued","id":"{id}","ref":"r1"}}"#));
-        let output = ServerEvent::Output { id, stream: OutputStream::Stderr, data: "x".into() };
-        assert_eq!(output.to_json(), format!(r#"{{"type":"output","id":"{id}","stream":"stderr","data":"x"}}"#));
+        let queued = ServerEvent::Queued {
+            id,
+            reference: Some("r1".into()),
+        };
+        assert_eq!(
+            queued.to_json(),
+            format!(r#"{{"type":"queued","id":"{id}","ref":"r1"}}"#)
+        );
+        let output = ServerEvent::Output {
+            id,
+            stream: OutputStream::Stderr,
+            data: "x".into(),
+        };
+        assert_eq!(
+            output.to_json(),
+            format!(r#"{{"type":"output","id":"{id}","stream":"stderr","data":"x"}}"#)
+        );
         let back: ServerEvent = serde_json::from_str(&output.to_json()).unwrap();
         assert_eq!(back, output);
     }

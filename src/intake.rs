@@ -31,15 +31,24 @@ pub struct Intake {
 
 impl Intake {
     /// Validates, stores and queues `request` for `user_id`.
-    pub async fn submit(&self, request: SubmissionRequest, user_id: &str) -> Result<Job, IntakeError> {
+    pub async fn submit(
+        &self,
+        request: SubmissionRequest,
+        user_id: &str,
+    ) -> Result<Job, IntakeError> {
         let job = self.accept(request, user_id).await?;
         self.enqueue(&job).await?;
         Ok(job)
     }
 
     /// Validates `request` and stores it as queued (not yet on the stream).
-    pub async fn accept(&self, request: SubmissionRequest, user_id: &str) -> Result<Job, IntakeError> {
-        let job = Job::from_request(request, user_id, &self.languages, &self.bounds).map_err(IntakeError::Rejected)?;
+    pub async fn accept(
+        &self,
+        request: SubmissionRequest,
+        user_id: &str,
+    ) -> Result<Job, IntakeError> {
+        let job = Job::from_request(request, user_id, &self.languages, &self.bounds)
+            .map_err(IntakeError::Rejected)?;
         self.store
             .send(InsertJob { job: job.clone() })
             .await

@@ -127,7 +127,10 @@ pub struct Rejection {
 
 impl Rejection {
     pub fn new(code: impl Into<String>, message: impl Into<String>) -> Rejection {
-        Rejection { code: code.into(), message: message.into() }
+        Rejection {
+            code: code.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -159,7 +162,10 @@ impl Job {
         let language = languages.get(&request.language).ok_or_else(|| {
             Rejection::new(
                 "language",
-                format!("unknown language {:?}; GET /api/v1/languages lists them", request.language),
+                format!(
+                    "unknown language {:?}; GET /api/v1/languages lists them",
+                    request.language
+                ),
             )
         })?;
         let files = files_of(&request, language, bounds)?;
@@ -168,28 +174,43 @@ impl Job {
         if stdin.len() as u64 > bounds.max_stdin_bytes {
             return Err(Rejection::new(
                 "stdin",
-                format!("stdin is over the maximum of {} bytes", bounds.max_stdin_bytes),
+                format!(
+                    "stdin is over the maximum of {} bytes",
+                    bounds.max_stdin_bytes
+                ),
             ));
         }
         let args = request.args.unwrap_or_default();
         if args.len() > bounds.max_args || args.iter().any(|arg| arg.contains('\0')) {
             return Err(Rejection::new(
                 "args",
-                format!("args: at most {} arguments, without NUL bytes", bounds.max_args),
+                format!(
+                    "args: at most {} arguments, without NUL bytes",
+                    bounds.max_args
+                ),
             ));
         }
         let tests: Vec<TestCase> = request
             .tests
             .unwrap_or_default()
             .into_iter()
-            .map(|case| TestCase { stdin: case.stdin, expected_stdout: case.expected_stdout })
+            .map(|case| TestCase {
+                stdin: case.stdin,
+                expected_stdout: case.expected_stdout,
+            })
             .collect();
         if tests.len() > bounds.max_tests {
-            return Err(Rejection::new("tests", format!("at most {} test cases", bounds.max_tests)));
+            return Err(Rejection::new(
+                "tests",
+                format!("at most {} test cases", bounds.max_tests),
+            ));
         }
         let interactive = request.interactive.unwrap_or(false);
         if interactive && !tests.is_empty() {
-            return Err(Rejection::new("interactive", "an interactive job cannot have test cases"));
+            return Err(Rejection::new(
+                "interactive",
+                "an interactive job cannot have test cases",
+            ));
         }
         Ok(Job {
             id: JobId::new(),
@@ -206,25 +227,47 @@ impl Job {
     }
 }
 
-fn files_of(request: &SubmissionRequest, language: &Language, bounds: &SubmissionBounds) -> Result<Vec<SourceFile>, Rejection> {
+fn files_of(
+    request: &SubmissionRequest,
+    language: &Language,
+    bounds: &SubmissionBounds,
+) -> Result<Vec<SourceFile>, Rejection> {
     let files = match (&request.source, &request.files) {
-        (Some(_), Some(_)) => return Err(Rejection::new("source", "give either source or files, not both")),
+        (Some(_), Some(_)) => {
+            return Err(Rejection::new(
+                "source",
+                "give either source or files, not both",
+            ))
+        }
         (None, None) => return Err(Rejection::new("source", "source is missing")),
-        (Some(source), None) => vec![SourceFile { name: language.file.clone(), content: source.clone() }],
+        (Some(source), None) => vec![SourceFile {
+            name: language.file.clone(),
+            content: source.clone(),
+        }],
         (None, Some(files)) => {
             if files.is_empty() {
                 return Err(Rejection::new("files", "files is empty"));
             }
             if files.len() > MAX_FILES {
-                return Err(Rejection::new("files", format!("at most {MAX_FILES} files")));
+                return Err(Rejection::new(
+                    "files",
+                    format!("at most {MAX_FILES} files"),
+                ));
             }
             let mut out: Vec<SourceFile> = Vec::with_capacity(files.len());
             for file in files {
-                rce_protocol::check_file_name(&file.name).map_err(|reason| Rejection::new("files.name", reason))?;
+                rce_protocol::check_file_name(&file.name)
+                    .map_err(|reason| Rejection::new("files.name", reason))?;
                 if out.iter().any(|seen| seen.name == file.name) {
-                    return Err(Rejection::new("files.name", format!("file {:?} appears twice", file.name)));
+                    return Err(Rejection::new(
+                        "files.name",
+                        format!("file {:?} appears twice", file.name),
+                    ));
                 }
-                out.push(SourceFile { name: file.name.clone(), content: file.content.clone() });
+                out.push(SourceFile {
+                    name: file.name.clone(),
+                    content: file.content.clone(),
+                });
             }
             out
         }
@@ -236,7 +279,10 @@ fn files_of(request: &SubmissionRequest, language: &Language, bounds: &Submissio
     if total > bounds.max_source_bytes {
         return Err(Rejection::new(
             "source",
-            format!("source is over the maximum of {} bytes", bounds.max_source_bytes),
+            format!(
+                "source is over the maximum of {} bytes",
+                bounds.max_source_bytes
+            ),
         ));
     }
     Ok(files)
@@ -247,7 +293,10 @@ fn limits_of(request: LimitsRequest, bounds: &SubmissionBounds) -> Result<Limits
     let pick = |name: &str, asked: Option<u64>, default: u64, max: u64| -> Result<u64, Rejection> {
         match asked {
             None => Ok(default),
-            Some(0) => Err(Rejection::new(format!("limits.{name}"), format!("limits.{name} must be at least 1"))),
+            Some(0) => Err(Rejection::new(
+                format!("limits.{name}"),
+                format!("limits.{name} must be at least 1"),
+            )),
             Some(value) if value > max => Err(Rejection::new(
                 format!("limits.{name}"),
                 format!("limits.{name} = {value} is over the maximum of {max}"),
@@ -258,13 +307,26 @@ fn limits_of(request: LimitsRequest, bounds: &SubmissionBounds) -> Result<Limits
     let time_ms = pick("time_ms", request.time_ms, default.time_ms, max.time_ms)?;
     // Unless asked otherwise, the wall limit grows with the CPU limit so a
     // program that waits a little (I/O, sleep) is not cut before its CPU limit.
-    let default_wall = default.wall_ms.max(time_ms.saturating_mul(2)).min(max.wall_ms);
+    let default_wall = default
+        .wall_ms
+        .max(time_ms.saturating_mul(2))
+        .min(max.wall_ms);
     Ok(Limits {
         time_ms,
         wall_ms: pick("wall_ms", request.wall_ms, default_wall, max.wall_ms)?,
-        memory_mb: pick("memory_mb", request.memory_mb, default.memory_mb, max.memory_mb)?,
+        memory_mb: pick(
+            "memory_mb",
+            request.memory_mb,
+            default.memory_mb,
+            max.memory_mb,
+        )?,
         pids: pick("pids", request.pids, default.pids, max.pids)?,
-        output_kb: pick("output_kb", request.output_kb, default.output_kb, max.output_kb)?,
+        output_kb: pick(
+            "output_kb",
+            request.output_kb,
+            default.output_kb,
+            max.output_kb,
+        )?,
     })
 }
 
@@ -389,10 +451,22 @@ mod tests {
     }
 
     fn bounds() -> SubmissionBounds {
-        let limits = Limits { time_ms: 1000, wall_ms: 3000, memory_mb: 128, pids: 32, output_kb: 64 };
+        let limits = Limits {
+            time_ms: 1000,
+            wall_ms: 3000,
+            memory_mb: 128,
+            pids: 32,
+            output_kb: 64,
+        };
         SubmissionBounds {
             default_limits: limits,
-            max_limits: Limits { time_ms: 10_000, wall_ms: 20_000, memory_mb: 512, pids: 128, output_kb: 1024 },
+            max_limits: Limits {
+                time_ms: 10_000,
+                wall_ms: 20_000,
+                memory_mb: 512,
+                pids: 128,
+                output_kb: 1024,
+            },
             max_source_bytes: 1000,
             max_stdin_bytes: 100,
             max_args: 4,
@@ -401,7 +475,11 @@ mod tests {
     }
 
     fn request(source: &str) -> SubmissionRequest {
-        SubmissionRequest { language: "py".into(), source: Some(source.into()), ..Default::default() }
+        SubmissionRequest {
+            language: "py".into(),
+            source: Some(source.into()),
+            ..Default::default()
+        }
     }
 
     /// A plain source becomes the language's entry file, with default limits
@@ -410,7 +488,13 @@ mod tests {
     fn source_becomes_entry_file_with_defaults() {
         let job = Job::from_request(request("print(1)"), "u1", &languages(), &bounds()).unwrap();
         assert_eq!(job.language, "python");
-        assert_eq!(job.files, vec![SourceFile { name: "main.py".into(), content: "print(1)".into() }]);
+        assert_eq!(
+            job.files,
+            vec![SourceFile {
+                name: "main.py".into(),
+                content: "print(1)".into()
+            }]
+        );
         assert_eq!(job.limits, bounds().default_limits);
     }
 
@@ -420,25 +504,54 @@ mod tests {
     fn bad_input_is_rejected_with_field_codes() {
         let (langs, b) = (languages(), bounds());
         let reject = |req: SubmissionRequest| Job::from_request(req, "u", &langs, &b).unwrap_err();
-        assert_eq!(reject(SubmissionRequest { language: "cobol".into(), ..request("x") }).code, "language");
+        assert_eq!(
+            reject(SubmissionRequest {
+                language: "cobol".into(),
+                ..request("x")
+            })
+            .code,
+            "language"
+        );
         assert_eq!(reject(request("   ")).code, "source");
         assert_eq!(reject(request(&"x".repeat(1001))).code, "source");
-        let over = reject(SubmissionRequest { limits: Some(LimitsRequest { memory_mb: Some(513), ..Default::default() }), ..request("x") });
+        let over = reject(SubmissionRequest {
+            limits: Some(LimitsRequest {
+                memory_mb: Some(513),
+                ..Default::default()
+            }),
+            ..request("x")
+        });
         assert_eq!(over.code, "limits.memory_mb");
         assert!(over.message.contains("512"), "{}", over.message);
         let traversal = SubmissionRequest {
             source: None,
-            files: Some(vec![FileInput { name: "../etc/passwd".into(), content: "x".into() }]),
+            files: Some(vec![FileInput {
+                name: "../etc/passwd".into(),
+                content: "x".into(),
+            }]),
             ..request("x")
         };
         assert_eq!(reject(traversal).code, "files.name");
-        assert_eq!(reject(SubmissionRequest { stdin: Some("x".repeat(101)), ..request("x") }).code, "stdin");
+        assert_eq!(
+            reject(SubmissionRequest {
+                stdin: Some("x".repeat(101)),
+                ..request("x")
+            })
+            .code,
+            "stdin"
+        );
     }
 
     /// Asking for more CPU time raises the default wall limit with it.
     #[test]
     fn wall_limit_follows_cpu_limit() {
-        let req = SubmissionRequest { limits: Some(LimitsRequest { time_ms: Some(5000), ..Default::default() }), ..request("x") };
+        let req = SubmissionRequest {
+            limits: Some(LimitsRequest {
+                time_ms: Some(5000),
+                ..Default::default()
+            }),
+            ..request("x")
+        };
         let job = Job::from_request(req, "u", &languages(), &bounds()).unwrap();
         assert_eq!(job.limits.wall_ms, 10_000);
     }

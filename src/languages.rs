@@ -36,9 +36,15 @@ struct Manifest {
 #[derive(Debug, thiserror::Error)]
 pub enum LanguagesError {
     #[error("reading {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("parsing {path}: {source}")]
-    Parse { path: String, source: toml::de::Error },
+    Parse {
+        path: String,
+        source: toml::de::Error,
+    },
     #[error("language id or alias {0:?} appears twice")]
     Duplicate(String),
 }
@@ -124,7 +130,10 @@ mod tests {
     fn looks_up_by_id_and_alias() {
         let languages = Languages::parse(MANIFEST).unwrap();
         assert_eq!(languages.get("py").unwrap().id, "python");
-        assert_eq!(languages.get("c").unwrap().compile.as_ref().unwrap()[0], "gcc");
+        assert_eq!(
+            languages.get("c").unwrap().compile.as_ref().unwrap()[0],
+            "gcc"
+        );
         assert!(languages.get("cobol").is_none());
         assert_eq!(languages.all().len(), 2);
     }
@@ -133,7 +142,9 @@ mod tests {
     #[test]
     fn duplicate_names_are_refused() {
         let text = MANIFEST.replace("aliases = [\"py\"]", "aliases = [\"c\"]");
-        assert!(matches!(Languages::parse(&text), Err(LanguagesError::Duplicate(name)) if name == "c"));
+        assert!(
+            matches!(Languages::parse(&text), Err(LanguagesError::Duplicate(name)) if name == "c")
+        );
     }
 
     /// The shipped manifest parses (the server refuses to start otherwise).

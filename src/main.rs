@@ -8,7 +8,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "rce", version, about = "Remote code execution in fresh, locked-down containers")]
+#[command(
+    name = "rce",
+    version,
+    about = "Remote code execution in fresh, locked-down containers"
+)]
 struct Cli {
     /// Configuration file (TOML); missing is fine, defaults and RCE_* apply.
     #[arg(long, global = true, default_value = "rce.toml", env = "RCE_CONFIG")]

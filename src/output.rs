@@ -51,7 +51,9 @@ async fn forward(
     let mut carry = Utf8Carry::default();
     let mut open = true;
     while open {
-        let Some(first) = receiver.recv().await else { break };
+        let Some(first) = receiver.recv().await else {
+            break;
+        };
         let mut batch = vec![first];
         let until = tokio::time::Instant::now() + COALESCE_INTERVAL;
         loop {
@@ -74,7 +76,13 @@ async fn forward(
     }
 }
 
-async fn publish(publisher: &EventPublisher, user_id: &str, id: JobId, stream: OutputStream, data: String) {
+async fn publish(
+    publisher: &EventPublisher,
+    user_id: &str,
+    id: JobId,
+    stream: OutputStream,
+    data: String,
+) {
     if data.is_empty() {
         return;
     }
@@ -159,7 +167,10 @@ mod tests {
     #[test]
     fn invalid_bytes_are_replaced() {
         let mut carry = Utf8Carry::default();
-        assert_eq!(carry.decode(OutputStream::Stderr, b"a\xffb", false), "a\u{fffd}b");
+        assert_eq!(
+            carry.decode(OutputStream::Stderr, b"a\xffb", false),
+            "a\u{fffd}b"
+        );
     }
 
     /// Adjacent chunks of one stream merge; order across streams is kept.
@@ -172,6 +183,13 @@ mod tests {
             (Stderr, b"c".to_vec()),
             (Stdout, b"d".to_vec()),
         ]);
-        assert_eq!(merged, vec![(Stdout, b"ab".to_vec()), (Stderr, b"c".to_vec()), (Stdout, b"d".to_vec())]);
+        assert_eq!(
+            merged,
+            vec![
+                (Stdout, b"ab".to_vec()),
+                (Stderr, b"c".to_vec()),
+                (Stdout, b"d".to_vec())
+            ]
+        );
     }
 }

@@ -20,7 +20,10 @@ pub struct RedisSettings {
 
 impl Default for RedisSettings {
     fn default() -> Self {
-        RedisSettings { url: "redis://127.0.0.1:6379/".into(), prefix: "rce".into() }
+        RedisSettings {
+            url: "redis://127.0.0.1:6379/".into(),
+            prefix: "rce".into(),
+        }
     }
 }
 
@@ -35,7 +38,9 @@ pub struct Keys {
 
 impl Keys {
     pub fn new(prefix: &str) -> Keys {
-        Keys { prefix: prefix.to_string() }
+        Keys {
+            prefix: prefix.to_string(),
+        }
     }
 
     /// The job stream (`rce:jobs`).

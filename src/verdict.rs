@@ -31,7 +31,9 @@ fn limit_message(stage: &StageReport) -> Option<String> {
         Termination::WallTimeLimit => Some("wall-clock time limit exceeded".into()),
         Termination::MemoryLimit => Some("memory limit exceeded".into()),
         Termination::OutputLimit => Some("output limit exceeded".into()),
-        Termination::Signaled => stage.signal.map(|signal| format!("killed by signal {signal}")),
+        Termination::Signaled => stage
+            .signal
+            .map(|signal| format!("killed by signal {signal}")),
         Termination::Exited => None,
     }
 }
@@ -54,7 +56,10 @@ pub fn judge(report: &RunReport, facts: ContainerFacts) -> JobResult {
     if let Some(error) = &report.error {
         return JobResult::internal_error(error.clone());
     }
-    let compile_output = report.compile.as_ref().map(|c| format!("{}{}", c.stdout, c.stderr));
+    let compile_output = report
+        .compile
+        .as_ref()
+        .map(|c| format!("{}{}", c.stdout, c.stderr));
     if let Some(compile) = &report.compile {
         if stage_verdict(compile) != Verdict::Ok {
             let mut result = from_stage(compile, Verdict::CompileError);
@@ -170,8 +175,15 @@ mod tests {
             (Termination::OutputLimit, None, Verdict::OutputLimitExceeded),
         ];
         for (termination, code, verdict) in cases {
-            let report = RunReport { run: Some(stage(termination, code)), ..Default::default() };
-            assert_eq!(judge(&report, ContainerFacts::default()).verdict, verdict, "{termination:?}");
+            let report = RunReport {
+                run: Some(stage(termination, code)),
+                ..Default::default()
+            };
+            assert_eq!(
+                judge(&report, ContainerFacts::default()).verdict,
+                verdict,
+                "{termination:?}"
+            );
         }
     }
 
@@ -181,7 +193,10 @@ mod tests {
     fn failed_compile_is_compile_error() {
         let mut compile = stage(Termination::Exited, Some(1));
         compile.stderr = "main.c:1: error".into();
-        let report = RunReport { compile: Some(compile), ..Default::default() };
+        let report = RunReport {
+            compile: Some(compile),
+            ..Default::default()
+        };
         let result = judge(&report, ContainerFacts::default());
         assert_eq!(result.verdict, Verdict::CompileError);
         assert_eq!(result.compile_output.as_deref(), Some("outmain.c:1: error"));
@@ -192,16 +207,32 @@ mod tests {
     fn first_failing_test_decides() {
         let report = RunReport {
             tests: vec![
-                TestReport { run: stage(Termination::Exited, Some(0)), passed: true },
-                TestReport { run: stage(Termination::Exited, Some(0)), passed: false },
-                TestReport { run: stage(Termination::CpuTimeLimit, None), passed: false },
+                TestReport {
+                    run: stage(Termination::Exited, Some(0)),
+                    passed: true,
+                },
+                TestReport {
+                    run: stage(Termination::Exited, Some(0)),
+                    passed: false,
+                },
+                TestReport {
+                    run: stage(Termination::CpuTimeLimit, None),
+                    passed: false,
+                },
             ],
             ..Default::default()
         };
         let result = judge(&report, ContainerFacts::default());
         assert_eq!(result.verdict, Verdict::WrongAnswer);
         let verdicts: Vec<Verdict> = result.tests.unwrap().iter().map(|t| t.verdict).collect();
-        assert_eq!(verdicts, [Verdict::Ok, Verdict::WrongAnswer, Verdict::TimeLimitExceeded]);
+        assert_eq!(
+            verdicts,
+            [
+                Verdict::Ok,
+                Verdict::WrongAnswer,
+                Verdict::TimeLimitExceeded
+            ]
+        );
     }
 
     /// A SIGKILL that Docker attributes to the OOM killer is a memory verdict;
@@ -210,11 +241,26 @@ mod tests {
     fn container_facts_refine_verdicts() {
         let mut killed = stage(Termination::Signaled, None);
         killed.signal = Some(9);
-        let report = RunReport { run: Some(killed), ..Default::default() };
-        let oom = ContainerFacts { oom_killed: true, deadline_hit: false };
+        let report = RunReport {
+            run: Some(killed),
+            ..Default::default()
+        };
+        let oom = ContainerFacts {
+            oom_killed: true,
+            deadline_hit: false,
+        };
         assert_eq!(judge(&report, oom).verdict, Verdict::MemoryLimitExceeded);
-        let deadline = ContainerFacts { oom_killed: false, deadline_hit: true };
-        assert_eq!(without_report(deadline, "x").verdict, Verdict::TimeLimitExceeded);
-        assert_eq!(without_report(ContainerFacts::default(), "x").verdict, Verdict::InternalError);
+        let deadline = ContainerFacts {
+            oom_killed: false,
+            deadline_hit: true,
+        };
+        assert_eq!(
+            without_report(deadline, "x").verdict,
+            Verdict::TimeLimitExceeded
+        );
+        assert_eq!(
+            without_report(ContainerFacts::default(), "x").verdict,
+            Verdict::InternalError
+        );
     }
 }

@@ -19,7 +19,9 @@ async fn python_hello_completes_by_polling() {
     assert_eq!(submission["result"]["stdout"], "42\n", "{submission}");
     assert_eq!(submission["language"], "python");
     assert!(submission["finished_at"].is_string());
-    assert!(containers_left(&rce.prefix, Duration::from_secs(5)).await.is_empty());
+    assert!(containers_left(&rce.prefix, Duration::from_secs(5))
+        .await
+        .is_empty());
 }
 
 /// A WebSocket client receives `finished` for a job submitted over HTTP, and
@@ -36,13 +38,21 @@ async fn websocket_receives_finished_events() {
     let finished = events.last().unwrap();
     assert_eq!(finished["result"]["stdout"], "42\n", "{events:?}");
 
-    ws.send(&json!({"type": "submit", "ref": "r1", "language": "python", "source": "print('hi')"})).await;
-    let queued = ws.next_event(Duration::from_secs(10)).await.expect("queued event");
+    ws.send(&json!({"type": "submit", "ref": "r1", "language": "python", "source": "print('hi')"}))
+        .await;
+    let queued = ws
+        .next_event(Duration::from_secs(10))
+        .await
+        .expect("queued event");
     assert_eq!(queued["type"], "queued", "{queued}");
     assert_eq!(queued["ref"], "r1");
     let id = queued["id"].as_str().unwrap().to_string();
     let events = ws.events_until_finished(&id, Duration::from_secs(60)).await;
-    let kinds: Vec<&str> = events.iter().filter(|e| e["id"] == id.as_str()).map(|e| e["type"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = events
+        .iter()
+        .filter(|e| e["id"] == id.as_str())
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds.first(), Some(&"started"), "{events:?}");
     assert!(kinds.contains(&"output"), "{events:?}");
     assert_eq!(events.last().unwrap()["result"]["stdout"], "hi\n");
@@ -54,12 +64,24 @@ async fn websocket_receives_finished_events() {
 async fn infinite_loop_is_time_limit_exceeded_and_cleaned_up() {
     let rce = start_rce();
     let started = Instant::now();
-    let id = submit(&rce, json!({"language": "python", "source": "while True: pass", "limits": {"time_ms": 1000}})).await;
+    let id = submit(
+        &rce,
+        json!({"language": "python", "source": "while True: pass", "limits": {"time_ms": 1000}}),
+    )
+    .await;
     let submission = wait_completed(&rce, &id, Duration::from_secs(30)).await;
     let took = started.elapsed();
-    assert_eq!(submission["result"]["verdict"], "time_limit_exceeded", "{submission}");
-    assert!(took < Duration::from_millis(1000 + 2000 + 1500), "took {took:?}");
-    assert!(containers_left(&rce.prefix, Duration::from_secs(5)).await.is_empty());
+    assert_eq!(
+        submission["result"]["verdict"], "time_limit_exceeded",
+        "{submission}"
+    );
+    assert!(
+        took < Duration::from_millis(1000 + 2000 + 1500),
+        "took {took:?}"
+    );
+    assert!(containers_left(&rce.prefix, Duration::from_secs(5))
+        .await
+        .is_empty());
 }
 
 /// Garbage JSON, a wrong content type, an unknown language and an empty
@@ -78,9 +100,16 @@ async fn bad_input_gets_json_4xx() {
     assert_eq!(body["error"]["code"], "language");
     let (status, body) = post_json(&url, &json!({"language": "python", "source": ""})).await;
     assert_eq!(status, 400, "{body}");
-    let (status, body) = post_json(&url, &json!({"language": "python", "source": "x", "limits": {"memory_mb": 999999}})).await;
+    let (status, body) = post_json(
+        &url,
+        &json!({"language": "python", "source": "x", "limits": {"memory_mb": 999999}}),
+    )
+    .await;
     assert_eq!(status, 400, "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("2048"), "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("2048"),
+        "{body}"
+    );
     let (status, body) = get_json(&rce.url("/api/v1/submissions/not-an-id")).await;
     assert_eq!(status, 404, "{body}");
     assert_eq!(body["error"]["code"], "not_found");
@@ -92,7 +121,14 @@ async fn languages_and_health() {
     let rce = start_rce();
     let (status, languages) = get_json(&rce.url("/api/v1/languages")).await;
     assert_eq!(status, 200);
-    assert!(languages.as_array().unwrap().iter().any(|l| l["id"] == "python"), "{languages}");
+    assert!(
+        languages
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["id"] == "python"),
+        "{languages}"
+    );
     let (status, _) = get_json(&rce.url("/healthz")).await;
     assert_eq!(status, 200);
     let (status, ready) = get_json(&rce.url("/readyz")).await;

@@ -302,7 +302,14 @@ mod tests {
         let frames = vec![
             Frame::new(FrameKind::Stdout, b"hello".to_vec()),
             Frame::new(FrameKind::Stderr, vec![]),
-            Frame::json(FrameKind::Stage, &StageEvent { stage: "run".into(), index: None }).unwrap(),
+            Frame::json(
+                FrameKind::Stage,
+                &StageEvent {
+                    stage: "run".into(),
+                    index: None,
+                },
+            )
+            .unwrap(),
         ];
         let bytes: Vec<u8> = frames.iter().flat_map(|f| f.encode()).collect();
         for chunk_size in [1, 2, 3, 7, bytes.len()] {
@@ -337,10 +344,16 @@ mod tests {
         let mut empty: &[u8] = &[];
         assert!(Frame::read_from(&mut empty).unwrap().is_none());
         let mut bad: &[u8] = &[99, 0, 0, 0, 0];
-        assert!(matches!(Frame::read_from(&mut bad), Err(FrameError::UnknownKind(99))));
+        assert!(matches!(
+            Frame::read_from(&mut bad),
+            Err(FrameError::UnknownKind(99))
+        ));
         let encoded = Frame::new(FrameKind::StdinEnd, vec![]).encode();
         let mut good: &[u8] = &encoded;
-        assert_eq!(Frame::read_from(&mut good).unwrap().unwrap().kind, FrameKind::StdinEnd);
+        assert_eq!(
+            Frame::read_from(&mut good).unwrap().unwrap().kind,
+            FrameKind::StdinEnd
+        );
     }
 }
 
@@ -373,8 +386,8 @@ pub fn check_file_name(name: &str) -> Result<(), String> {
             "." | ".." => return Err(format!("file name {name:?} has a {component:?} component")),
             _ if component.len() > MAX_NAME_COMPONENT_BYTES => {
                 return Err(format!(
-                    "file name {name:?} has a component longer than {MAX_NAME_COMPONENT_BYTES} bytes"
-                ))
+                "file name {name:?} has a component longer than {MAX_NAME_COMPONENT_BYTES} bytes"
+            ))
             }
             _ => {}
         }
@@ -394,7 +407,17 @@ mod file_name_tests {
             assert!(check_file_name(good).is_ok(), "{good}");
         }
         let long_component = "a".repeat(256);
-        for bad in ["", "/etc/passwd", "../x", "a/../b", "a//b", "./a", "a/", "nul\0x", long_component.as_str()] {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../b",
+            "a//b",
+            "./a",
+            "a/",
+            "nul\0x",
+            long_component.as_str(),
+        ] {
             assert!(check_file_name(bad).is_err(), "{bad:?}");
         }
     }

@@ -4,9 +4,11 @@
 //! submission writes nothing. Writing never follows a symlink: directories are
 //! walked with `openat(O_NOFOLLOW | O_DIRECTORY)` from a descriptor of the
 //! work dir, files are created with `O_CREAT | O_EXCL | O_NOFOLLOW`. The
-//! runner switches its filesystem uid/gid (setfsuid, needs only CAP_SETUID /
-//! CAP_SETGID) to the sandbox uid while writing, so the files belong to the
-//! program and it may change or delete them; no CAP_CHOWN needed.
+//! writing happens in a forked child that has dropped to the sandbox uid/gid
+//! (needs only CAP_SETUID / CAP_SETGID, no CAP_CHOWN; setfsuid would do too,
+//! but gVisor lacks it), so the files belong to the program, which may change
+//! or delete them, and a planted link could at worst lead the sandbox uid to
+//! where it may write anyway.
 
 use crate::sys;
 use rce_protocol::SourceFile;
@@ -15,17 +17,14 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-/// Most files one job may submit.
-pub const MAX_FILES: usize = 64;
+pub use rce_protocol::MAX_FILES;
+
 /// Most bytes of file content one job may submit (equal to the frame cap, so a
 /// job that fits the wire fits here).
 pub const MAX_TOTAL_BYTES: usize = 16 * 1024 * 1024;
-/// Longest path component (NAME_MAX).
-pub const MAX_COMPONENT_BYTES: usize = 255;
-/// Longest path (PATH_MAX).
-pub const MAX_PATH_BYTES: usize = 4096;
 
 /// Mode of created files and directories (before the umask); owned by the
 /// sandbox uid, which may chmod them itself.
@@ -36,14 +35,35 @@ const DIR_MODE: libc::mode_t = 0o755;
 /// dependencies to libc and serde_json.)
 #[derive(Debug)]
 pub enum FilesError {
-    TooManyFiles { count: usize },
-    TooLarge { total: usize },
-    BadName { name: String, reason: &'static str },
+    TooManyFiles {
+        count: usize,
+    },
+    TooLarge {
+        total: usize,
+    },
+    BadName {
+        name: String,
+        reason: String,
+    },
     OpenWorkdir(io::Error),
-    SwitchUid(io::Error),
-    CreateDir { path: String, source: io::Error },
-    CreateFile { path: String, source: io::Error },
-    Write { path: String, source: io::Error },
+    WorkdirNotWritable {
+        mode: u32,
+        owner: u32,
+    },
+    /// What the writer (running as the sandbox uid) reported.
+    AsSandboxUid(String),
+    CreateDir {
+        path: String,
+        source: io::Error,
+    },
+    CreateFile {
+        path: String,
+        source: io::Error,
+    },
+    Write {
+        path: String,
+        source: io::Error,
+    },
 }
 
 impl fmt::Display for FilesError {
@@ -60,9 +80,12 @@ impl fmt::Display for FilesError {
             }
             FilesError::BadName { name, reason } => write!(f, "bad file name {name:?}: {reason}"),
             FilesError::OpenWorkdir(e) => write!(f, "cannot open the work dir: {e}"),
-            FilesError::SwitchUid(e) => {
-                write!(f, "cannot switch to the sandbox uid for writing: {e}")
-            }
+            FilesError::WorkdirNotWritable { mode, owner } => write!(
+                f,
+                "the work dir (mode {mode:o}, owner {owner}) is not writable by the sandbox uid; \
+                 the image must create it with mode 1777"
+            ),
+            FilesError::AsSandboxUid(message) => f.write_str(message),
             FilesError::CreateDir { path, source } => {
                 write!(f, "cannot create directory {path:?}: {source}")
             }
@@ -76,32 +99,11 @@ impl fmt::Display for FilesError {
 
 impl std::error::Error for FilesError {}
 
-/// The components of a valid relative file name, or why it is refused.
-pub fn components(name: &str) -> Result<Vec<&str>, &'static str> {
-    if name.is_empty() {
-        return Err("empty name");
-    }
-    if name.len() > MAX_PATH_BYTES {
-        return Err("path longer than 4096 bytes");
-    }
-    if name.contains('\0') {
-        return Err("contains a NUL byte");
-    }
-    if name.starts_with('/') {
-        return Err("absolute path");
-    }
-    let parts: Vec<&str> = name.split('/').collect();
-    for part in &parts {
-        match *part {
-            "" => return Err("empty path component"),
-            "." | ".." => return Err("`.` or `..` component"),
-            p if p.len() > MAX_COMPONENT_BYTES => {
-                return Err("path component longer than 255 bytes")
-            }
-            _ => {}
-        }
-    }
-    Ok(parts)
+/// The components of a valid relative file name, or why it is refused (the
+/// rule is `rce_protocol::check_file_name`, shared with the API).
+pub fn components(name: &str) -> Result<Vec<&str>, String> {
+    rce_protocol::check_file_name(name)?;
+    Ok(name.split('/').collect())
 }
 
 /// Checks every file against the limits without touching the disk.
@@ -131,36 +133,28 @@ pub fn write_all(
 ) -> Result<(), FilesError> {
     validate(files)?;
     let root = File::open(workdir).map_err(FilesError::OpenWorkdir)?;
-    if !root.metadata().map_err(FilesError::OpenWorkdir)?.is_dir() {
+    let meta = root.metadata().map_err(FilesError::OpenWorkdir)?;
+    if !meta.is_dir() {
         return Err(FilesError::OpenWorkdir(io::Error::from_raw_os_error(
             libc::ENOTDIR,
         )));
     }
+    // Docker copies the image's directory mode onto a tmpfs mounted over
+    // it, so a work dir left 0755 in the image is not writable here.
+    if meta.mode() & 0o002 == 0 && meta.uid() != uid {
+        return Err(FilesError::WorkdirNotWritable {
+            mode: meta.mode() & 0o7777,
+            owner: meta.uid(),
+        });
+    }
     let root = OwnedFd::from(root);
-    let _guard = FsIdGuard::switch(uid, gid).map_err(FilesError::SwitchUid)?;
-    for file in files {
-        write_one(&root, file)?;
-    }
-    Ok(())
-}
-
-/// Restores the runner's filesystem ids (root) when dropped, on every path.
-struct FsIdGuard;
-
-impl FsIdGuard {
-    fn switch(uid: u32, gid: u32) -> io::Result<FsIdGuard> {
-        let guard = FsIdGuard;
-        sys::set_fs_ids(uid, gid)?;
-        Ok(guard)
-    }
-}
-
-impl Drop for FsIdGuard {
-    fn drop(&mut self) {
-        // Cannot fail for root with CAP_SETUID/CAP_SETGID; if it did, the
-        // runner would merely keep creating files as the sandbox uid.
-        let _ = sys::set_fs_ids(0, 0);
-    }
+    sys::run_as(uid, gid, || {
+        for file in files {
+            write_one(&root, file).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    })
+    .map_err(FilesError::AsSandboxUid)
 }
 
 fn write_one(root: &OwnedFd, file: &SourceFile) -> Result<(), FilesError> {
@@ -171,7 +165,7 @@ fn write_one(root: &OwnedFd, file: &SourceFile) -> Result<(), FilesError> {
     })?;
     let (last, dirs) = parts.split_last().ok_or(FilesError::BadName {
         name: file.name.clone(),
-        reason: "empty name",
+        reason: "empty name".into(),
     })?;
     let mut dir: Option<OwnedFd> = None;
     let mut path = String::new();
@@ -216,7 +210,7 @@ fn write_one(root: &OwnedFd, file: &SourceFile) -> Result<(), FilesError> {
 fn c_name(part: &str, whole: &str) -> Result<CString, FilesError> {
     CString::new(part).map_err(|_| FilesError::BadName {
         name: whole.to_string(),
-        reason: "contains a NUL byte",
+        reason: "contains a NUL byte".into(),
     })
 }
 

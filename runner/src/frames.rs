@@ -7,7 +7,9 @@
 //! Both use private duplicates of fd 0/1 (CLOEXEC), and user code never
 //! holds either: its stdio are the runner's own pipes.
 
-use rce_protocol::{Frame, FrameDecoder, FrameKind, JobSpec, RunReport, StageEvent};
+use rce_protocol::{
+    Frame, FrameDecoder, FrameKind, JobSpec, RunReport, StageEvent, StageReport, MAX_FRAME_BYTES,
+};
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::{AsFd, BorrowedFd};
@@ -142,9 +144,11 @@ impl FrameOut {
         }
     }
 
+    /// The last frame. Always sent, and always small enough for the
+    /// worker's decoder (see [`encode_fitting`]).
     pub fn result(&mut self, report: &RunReport) {
-        match Frame::json(FrameKind::Result, report) {
-            Ok(frame) => self.send(&frame),
+        match encode_fitting(report, MAX_FRAME_BYTES) {
+            Ok(payload) => self.send(&Frame::new(FrameKind::Result, payload)),
             Err(e) => {
                 // Cannot happen for these plain types; still end with a Result.
                 let fallback = RunReport {
@@ -157,6 +161,56 @@ impl FrameOut {
             }
         }
     }
+}
+
+/// `report` as JSON of at most `max` bytes. Captured output is bounded per
+/// stage, but many test cases, or output that JSON escapes to six bytes per
+/// byte, could still add up past one frame; then the longest captured
+/// strings are halved (and their stage marked truncated) until it fits.
+pub fn encode_fitting(report: &RunReport, max: usize) -> serde_json::Result<Vec<u8>> {
+    let encoded = serde_json::to_vec(report)?;
+    if encoded.len() <= max {
+        return Ok(encoded);
+    }
+    let mut report = report.clone();
+    loop {
+        let mut stages: Vec<&mut StageReport> = report
+            .compile
+            .iter_mut()
+            .chain(report.run.iter_mut())
+            .collect();
+        stages.extend(report.tests.iter_mut().map(|t| &mut t.run));
+        let longest = stages
+            .iter()
+            .map(|s| s.stdout.len().max(s.stderr.len()))
+            .max()
+            .unwrap_or(0);
+        if longest == 0 {
+            // Nothing left to cut: send what we have.
+            return serde_json::to_vec(&report);
+        }
+        let keep = longest / 2;
+        for stage in stages {
+            for text in [&mut stage.stdout, &mut stage.stderr] {
+                if text.len() > keep {
+                    text.truncate(floor_char_boundary(text, keep));
+                    stage.truncated = true;
+                }
+            }
+        }
+        let encoded = serde_json::to_vec(&report)?;
+        if encoded.len() <= max {
+            return Ok(encoded);
+        }
+    }
+}
+
+/// The largest char boundary of `text` at or below `index`.
+fn floor_char_boundary(text: &str, mut index: usize) -> usize {
+    while !text.is_char_boundary(index) {
+        index -= 1;
+    }
+    index
 }
 
 #[cfg(test)]
@@ -223,6 +277,41 @@ mod tests {
             .contains("expected a job frame"));
         let mut empty = FrameIn::new(pipe_with("empty", b""));
         assert!(empty.read_job().unwrap_err().contains("before a job frame"));
+    }
+
+    /// A report too large for one frame is cut down to fit, longest output
+    /// first, with the cut stages marked truncated; a small one is untouched.
+    #[test]
+    fn oversized_report_is_cut_to_fit_one_frame() {
+        let stage = |stdout: &str| StageReport {
+            termination: rce_protocol::Termination::Exited,
+            exit_code: Some(0),
+            signal: None,
+            cpu_time_ms: 0,
+            wall_time_ms: 0,
+            memory_kb: 0,
+            stdout: stdout.into(),
+            stderr: "short".into(),
+            truncated: false,
+        };
+        let report = RunReport {
+            compile: Some(stage("ok")),
+            run: Some(stage(&"é\u{1}".repeat(5000))),
+            ..RunReport::default()
+        };
+        let small = encode_fitting(&report, usize::MAX).unwrap();
+        assert_eq!(small, serde_json::to_vec(&report).unwrap());
+
+        let fitted = encode_fitting(&report, 4000).unwrap();
+        assert!(fitted.len() <= 4000, "{}", fitted.len());
+        let back: RunReport = serde_json::from_slice(&fitted).unwrap();
+        let run = back.run.unwrap();
+        assert!(
+            run.truncated
+                && !run.stdout.is_empty()
+                && report.run.unwrap().stdout.starts_with(&run.stdout)
+        );
+        assert_eq!(back.compile.unwrap(), stage("ok"));
     }
 
     fn limits() -> rce_protocol::StageLimits {

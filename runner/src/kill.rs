@@ -71,11 +71,11 @@ pub fn kill_all_as(uid: u32, gid: u32) -> Result<(), KillError> {
         // sandbox uid cannot ptrace this copy of the runner while it holds
         // the runner's memory and descriptors.
         unsafe {
-            libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+            sys::set_not_dumpable();
             if sys::drop_privileges(uid, gid).is_err() {
                 libc::_exit(HELPER_DROP_FAILED);
             }
-            libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+            sys::set_not_dumpable();
             if libc::kill(-1, libc::SIGKILL) != 0
                 && io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
             {

@@ -57,16 +57,24 @@ fn main() {
 
 /// Reads the job and carries it out; `Err` when it cannot even start.
 fn run(out: &mut FrameOut) -> Result<RunReport, String> {
-    let config = Config::from_env()?;
+    let config = Config::from_env();
+    sys::scrub_environment();
+    let config = config?;
     let mut input = FrameIn::stdin().map_err(|e| format!("cannot use stdin: {e}"))?;
     let job = input.read_job()?;
     Ok(job::run(&config, &job, &mut input, out))
 }
 
-/// Process-wide setup while still single-threaded: nothing inherited leaks
-/// into user code, orphans are ours to reap, files default to 0644/0755.
-/// (Rust already ignores SIGPIPE in the runner; std restores it for children.)
+/// Process-wide setup (the runner is and stays single-threaded): nothing
+/// inherited leaks into user code (descriptors, ignored signals), orphans are
+/// ours to reap, SIGPIPE cannot kill us, files default to 0644/0755, and
+/// the runner is not dumpable: runc already denies another uid its /proc
+/// files, but gVisor lets the sandbox uid read the environ and fd links of a
+/// dumpable root process.
 fn prepare_process() {
+    sys::set_not_dumpable();
+    sys::reset_signal_dispositions();
+    sys::ignore_sigpipe();
     let _ = sys::cloexec_from(3);
     let _ = sys::set_child_subreaper();
     sys::set_umask(0o022);

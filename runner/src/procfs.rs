@@ -18,6 +18,8 @@ pub struct Proc {
     /// utime + stime of the process and of the children it has reaped
     /// (cutime + cstime), in clock ticks.
     pub cpu_ticks: u64,
+    /// Resident set size now (VmRSS), KiB; 0 for zombies.
+    pub rss_kb: u64,
 }
 
 /// Every process whose real uid is `uid`. Processes that vanish while being
@@ -36,10 +38,10 @@ pub fn processes_of(uid: u32) -> io::Result<Vec<Proc>> {
         let Ok(status) = fs::read_to_string(format!("/proc/{pid}/status")) else {
             continue;
         };
-        let Some((real_uid, state)) = parse_status(&status) else {
+        let Some(status) = parse_status(&status) else {
             continue;
         };
-        if real_uid != uid {
+        if status.uid != uid {
             continue;
         }
         let cpu_ticks = fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -48,28 +50,44 @@ pub fn processes_of(uid: u32) -> io::Result<Vec<Proc>> {
             .unwrap_or(0);
         found.push(Proc {
             pid,
-            zombie: state == 'Z',
+            zombie: status.state == 'Z',
             cpu_ticks,
+            rss_kb: status.rss_kb,
         });
     }
     Ok(found)
 }
 
-/// Real uid and state letter from the text of `/proc/<pid>/status`.
-pub fn parse_status(status: &str) -> Option<(u32, char)> {
+/// The fields of `/proc/<pid>/status` the runner uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Status {
+    /// Real uid (the first of four).
+    pub uid: u32,
+    /// State letter (`R`, `S`, `Z`, …).
+    pub state: char,
+    /// VmRSS in KiB; absent (0) for zombies and kernel threads.
+    pub rss_kb: u64,
+}
+
+/// Parses the text of `/proc/<pid>/status`; `None` without uid or state.
+pub fn parse_status(status: &str) -> Option<Status> {
     let mut uid = None;
     let mut state = None;
+    let mut rss_kb = 0;
     for line in status.lines() {
         if let Some(rest) = line.strip_prefix("Uid:") {
             uid = rest.split_whitespace().next()?.parse().ok();
         } else if let Some(rest) = line.strip_prefix("State:") {
             state = rest.trim_start().chars().next();
-        }
-        if uid.is_some() && state.is_some() {
-            break;
+        } else if let Some(rest) = line.strip_prefix("VmRSS:") {
+            rss_kb = rest.split_whitespace().next()?.parse().unwrap_or(0);
         }
     }
-    Some((uid?, state?))
+    Some(Status {
+        uid: uid?,
+        state: state?,
+        rss_kb,
+    })
 }
 
 /// utime + stime + cutime + cstime (ticks) from the text of `/proc/<pid>/stat`.
@@ -90,14 +108,28 @@ pub fn parse_stat_cpu(stat: &str) -> Option<u64> {
 mod tests {
     use super::*;
 
-    /// The real uid (first of four) and the state letter are read.
+    /// The real uid (first of four), the state letter and VmRSS are read;
+    /// a zombie has no VmRSS.
     #[test]
-    fn status_gives_real_uid_and_state() {
-        let text = "Name:\tpython3\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t7\nUid:\t61001\t0\t0\t0\nGid:\t1\n";
-        assert_eq!(parse_status(text), Some((61001, 'S')));
+    fn status_gives_real_uid_state_and_rss() {
+        let text = "Name:\tpython3\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t7\n\
+                    Uid:\t61001\t0\t0\t0\nGid:\t1\nVmPeak:\t  9000 kB\nVmRSS:\t    8132 kB\n";
         assert_eq!(
-            parse_status("State:\tZ (zombie)\nUid:\t5\t5\t5\t5\n"),
-            Some((5, 'Z'))
+            parse_status(text),
+            Some(Status {
+                uid: 61001,
+                state: 'S',
+                rss_kb: 8132
+            })
+        );
+        let zombie = "State:\tZ (zombie)\nUid:\t5\t5\t5\t5\n";
+        assert_eq!(
+            parse_status(zombie),
+            Some(Status {
+                uid: 5,
+                state: 'Z',
+                rss_kb: 0
+            })
         );
         assert_eq!(parse_status("Name:\tx\n"), None);
     }
@@ -119,7 +151,7 @@ mod tests {
         let uid = fs::read_to_string("/proc/self/status")
             .ok()
             .and_then(|s| parse_status(&s))
-            .map(|(u, _)| u)
+            .map(|s| s.uid)
             .unwrap();
         assert!(processes_of(uid)
             .unwrap()

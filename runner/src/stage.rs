@@ -20,8 +20,10 @@
 //!   /proc (reaped so far + live processes' utime/stime/cutime/cstime) and the
 //!   cgroup counter, and the tree is killed once either is over the limit.
 //!   RLIMIT_CPU is the per-process backstop.
-//! - Memory: the largest wait4 `ru_maxrss` among the stage's processes, plus
-//!   the cgroup's OOM-kill counter; either over the limit → `MemoryLimit`.
+//! - Memory: the largest wait4 `ru_maxrss` among the stage's processes (and
+//!   the largest VmRSS seen in the 50 ms samples, which stop the tree once a
+//!   process is over the limit), plus the cgroup's OOM-kill counter; any of
+//!   them over the limit → `MemoryLimit`.
 //! - Wall: from spawn until the main process is reaped.
 #![allow(unsafe_code)]
 
@@ -54,11 +56,15 @@ pub const ENV: [(&str, &str); 3] = [
     ("LANG", "C.UTF-8"),
 ];
 
-/// How often the tree's CPU time is measured while a stage runs.
+/// How often the tree's CPU time and resident sizes are sampled while a
+/// stage runs. A program allocating faster than (memory slack / this tick)
+/// still meets the cgroup limit first.
 const CPU_TICK: Duration = Duration::from_millis(50);
 /// Poll timeout when no pidfd tells us about the main process exiting
 /// (kernels before 5.3, gVisor): exits are then noticed within this.
 const FALLBACK_TICK: Duration = Duration::from_millis(10);
+/// Stands in for a wall-clock limit too large to add to an `Instant`.
+const FAR_FUTURE: Duration = Duration::from_secs(365 * 24 * 3600);
 /// How long to wait for output pipes to reach EOF once every process is dead.
 const DRAIN_LIMIT: Duration = Duration::from_secs(1);
 
@@ -116,6 +122,10 @@ impl std::error::Error for StageError {}
 pub enum Stop {
     WallTime,
     CpuTime,
+    /// A live process's resident size went over the limit: stopped before
+    /// the cgroup's OOM killer (which under gVisor takes the whole sandbox,
+    /// runner included) has to act.
+    Memory,
     Output,
 }
 
@@ -172,7 +182,10 @@ pub fn run(
     let watch = Watch {
         config,
         limits: &limits,
-        deadline: start + Duration::from_millis(limits.wall_time_ms),
+        // checked: an absurd limit must not panic the runner.
+        deadline: start
+            .checked_add(Duration::from_millis(limits.wall_time_ms))
+            .unwrap_or(start + FAR_FUTURE),
         cgroup_before,
         self_before,
         ticks_per_second: sys::clock_ticks_per_second(),
@@ -250,13 +263,19 @@ fn command(config: &Config, program: &str, args: &[String], limits: &StageLimits
     // single-threaded, and the hook only makes raw syscalls through
     // async-signal-safe wrappers (no allocation, no locks). Order matters:
     // rlimits and the OOM score while still root, then groups → gid → uid,
-    // then the parent-death signal (a uid change clears it).
+    // then what a uid change resets (dumpable, parent-death signal). Until
+    // exec this is a copy of the runner under the sandbox uid: not dumpable,
+    // so no process of that uid may ptrace it; exec makes the program
+    // dumpable again (for its own uid only).
     unsafe {
         command.pre_exec(move || {
+            sys::reset_signal_dispositions();
             sys::setsid()?;
             limits::apply(&rlimits)?;
             sys::prefer_oom_kill();
+            sys::set_not_dumpable();
             sys::drop_privileges(uid, gid)?;
+            sys::set_not_dumpable();
             sys::set_parent_death_signal(libc::SIGKILL)?;
             Ok(())
         });
@@ -343,7 +362,12 @@ impl Watch<'_> {
                 return Ok(Some(Stop::WallTime));
             }
             if now >= next_cpu_check {
-                if self.cpu_us_so_far(tree) > self.limits.cpu_time_ms.saturating_mul(1000) {
+                let (cpu_us, rss_kb) = self.sample(tree);
+                tree.maxrss_kb = tree.maxrss_kb.max(rss_kb);
+                if rss_kb > self.limits.memory_kb {
+                    return Ok(Some(Stop::Memory));
+                }
+                if cpu_us > self.limits.cpu_time_ms.saturating_mul(1000) {
                     return Ok(Some(Stop::CpuTime));
                 }
                 next_cpu_check = now + CPU_TICK;
@@ -400,12 +424,15 @@ impl Watch<'_> {
         }
     }
 
-    /// The stage's CPU so far: the larger of the /proc estimate (reaped
-    /// processes + live ones) and the cgroup counter less the runner's own.
-    fn cpu_us_so_far(&self, tree: &Tree) -> u64 {
-        let live_ticks: u64 = procfs::processes_of(self.config.uid)
-            .map(|ps| ps.iter().map(|p| p.cpu_ticks).sum())
-            .unwrap_or(0);
+    /// The stage's CPU so far — the larger of the /proc estimate (reaped
+    /// processes + live ones) and the cgroup counter less the runner's own —
+    /// and the largest resident size of a live process (the same per-process
+    /// measure as ru_maxrss, so stopping on it never contradicts the final
+    /// report; a sum over processes would count shared pages many times).
+    fn sample(&self, tree: &Tree) -> (u64, u64) {
+        let live = procfs::processes_of(self.config.uid).unwrap_or_default();
+        let live_ticks: u64 = live.iter().map(|p| p.cpu_ticks).sum();
+        let max_rss_kb = live.iter().map(|p| p.rss_kb).max().unwrap_or(0);
         let from_proc = tree.cpu_us + live_ticks * 1_000_000 / self.ticks_per_second;
         let now = self.config.cgroup.snapshot();
         let self_used = sys::self_cpu_us().saturating_sub(self.self_before);
@@ -413,7 +440,7 @@ impl Watch<'_> {
             .cgroup_before
             .cpu_us_until(&now)
             .map_or(0, |cg| cg.saturating_sub(self_used));
-        from_proc.max(from_cgroup)
+        (from_proc.max(from_cgroup), max_rss_kb)
     }
 }
 
@@ -437,7 +464,10 @@ impl Facts {
         if self.stop == Some(Stop::Output) {
             return Termination::OutputLimit;
         }
-        if self.oom_kills > 0 || self.memory_kb > limits.memory_kb {
+        if self.stop == Some(Stop::Memory)
+            || self.oom_kills > 0
+            || self.memory_kb > limits.memory_kb
+        {
             return Termination::MemoryLimit;
         }
         if self.stop == Some(Stop::CpuTime)
@@ -529,6 +559,8 @@ mod tests {
             ..facts(None, killed)
         };
         assert_eq!(oom.termination(&limits()), Termination::MemoryLimit);
+        let sampled = facts(Some(Stop::Memory), killed);
+        assert_eq!(sampled.termination(&limits()), Termination::MemoryLimit);
         let big = Facts {
             memory_kb: 65_537,
             ..facts(None, ExitStatus::Exited(0))

@@ -7,7 +7,7 @@
 #![allow(unsafe_code)]
 
 use std::ffi::CStr;
-use std::io;
+use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
@@ -62,6 +62,65 @@ pub fn cloexec_from(first: RawFd) -> io::Result<()> {
     Ok(())
 }
 
+/// Gives every catchable signal its default disposition, so nothing ignored
+/// by whoever started the runner (SIG_IGN survives exec) reaches user code,
+/// and a SIGCHLD ignored by our own parent cannot make the kernel discard the
+/// exit status and rusage of our children. Async-signal-safe. The caller
+/// re-ignores SIGPIPE for the runner itself.
+pub fn reset_signal_dispositions() {
+    for signal in 1..32 {
+        if signal == libc::SIGKILL || signal == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: installing SIG_DFL involves no handler code; failures
+        // (invalid numbers) are harmless and ignored.
+        unsafe { libc::signal(signal, libc::SIG_DFL) };
+    }
+}
+
+/// Ignores SIGPIPE: a closed pipe must be an EPIPE error, never death.
+pub fn ignore_sigpipe() {
+    // SAFETY: SIG_IGN involves no handler code.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+}
+
+/// Marks the process non-dumpable: processes of another uid cannot ptrace it
+/// or read its /proc files. Async-signal-safe.
+pub fn set_not_dumpable() {
+    // SAFETY: prctl with integer arguments only.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+}
+
+extern "C" {
+    /// The C runtime's environment (glibc and musl both define it).
+    static mut environ: *mut *mut libc::c_char;
+}
+
+/// Overwrites every environment string with zeros, so the runner's
+/// environment (the worker's settings) cannot be read back from
+/// `/proc/<runner>/environ` — which gVisor, unlike runc, lets another uid
+/// read. Call once the configuration has been read; `getenv` finds nothing
+/// afterwards.
+pub fn scrub_environment() {
+    // SAFETY: the runner is single-threaded, so nothing reads or changes
+    // the environment concurrently. `environ` is a NULL-terminated array of
+    // pointers to NUL-terminated strings in writable memory (the initial
+    // stack, or the heap after setenv); each string is zeroed within its own
+    // length, so no byte outside it is touched and every entry stays a valid
+    // (empty) C string.
+    unsafe {
+        let mut entry = environ;
+        if entry.is_null() {
+            return;
+        }
+        while !(*entry).is_null() {
+            let text = *entry;
+            std::ptr::write_bytes(text, 0, libc::strlen(text));
+            entry = entry.add(1);
+        }
+    }
+}
+
 /// Sets the file mode creation mask (inherited by user code).
 pub fn set_umask(mask: libc::mode_t) {
     // SAFETY: umask cannot fail and touches no memory.
@@ -84,7 +143,8 @@ pub fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
 
 /// poll(2) over `fds` for at most `timeout`; EINTR counts as "nothing ready".
 pub fn poll(fds: &mut [libc::pollfd], timeout: Duration) -> io::Result<usize> {
-    let ms = timeout.as_millis().min(i32::MAX as u128) as libc::c_int;
+    // Rounded up: a sub-millisecond wait must not become a busy spin.
+    let ms = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int;
     // SAFETY: the pointer and length describe the caller's live slice.
     let ret = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
     match check(ret) {
@@ -212,25 +272,64 @@ pub fn clock_ticks_per_second() -> u64 {
     }
 }
 
-/// Switches the filesystem uid/gid of this (single-threaded) process, so the
-/// files it creates are owned by them; checked, since setfsuid reports no
-/// errors itself.
-pub fn set_fs_ids(uid: u32, gid: u32) -> io::Result<()> {
-    // SAFETY: setfsgid/setfsuid take integers; calling each twice returns
-    // the id now in force, which is how failure is detected.
-    unsafe {
-        libc::setfsgid(gid);
-        let now_gid = libc::setfsgid(gid) as u32;
-        libc::setfsuid(uid);
-        let now_uid = libc::setfsuid(uid) as u32;
-        if now_gid != gid || now_uid != uid {
-            return Err(io::Error::new(
-                io::ErrorKind::PermissionDenied,
-                format!("setfsuid/setfsgid to {uid}/{gid} did not take effect (fs ids {now_uid}/{now_gid})"),
-            ));
-        }
+/// A pipe, both ends CLOEXEC.
+pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: the pointer points at a live local array of two descriptors.
+    check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    // SAFETY: the kernel just gave us both descriptors; nobody else owns them.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Runs `work` in a forked child that has dropped to `uid`/`gid` (no
+/// supplementary groups, not dumpable) and returns its outcome: `Ok` when
+/// `work` returned `Ok`, else its message (at most 64 KiB). The child runs
+/// ordinary Rust code, allocation included, which is sound only because the
+/// runner is single-threaded: no other thread can hold a lock at fork time.
+/// Unlike setfsuid (which gVisor lacks) this works on every runtime.
+pub fn run_as(uid: u32, gid: u32, work: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
+    let (read, write) = pipe().map_err(|e| format!("cannot create a pipe: {e}"))?;
+    // SAFETY: single-threaded process (see above); the child never returns
+    // from this function: it leaves through _exit, running no destructors
+    // of the parent's state and flushing no shared buffers.
+    let pid = unsafe { libc::fork() };
+    if pid == -1 {
+        return Err(format!("cannot fork: {}", io::Error::last_os_error()));
     }
-    Ok(())
+    if pid == 0 {
+        drop(read);
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            set_not_dumpable();
+            drop_privileges(uid, gid).map_err(|e| format!("cannot switch to uid {uid}: {e}"))?;
+            set_not_dumpable();
+            work()
+        }));
+        let message = match outcome {
+            Ok(Ok(())) => None,
+            Ok(Err(message)) => Some(message),
+            Err(_) => Some("the writer panicked".to_string()),
+        };
+        let code = match message {
+            None => 0,
+            Some(message) => {
+                let _ = std::fs::File::from(write).write_all(message.as_bytes());
+                1
+            }
+        };
+        // SAFETY: _exit ends the child at once; nothing of it must run on.
+        unsafe { libc::_exit(code) };
+    }
+    drop(write);
+    let mut message = Vec::new();
+    let _ = std::fs::File::from(read)
+        .take(64 * 1024)
+        .read_to_end(&mut message);
+    let status = wait_pid(pid).map_err(|e| format!("cannot reap the writer: {e}"))?;
+    match status.map(|r| r.status) {
+        Some(ExitStatus::Exited(0)) if message.is_empty() => Ok(()),
+        _ if !message.is_empty() => Err(String::from_utf8_lossy(&message).into_owned()),
+        other => Err(format!("the writer ended with {other:?}")),
+    }
 }
 
 /// openat(2) relative to `dir`; the returned descriptor is always CLOEXEC.

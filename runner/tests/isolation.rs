@@ -133,6 +133,27 @@ fn user_code_cannot_read_the_runners_proc_or_environment() {
     assert_eq!(outcome.run().stdout, expected);
 }
 
+/// The runner's own environment (the worker's settings) cannot be read back
+/// from its /proc/<pid>/environ even by root once the job runs (gVisor, unlike
+/// runc, would show it to the sandbox uid).
+#[test]
+fn runners_environment_is_scrubbed_from_proc() {
+    let Some(sb) = sandbox("environ", 61110) else {
+        return;
+    };
+    let mut running = sb.start(&job(&["/bin/sleep", "1"]));
+    running.wait_for(FrameKind::Stage);
+    let environ = fs::read(format!("/proc/{}/environ", running.pid())).unwrap();
+    running.close_stdin();
+    let outcome = running.finish();
+    assert_eq!(outcome.run().exit_code, Some(0));
+    let text = String::from_utf8_lossy(&environ);
+    assert!(
+        !text.contains("hunter2") && !text.contains("RCE_"),
+        "{text:?}"
+    );
+}
+
 /// A descriptor the runner inherited (as from docker) does not reach user
 /// code: the program sees only its stdin, stdout and stderr.
 #[test]
@@ -223,4 +244,35 @@ fn kill_minus_one_from_user_code_cannot_hurt_the_runner() {
         "{run:?}"
     );
     assert_eq!(run.stdout, "9\n", "its own child was killed");
+}
+
+/// Signals ignored by whoever started the runner (SIG_IGN survives exec) do
+/// not stay ignored in user code, and an ignored SIGCHLD does not cost the
+/// runner its children's exit status.
+#[test]
+fn inherited_ignored_signals_are_reset() {
+    let Some(sb) = sandbox("signals", 61109) else {
+        return;
+    };
+    let code = "import signal, sys\n\
+                print(signal.getsignal(signal.SIGHUP) == signal.SIG_DFL)\n\
+                sys.exit(3)";
+    let mut running = sb.start_with(&python(code), |command| {
+        // SAFETY: signal() with SIG_IGN is async-signal-safe and runs no code.
+        unsafe {
+            command.pre_exec(|| {
+                libc::signal(libc::SIGHUP, libc::SIG_IGN);
+                libc::signal(libc::SIGCHLD, libc::SIG_IGN);
+                Ok(())
+            });
+        }
+    });
+    running.close_stdin();
+    let outcome = running.finish();
+    let run = outcome.run();
+    assert_eq!(
+        (run.stdout.as_str(), run.exit_code),
+        ("True\n", Some(3)),
+        "{run:?}"
+    );
 }

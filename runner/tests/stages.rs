@@ -69,7 +69,7 @@ fn unread_large_stdin_does_not_block() {
         (Termination::Exited, Some(0))
     );
     assert!(
-        outcome.elapsed < Duration::from_secs(5),
+        outcome.elapsed < Duration::from_secs(10),
         "{:?}",
         outcome.elapsed
     );
@@ -118,9 +118,9 @@ fn wall_time_limit_stops_a_sleeper() {
     let run = outcome.run();
     assert_eq!(run.termination, Termination::WallTimeLimit, "{run:?}");
     assert_eq!(run.signal, Some(9));
-    assert!((500..2000).contains(&run.wall_time_ms), "{run:?}");
+    assert!((500..5000).contains(&run.wall_time_ms), "{run:?}");
     assert!(
-        outcome.elapsed < Duration::from_secs(5),
+        outcome.elapsed < Duration::from_secs(10),
         "{:?}",
         outcome.elapsed
     );
@@ -138,11 +138,14 @@ fn cpu_limit_stops_a_busy_loop() {
     let outcome = sb.run(&spec);
     let run = outcome.run();
     assert_eq!(run.termination, Termination::CpuTimeLimit, "{run:?}");
-    assert!(run.cpu_time_ms >= 400, "{run:?}");
-    assert!(
-        run.wall_time_ms < 900,
-        "stopped by measurement, not RLIMIT_CPU: {run:?}"
+    // RLIMIT_CPU would have sent SIGXCPU after a whole second of CPU; the
+    // runner's measurement sends SIGKILL soon after 400 ms (load-independent).
+    assert_eq!(
+        run.signal,
+        Some(libc::SIGKILL),
+        "stopped by measurement: {run:?}"
     );
+    assert!((400..900).contains(&run.cpu_time_ms), "{run:?}");
 }
 
 /// CPU burnt by a child counts against the stage even while the parent
@@ -161,8 +164,13 @@ fn cpu_of_child_processes_counts() {
     let outcome = sb.run(&spec);
     let run = outcome.run();
     assert_eq!(run.termination, Termination::CpuTimeLimit, "{run:?}");
-    assert!(run.cpu_time_ms >= 400, "child's CPU is counted: {run:?}");
-    assert!(run.wall_time_ms < 900, "{run:?}");
+    // Per-process RLIMIT_CPU would let the child run a whole second and the
+    // parent exit normally; the tree measurement kills the parent at ~400 ms.
+    assert_eq!(run.signal, Some(libc::SIGKILL), "{run:?}");
+    assert!(
+        (400..900).contains(&run.cpu_time_ms),
+        "child's CPU is counted: {run:?}"
+    );
     assert!(processes_of(sb.uid).is_empty());
 }
 
@@ -176,8 +184,10 @@ fn cpu_of_orphans_counts() {
     };
     let spec = python(
         "import os, time\n\
-         if os.fork() == 0:\n    os.setsid()\n    t = time.process_time()\n    while time.process_time() - t < 0.3: pass\n    os._exit(0)\n\
-         time.sleep(0.8)",
+         r, w = os.pipe()\n\
+         if os.fork() == 0:\n    os.setsid()\n    t = time.process_time()\n    while time.process_time() - t < 0.3: pass\n    os.write(w, b'x')\n    os._exit(0)\n\
+         os.close(w)\n\
+         os.read(r, 1)",
     );
     let outcome = sb.run(&spec);
     let run = outcome.run();
@@ -203,7 +213,7 @@ fn output_cap_stops_yes() {
     assert!(run.truncated);
     assert_eq!(run.stdout.len(), 10_000);
     assert_eq!(outcome.streamed(FrameKind::Stdout).len(), 10_000);
-    assert!(outcome.elapsed < Duration::from_secs(5));
+    assert!(outcome.elapsed < Duration::from_secs(10));
 }
 
 /// Output of exactly the cap, split over stdout and stderr, is complete.
@@ -248,7 +258,7 @@ fn daemonised_grandchild_is_killed_and_does_not_hang() {
     );
     assert_eq!(run.stdout, "parent done\n");
     assert!(
-        outcome.elapsed < Duration::from_secs(5),
+        outcome.elapsed < Duration::from_secs(10),
         "{:?}",
         outcome.elapsed
     );
@@ -467,7 +477,28 @@ fn peak_memory_over_limit_is_memory_limit() {
     let outcome = sb.run(&spec);
     let run = outcome.run();
     assert_eq!(run.termination, Termination::MemoryLimit, "{run:?}");
-    assert!(run.memory_kb > 100 * 1024, "{run:?}");
+    assert!(run.memory_kb > 50 * 1024, "{run:?}");
+}
+
+/// A process that stays over the memory limit is stopped by the runner's
+/// sampling (SIGKILL), not left running until the cgroup's OOM killer acts.
+#[test]
+fn process_over_memory_limit_is_stopped() {
+    let Some(sb) = sandbox("memory-stop", 61024) else {
+        return;
+    };
+    let mut spec = python(
+        "import time\nb = bytearray(100 * 1024 * 1024)\nfor i in range(0, len(b), 4096): b[i] = 1\ntime.sleep(30)",
+    );
+    spec.run_limits.memory_kb = 50 * 1024;
+    let outcome = sb.run(&spec);
+    let run = outcome.run();
+    assert_eq!(
+        (run.termination, run.signal),
+        (Termination::MemoryLimit, Some(9)),
+        "{run:?}"
+    );
+    assert!(run.wall_time_ms < 9_000, "{run:?}");
 }
 
 /// The program starts with the stage's rlimits, in its own session.
@@ -530,4 +561,29 @@ fn compile_stage_has_its_own_limits() {
     let compile = outcome.report.compile.as_ref().unwrap();
     assert_eq!(compile.termination, Termination::WallTimeLimit);
     assert_eq!(outcome.report.run, None);
+}
+
+/// Absurd limits (u64::MAX everywhere) neither panic the runner nor get in
+/// the way of a normal run.
+#[test]
+fn absurd_limits_do_not_break_the_runner() {
+    let Some(sb) = sandbox("absurd-limits", 61025) else {
+        return;
+    };
+    let mut spec = job(&["/bin/echo", "fine"]);
+    spec.run_limits = rce_protocol::StageLimits {
+        cpu_time_ms: u64::MAX,
+        wall_time_ms: u64::MAX,
+        memory_kb: u64::MAX,
+        processes: u64::MAX,
+        output_bytes: u64::MAX,
+        file_size_bytes: u64::MAX,
+    };
+    let outcome = sb.run(&spec);
+    let run = outcome.run();
+    assert_eq!(
+        (run.termination, run.stdout.as_str()),
+        (Termination::Exited, "fine\n"),
+        "{run:?}"
+    );
 }

@@ -74,7 +74,8 @@ impl Actor for PubSubBridge {
         let backoff = if self.failures == 0 {
             Duration::ZERO
         } else {
-            (Duration::from_millis(100) * 2u32.saturating_pow(self.failures.min(10))).min(MAX_BACKOFF)
+            (Duration::from_millis(100) * 2u32.saturating_pow(self.failures.min(10)))
+                .min(MAX_BACKOFF)
         };
         let url = self.redis.url.clone();
         let connect = async move {
@@ -114,18 +115,31 @@ impl actix::Supervised for PubSubBridge {
 
 impl StreamHandler<Published> for PubSubBridge {
     fn handle(&mut self, msg: Published, _: &mut Context<Self>) {
-        let Some(user) = self.keys.user_of_channel(&msg.channel) else { return };
-        let Some(sessions) = self.users.get(user) else { return };
+        let Some(user) = self.keys.user_of_channel(&msg.channel) else {
+            return;
+        };
+        let Some(sessions) = self.users.get(user) else {
+            return;
+        };
         let text: Arc<str> = Arc::from(String::from_utf8_lossy(&msg.payload));
         // Events are serialised with their tag first.
         let is_final = text.starts_with(r#"{"type":"finished""#);
         for session_id in sessions {
-            let Some((_, recipient)) = self.sessions.get(session_id) else { continue };
-            let deliver = Deliver { text: text.clone(), is_final };
+            let Some((_, recipient)) = self.sessions.get(session_id) else {
+                continue;
+            };
+            let deliver = Deliver {
+                text: text.clone(),
+                is_final,
+            };
             match recipient.try_send(deliver) {
                 Ok(()) => {}
                 Err(SendError::Full(deliver)) if deliver.is_final => recipient.do_send(deliver),
-                Err(SendError::Full(_)) => tracing::debug!(session_id, user, "session mailbox full; dropped an output event"),
+                Err(SendError::Full(_)) => tracing::debug!(
+                    session_id,
+                    user,
+                    "session mailbox full; dropped an output event"
+                ),
                 Err(SendError::Closed(_)) => {}
             }
         }
@@ -161,7 +175,8 @@ impl Handler<Subscribe> for PubSubBridge {
         let sessions = self.users.entry(msg.user_id.clone()).or_default();
         let first = sessions.is_empty();
         sessions.insert(msg.session_id);
-        self.sessions.insert(msg.session_id, (msg.user_id.clone(), msg.recipient));
+        self.sessions
+            .insert(msg.session_id, (msg.user_id.clone(), msg.recipient));
         if first {
             self.subscribe_user(ctx, &msg.user_id);
         }
@@ -172,7 +187,9 @@ impl Handler<Unsubscribe> for PubSubBridge {
     type Result = ();
 
     fn handle(&mut self, msg: Unsubscribe, ctx: &mut Context<Self>) {
-        let Some((user, _)) = self.sessions.remove(&msg.session_id) else { return };
+        let Some((user, _)) = self.sessions.remove(&msg.session_id) else {
+            return;
+        };
         let last = match self.users.get_mut(&user) {
             Some(sessions) => {
                 sessions.remove(&msg.session_id);

@@ -10,7 +10,9 @@
 use crate::events::OutputStream;
 use crate::job::{Job, JobResult};
 use crate::languages::Language;
-use crate::sandbox::{self, ContainerLabels, RunControl, SandboxError, SandboxSettings, StdinChunk};
+use crate::sandbox::{
+    self, ContainerLabels, RunControl, SandboxError, SandboxSettings, StdinChunk,
+};
 use actix::prelude::*;
 use bollard::Docker;
 use std::sync::Arc;
@@ -36,7 +38,11 @@ pub struct SandboxActor {
 }
 
 impl SandboxActor {
-    pub fn new(docker: Docker, settings: Arc<SandboxSettings>, labels: ContainerLabels) -> SandboxActor {
+    pub fn new(
+        docker: Docker,
+        settings: Arc<SandboxSettings>,
+        labels: ContainerLabels,
+    ) -> SandboxActor {
         let (stdin, receiver) = mpsc::channel(STDIN_BUFFER);
         let kill = CancellationToken::new();
         SandboxActor {
@@ -44,7 +50,10 @@ impl SandboxActor {
             settings,
             labels,
             stdin,
-            control: Some(RunControl { stdin: receiver, kill: kill.clone() }),
+            control: Some(RunControl {
+                stdin: receiver,
+                kill: kill.clone(),
+            }),
             kill,
         }
     }
@@ -87,18 +96,33 @@ impl Handler<Run> for SandboxActor {
 
     fn handle(&mut self, msg: Run, _: &mut Context<Self>) -> Self::Result {
         let Some(control) = self.control.take() else {
-            return Box::pin(fut::ready(Ok(JobResult::internal_error("a sandbox runs one job only"))));
+            return Box::pin(fut::ready(Ok(JobResult::internal_error(
+                "a sandbox runs one job only",
+            ))));
         };
-        let (docker, settings, labels) = (self.docker.clone(), self.settings.clone(), self.labels.clone());
-        let Run { job, language, on_output } = msg;
+        let (docker, settings, labels) = (
+            self.docker.clone(),
+            self.settings.clone(),
+            self.labels.clone(),
+        );
+        let Run {
+            job,
+            language,
+            on_output,
+        } = msg;
         let task = tokio::spawn(async move {
-            sandbox::run_job(&docker, &settings, &labels, &job, &language, control, on_output).await
+            sandbox::run_job(
+                &docker, &settings, &labels, &job, &language, control, on_output,
+            )
+            .await
         });
         Box::pin(
             async move {
                 match task.await {
                     Ok(outcome) => outcome,
-                    Err(join_error) => Ok(JobResult::internal_error(format!("the sandbox task failed: {join_error}"))),
+                    Err(join_error) => Ok(JobResult::internal_error(format!(
+                        "the sandbox task failed: {join_error}"
+                    ))),
                 }
             }
             .into_actor(self)

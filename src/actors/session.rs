@@ -52,7 +52,12 @@ pub struct SessionActor {
 }
 
 impl SessionActor {
-    pub fn new(user_id: String, session: actix_ws::Session, bridge: Addr<PubSubBridge>, intake: Intake) -> SessionActor {
+    pub fn new(
+        user_id: String,
+        session: actix_ws::Session,
+        bridge: Addr<PubSubBridge>,
+        intake: Intake,
+    ) -> SessionActor {
         let (outgoing, receiver) = mpsc::channel(OUTGOING_QUEUE);
         SessionActor {
             id: NEXT_SESSION_ID.fetch_add(1, Ordering::Relaxed),
@@ -68,15 +73,31 @@ impl SessionActor {
 
     /// Queues an event; false when the client is too slow (queue full).
     fn send_event(&self, event: &ServerEvent) -> bool {
-        self.outgoing.try_send(Outgoing::Text(Arc::from(event.to_json()))).is_ok()
+        self.outgoing
+            .try_send(Outgoing::Text(Arc::from(event.to_json())))
+            .is_ok()
     }
 
-    fn send_error(&self, id: Option<JobId>, reference: Option<String>, code: &str, message: impl Into<String>) {
-        self.send_event(&ServerEvent::Error { id, reference, code: code.into(), message: message.into() });
+    fn send_error(
+        &self,
+        id: Option<JobId>,
+        reference: Option<String>,
+        code: &str,
+        message: impl Into<String>,
+    ) {
+        self.send_event(&ServerEvent::Error {
+            id,
+            reference,
+            code: code.into(),
+            message: message.into(),
+        });
     }
 
     fn close(&mut self, ctx: &mut Context<Self>, code: CloseCode, description: &str) {
-        let reason = CloseReason { code, description: Some(description.into()) };
+        let reason = CloseReason {
+            code,
+            description: Some(description.into()),
+        };
         let _ = self.outgoing.try_send(Outgoing::Close(Some(reason)));
         ctx.stop();
     }
@@ -85,7 +106,9 @@ impl SessionActor {
         let mut frame = match serde_json::from_str::<serde_json::Value>(text) {
             Ok(serde_json::Value::Object(frame)) => frame,
             Ok(_) => return self.send_error(None, None, "frame", "a frame must be a JSON object"),
-            Err(error) => return self.send_error(None, None, "frame.json", format!("invalid JSON: {error}")),
+            Err(error) => {
+                return self.send_error(None, None, "frame.json", format!("invalid JSON: {error}"))
+            }
         };
         let reference = match frame.remove("ref") {
             None | Some(serde_json::Value::Null) => None,
@@ -97,19 +120,36 @@ impl SessionActor {
             _ => return self.send_error(None, reference, "frame.type", "type is missing"),
         };
         match kind.as_str() {
-            "submit" => match serde_json::from_value::<SubmissionRequest>(serde_json::Value::Object(frame)) {
-                Ok(request) => self.submit(request, reference, ctx),
-                Err(error) => self.send_error(None, reference, "submission", error.to_string()),
-            },
-            "watch" => match frame.get("id").and_then(|id| id.as_str()).map(str::parse::<JobId>) {
+            "submit" => {
+                match serde_json::from_value::<SubmissionRequest>(serde_json::Value::Object(frame))
+                {
+                    Ok(request) => self.submit(request, reference, ctx),
+                    Err(error) => self.send_error(None, reference, "submission", error.to_string()),
+                }
+            }
+            "watch" => match frame
+                .get("id")
+                .and_then(|id| id.as_str())
+                .map(str::parse::<JobId>)
+            {
                 Some(Ok(id)) => self.watch(id, reference, ctx),
                 _ => self.send_error(None, reference, "frame.id", "id must be a job id"),
             },
-            other => self.send_error(None, reference, "frame.type", format!("unknown frame type {other:?}")),
+            other => self.send_error(
+                None,
+                reference,
+                "frame.type",
+                format!("unknown frame type {other:?}"),
+            ),
         }
     }
 
-    fn submit(&mut self, request: SubmissionRequest, reference: Option<String>, ctx: &mut Context<Self>) {
+    fn submit(
+        &mut self,
+        request: SubmissionRequest,
+        reference: Option<String>,
+        ctx: &mut Context<Self>,
+    ) {
         let (intake, user_id) = (self.intake.clone(), self.user_id.clone());
         let accept = async move {
             let job = intake.accept(request, &user_id).await?;
@@ -120,7 +160,10 @@ impl SessionActor {
                 Ok((job, intake)) => {
                     // Queued goes out before the job is on the stream, so it
                     // always precedes the worker's started/finished.
-                    session.send_event(&ServerEvent::Queued { id: job.id, reference: reference.clone() });
+                    session.send_event(&ServerEvent::Queued {
+                        id: job.id,
+                        reference: reference.clone(),
+                    });
                     Some((job, intake))
                 }
                 Err(error) => {
@@ -148,18 +191,31 @@ impl SessionActor {
     fn watch(&mut self, id: JobId, reference: Option<String>, ctx: &mut Context<Self>) {
         let user_id = self.user_id.clone();
         let lookup = self.store.send(GetJob { id });
-        ctx.spawn(lookup.into_actor(self).map(move |found, session, _| match found {
-            Ok(Ok(Some(stored))) if stored.job.user_id == user_id => {
-                let event = match (stored.status, stored.result) {
-                    (JobStatus::Completed, Some(result)) => ServerEvent::Finished { id, result },
-                    (JobStatus::Running, _) => ServerEvent::Started { id },
-                    _ => ServerEvent::Queued { id, reference },
-                };
-                session.send_event(&event);
-            }
-            Ok(Ok(_)) => session.send_error(Some(id), reference, "not_found", "no such submission"),
-            _ => session.send_error(Some(id), reference, "unavailable", "the store is unavailable"),
-        }));
+        ctx.spawn(
+            lookup
+                .into_actor(self)
+                .map(move |found, session, _| match found {
+                    Ok(Ok(Some(stored))) if stored.job.user_id == user_id => {
+                        let event = match (stored.status, stored.result) {
+                            (JobStatus::Completed, Some(result)) => {
+                                ServerEvent::Finished { id, result }
+                            }
+                            (JobStatus::Running, _) => ServerEvent::Started { id },
+                            _ => ServerEvent::Queued { id, reference },
+                        };
+                        session.send_event(&event);
+                    }
+                    Ok(Ok(_)) => {
+                        session.send_error(Some(id), reference, "not_found", "no such submission")
+                    }
+                    _ => session.send_error(
+                        Some(id),
+                        reference,
+                        "unavailable",
+                        "the store is unavailable",
+                    ),
+                }),
+        );
     }
 }
 
@@ -176,7 +232,11 @@ impl Actor for SessionActor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(OUTGOING_QUEUE);
-        self.bridge.do_send(Subscribe { session_id: self.id, user_id: self.user_id.clone(), recipient: ctx.address().recipient() });
+        self.bridge.do_send(Subscribe {
+            session_id: self.id,
+            user_id: self.user_id.clone(),
+            recipient: ctx.address().recipient(),
+        });
         if let Some((mut session, mut receiver)) = self.writer.take() {
             actix_rt::spawn(async move {
                 while let Some(message) = receiver.recv().await {
@@ -207,16 +267,27 @@ impl Actor for SessionActor {
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
-        self.bridge.do_send(Unsubscribe { session_id: self.id });
+        self.bridge.do_send(Unsubscribe {
+            session_id: self.id,
+        });
     }
 }
 
 impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for SessionActor {
-    fn handle(&mut self, message: Result<AggregatedMessage, ProtocolError>, ctx: &mut Context<Self>) {
+    fn handle(
+        &mut self,
+        message: Result<AggregatedMessage, ProtocolError>,
+        ctx: &mut Context<Self>,
+    ) {
         self.last_heartbeat = Instant::now();
         match message {
             Ok(AggregatedMessage::Text(text)) => self.handle_text(&text, ctx),
-            Ok(AggregatedMessage::Binary(_)) => self.send_error(None, None, "frame", "binary frames are not supported; send JSON text"),
+            Ok(AggregatedMessage::Binary(_)) => self.send_error(
+                None,
+                None,
+                "frame",
+                "binary frames are not supported; send JSON text",
+            ),
             Ok(AggregatedMessage::Ping(bytes)) => {
                 let _ = self.outgoing.try_send(Outgoing::Pong(bytes));
             }
@@ -260,7 +331,10 @@ impl Handler<Deliver> for SessionActor {
                     .into_actor(self),
                 );
             }
-            Err(_) => tracing::debug!(session_id = self.id, "client too slow; dropped an output event"),
+            Err(_) => tracing::debug!(
+                session_id = self.id,
+                "client too slow; dropped an output event"
+            ),
         }
     }
 }

@@ -9,8 +9,13 @@
 //! (XACK once the result is stored). Started by `app` under an actix
 //! `Supervisor`: when Redis goes away the read loop fails, the actor stops,
 //! and the supervisor restarts it with a growing back-off; pending entries
-//! stay in Redis, so nothing is lost. Stops reading when the shutdown token
-//! is cancelled.
+//! stay in Redis, so nothing is lost. Every `trim_interval_ms` it trims the
+//! acknowledged history from the stream (XTRIM MINID up to the oldest entry
+//! that is still pending or undelivered), so the stream's memory stays
+//! bounded. On shutdown it finishes the XREADGROUP in flight (at most
+//! `read_block_ms`), dispatches what that read returned, stops reading and
+//! signals [`ConsumerHandle::stopped`]; JobDone acks keep being served until
+//! the process exits, and `pending_acks` says how many are still in flight.
 
 use super::store::StoreActor;
 use super::worker_pool::{finish, Execute, FreeSlots, JobDone, WorkerPool, WorkerSettings};
@@ -19,7 +24,9 @@ use crate::queue::{EventPublisher, Keys, RedisSettings, JOB_FIELD};
 use actix::prelude::*;
 use redis::aio::{ConnectionManager, MultiplexedConnection};
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamPendingCountReply, StreamReadReply};
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -37,11 +44,35 @@ pub struct StreamConsumer {
     events: EventPublisher,
     /// Shared connection for XACK and XADD (short commands).
     commands: ConnectionManager,
-    /// Woken when a job's slot is free again.
+    /// Woken by WorkerPool when a job's slot is free again.
     slot_freed: Arc<Notify>,
     shutdown: CancellationToken,
     /// Consecutive failed runs of the read loop, for the back-off.
     failures: u32,
+    handle: ConsumerHandle,
+    /// Entries dispatched to WorkerPool and not yet done; their idle time is
+    /// reset regularly so live jobs are never claimed by another worker.
+    in_flight: InFlight,
+}
+
+/// Entry ids in flight; a std mutex, held only for a set insert/remove/copy.
+type InFlight = Arc<Mutex<HashSet<String>>>;
+
+fn lock(in_flight: &InFlight) -> std::sync::MutexGuard<'_, HashSet<String>> {
+    // A panic while holding it cannot leave the set inconsistent.
+    in_flight
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// What the process's shutdown waits on.
+#[derive(Clone, Default)]
+pub struct ConsumerHandle {
+    /// Cancelled once the read loop has stopped for good (after shutdown):
+    /// no job will be dispatched any more.
+    pub stopped: CancellationToken,
+    /// XACKs sent but not yet answered.
+    pub pending_acks: Arc<AtomicUsize>,
 }
 
 /// Everything the read loop needs, owned by the loop's future.
@@ -58,6 +89,7 @@ struct ReadLoop {
     slot_freed: Arc<Notify>,
     shutdown: CancellationToken,
     done: Recipient<JobDone>,
+    in_flight: InFlight,
 }
 
 impl StreamConsumer {
@@ -70,6 +102,7 @@ impl StreamConsumer {
         store: Addr<StoreActor>,
         events: EventPublisher,
         commands: ConnectionManager,
+        slot_freed: Arc<Notify>,
         shutdown: CancellationToken,
     ) -> StreamConsumer {
         StreamConsumer {
@@ -81,10 +114,17 @@ impl StreamConsumer {
             store,
             events,
             commands,
-            slot_freed: Arc::new(Notify::new()),
+            slot_freed,
             shutdown,
             failures: 0,
+            handle: ConsumerHandle::default(),
+            in_flight: InFlight::default(),
         }
+    }
+
+    /// The shutdown handle; take it before starting the actor.
+    pub fn handle(&self) -> ConsumerHandle {
+        self.handle.clone()
     }
 }
 
@@ -105,13 +145,17 @@ impl Actor for StreamConsumer {
             slot_freed: self.slot_freed.clone(),
             shutdown: self.shutdown.clone(),
             done: ctx.address().recipient(),
+            in_flight: self.in_flight.clone(),
         };
         let run = async move {
             tokio::time::sleep(backoff).await;
             read_loop.run().await
         };
         ctx.spawn(run.into_actor(self).map(|outcome, consumer, ctx| match outcome {
-            Ok(()) => tracing::info!(consumer = %consumer.consumer, "stopped reading the job stream"),
+            Ok(()) => {
+                tracing::info!(consumer = %consumer.consumer, "stopped reading the job stream");
+                consumer.handle.stopped.cancel();
+            }
             Err(error) => {
                 consumer.failures += 1;
                 tracing::error!(consumer = %consumer.consumer, %error, failures = consumer.failures, "job stream read loop failed; restarting");
@@ -139,8 +183,13 @@ impl Handler<JobDone> for StreamConsumer {
     type Result = ();
 
     fn handle(&mut self, msg: JobDone, ctx: &mut Context<Self>) {
-        self.slot_freed.notify_one();
+        lock(&self.in_flight).remove(&msg.entry_id);
+        if !msg.ack {
+            return;
+        }
         let (mut commands, keys) = (self.commands.clone(), self.keys.clone());
+        let pending_acks = self.handle.pending_acks.clone();
+        pending_acks.fetch_add(1, Ordering::SeqCst);
         ctx.spawn(
             async move {
                 let acked: redis::RedisResult<i64> = redis::cmd("XACK")
@@ -155,10 +204,29 @@ impl Handler<JobDone> for StreamConsumer {
                     // completed, acked without running again.
                     Err(error) => tracing::warn!(job_id = %msg.job_id, %error, "XACK failed; the entry will be redelivered"),
                 }
+                pending_acks.fetch_sub(1, Ordering::SeqCst);
             }
             .into_actor(self),
         );
     }
+}
+
+/// A reply field as text (XINFO answers bulk strings).
+fn value_text(value: Option<&redis::Value>) -> Option<String> {
+    match value? {
+        redis::Value::BulkString(bytes) => Some(String::from_utf8_lossy(bytes).into_owned()),
+        redis::Value::SimpleString(text) => Some(text.clone()),
+        _ => None,
+    }
+}
+
+/// Orders stream ids (`<ms>-<seq>`) numerically.
+fn stream_id_less(a: &str, b: &str) -> bool {
+    let parse = |id: &str| -> (u64, u64) {
+        let (ms, seq) = id.split_once('-').unwrap_or((id, "0"));
+        (ms.parse().unwrap_or(0), seq.parse().unwrap_or(0))
+    };
+    parse(a) < parse(b)
 }
 
 impl ReadLoop {
@@ -167,12 +235,23 @@ impl ReadLoop {
         // Dedicated connection without a reply timeout: XREADGROUP BLOCK
         // legitimately takes up to read_block_ms to answer.
         let config = redis::AsyncConnectionConfig::new().set_response_timeout(None);
-        let mut reader = client.get_multiplexed_async_connection_with_config(&config).await?;
+        let mut reader = client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await?;
         self.ensure_group(&mut reader).await?;
         tracing::info!(consumer = %self.consumer, stream = %self.keys.jobs_stream(), "reading the job stream");
         let mut last_claim = Instant::now() - Duration::from_secs(3600);
-        let claim_every = Duration::from_millis((self.settings.claim_idle_ms / 2).clamp(100, 5_000));
+        let claim_every =
+            Duration::from_millis((self.settings.claim_idle_ms / 2).clamp(100, 5_000));
+        let mut last_trim = Instant::now();
+        let mut last_refresh = Instant::now();
+        let refresh_every = Duration::from_millis((self.settings.claim_idle_ms / 3).max(50));
+        let trim_every = Duration::from_millis(self.settings.trim_interval_ms.max(100));
         while !self.shutdown.is_cancelled() {
+            if last_refresh.elapsed() >= refresh_every {
+                last_refresh = Instant::now();
+                self.refresh_in_flight(&mut reader).await?;
+            }
             let free = self.pool.send(FreeSlots).await.unwrap_or(0);
             if free == 0 {
                 tokio::select! {
@@ -187,13 +266,14 @@ impl ReadLoop {
                 last_claim = Instant::now();
                 entries = self.claim_stale(&mut reader, free).await?;
             }
+            if last_trim.elapsed() >= trim_every {
+                last_trim = Instant::now();
+                self.trim(&mut reader).await?;
+            }
             if entries.is_empty() {
-                entries = tokio::select! {
-                    read = self.read_new(&mut reader, free) => read?,
-                    // The in-flight XREADGROUP is abandoned; an entry it
-                    // delivers meanwhile stays pending and is reclaimed.
-                    _ = self.shutdown.cancelled() => break,
-                };
+                // Not abandoned on shutdown: whatever this read delivers is
+                // dispatched and run, so nothing stays pending in our name.
+                entries = self.read_new(&mut reader, free).await?;
             }
             for (entry, delivered) in entries {
                 self.dispatch(entry, delivered).await?;
@@ -217,8 +297,80 @@ impl ReadLoop {
         }
     }
 
+    /// Resets the idle time of the entries this worker is running (XCLAIM
+    /// to ourselves with JUSTID, which does not count a delivery), so no
+    /// other worker takes over a job that is alive, however long it runs.
+    async fn refresh_in_flight(
+        &self,
+        reader: &mut MultiplexedConnection,
+    ) -> redis::RedisResult<()> {
+        let ids: Vec<String> = lock(&self.in_flight).iter().cloned().collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        redis::cmd("XCLAIM")
+            .arg(self.keys.jobs_stream())
+            .arg(self.keys.group())
+            .arg(&self.consumer)
+            .arg(0)
+            .arg(&ids)
+            .arg("JUSTID")
+            .query_async::<redis::Value>(reader)
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes acknowledged history: every entry older than both the oldest
+    /// pending entry and the group's last delivered entry. Never touches an
+    /// entry that is pending or not yet delivered.
+    async fn trim(&self, reader: &mut MultiplexedConnection) -> redis::RedisResult<()> {
+        let groups: Vec<HashMap<String, redis::Value>> = redis::cmd("XINFO")
+            .arg("GROUPS")
+            .arg(self.keys.jobs_stream())
+            .query_async(reader)
+            .await?;
+        let Some(group) = groups
+            .iter()
+            .find(|g| value_text(g.get("name")).as_deref() == Some(self.keys.group()))
+        else {
+            return Ok(());
+        };
+        let Some(last_delivered) = value_text(group.get("last-delivered-id")) else {
+            return Ok(());
+        };
+        // XPENDING summary: [count, smallest id, greatest id, consumers].
+        let summary: (usize, Option<String>, Option<String>, redis::Value) = redis::cmd("XPENDING")
+            .arg(self.keys.jobs_stream())
+            .arg(self.keys.group())
+            .query_async(reader)
+            .await?;
+        let threshold = match summary.1 {
+            Some(oldest_pending) if stream_id_less(&oldest_pending, &last_delivered) => {
+                oldest_pending
+            }
+            _ => last_delivered,
+        };
+        if threshold == "0-0" {
+            return Ok(());
+        }
+        let trimmed: usize = redis::cmd("XTRIM")
+            .arg(self.keys.jobs_stream())
+            .arg("MINID")
+            .arg(&threshold)
+            .query_async(reader)
+            .await?;
+        if trimmed > 0 {
+            tracing::debug!(trimmed, %threshold, "trimmed acknowledged stream history");
+        }
+        Ok(())
+    }
+
     /// New entries, at most `count`; each delivered once so far.
-    async fn read_new(&self, reader: &mut MultiplexedConnection, count: usize) -> redis::RedisResult<Vec<(StreamId, usize)>> {
+    async fn read_new(
+        &self,
+        reader: &mut MultiplexedConnection,
+        count: usize,
+    ) -> redis::RedisResult<Vec<(StreamId, usize)>> {
         let reply: Option<StreamReadReply> = redis::cmd("XREADGROUP")
             .arg("GROUP")
             .arg(self.keys.group())
@@ -233,13 +385,24 @@ impl ReadLoop {
             .query_async(reader)
             .await?;
         Ok(reply
-            .map(|reply| reply.keys.into_iter().flat_map(|key| key.ids).map(|entry| (entry, 1)).collect())
+            .map(|reply| {
+                reply
+                    .keys
+                    .into_iter()
+                    .flat_map(|key| key.ids)
+                    .map(|entry| (entry, 1))
+                    .collect()
+            })
             .unwrap_or_default())
     }
 
     /// Entries idle past `claim_idle_ms` in any consumer, now ours, with
     /// their delivery counts.
-    async fn claim_stale(&self, reader: &mut MultiplexedConnection, count: usize) -> redis::RedisResult<Vec<(StreamId, usize)>> {
+    async fn claim_stale(
+        &self,
+        reader: &mut MultiplexedConnection,
+        count: usize,
+    ) -> redis::RedisResult<Vec<(StreamId, usize)>> {
         let reply: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
             .arg(self.keys.jobs_stream())
             .arg(self.keys.group())
@@ -268,14 +431,21 @@ impl ReadLoop {
     }
 
     async fn dispatch(&self, entry: StreamId, delivered: usize) -> redis::RedisResult<()> {
-        let job = entry.get::<String>(JOB_FIELD).and_then(|text| serde_json::from_str::<Job>(&text).ok());
+        let job = entry
+            .get::<String>(JOB_FIELD)
+            .and_then(|text| serde_json::from_str::<Job>(&text).ok());
         if delivered as u64 > self.settings.max_attempts {
             return self.dead_letter(&entry, job, delivered).await;
         }
         match job {
             Some(job) => {
                 tracing::debug!(job_id = %job.id, user_id = %job.user_id, entry = %entry.id, "dispatching");
-                let execute = Execute { entry_id: entry.id.clone(), job, done: self.done.clone() };
+                lock(&self.in_flight).insert(entry.id.clone());
+                let execute = Execute {
+                    entry_id: entry.id.clone(),
+                    job,
+                    done: self.done.clone(),
+                };
                 if self.pool.send(execute).await.is_err() {
                     tracing::error!(entry = %entry.id, "worker pool is gone; entry stays pending");
                 }
@@ -289,10 +459,18 @@ impl ReadLoop {
 
     /// Copies the entry to the dead-letter stream, completes its job as
     /// internal_error (when it can be decoded) and acks it.
-    async fn dead_letter(&self, entry: &StreamId, job: Option<Job>, delivered: usize) -> redis::RedisResult<()> {
+    async fn dead_letter(
+        &self,
+        entry: &StreamId,
+        job: Option<Job>,
+        delivered: usize,
+    ) -> redis::RedisResult<()> {
         let mut commands = self.commands.clone();
         let payload = entry.get::<String>(JOB_FIELD).unwrap_or_default();
-        let reason = format!("delivered {delivered} times (max_attempts {})", self.settings.max_attempts);
+        let reason = format!(
+            "delivered {delivered} times (max_attempts {})",
+            self.settings.max_attempts
+        );
         tracing::error!(entry = %entry.id, %reason, "dead-lettering a job entry");
         redis::cmd("XADD")
             .arg(self.keys.dead_stream())
@@ -306,7 +484,8 @@ impl ReadLoop {
             .query_async::<String>(&mut commands)
             .await?;
         if let Some(job) = job {
-            let result = JobResult::internal_error(format!("the job failed on every attempt: {reason}"));
+            let result =
+                JobResult::internal_error(format!("the job failed on every attempt: {reason}"));
             // Even if storing fails here, the entry is in the dead-letter
             // stream and must not loop; it is acked regardless.
             let _ = finish(job.id, &job.user_id, result, &self.store, &self.events).await;
@@ -318,5 +497,26 @@ impl ReadLoop {
             .query_async::<i64>(&mut commands)
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Stream ids compare by number, not as text.
+    #[test]
+    fn stream_ids_order_numerically() {
+        assert!(stream_id_less("999-0", "1000-0"));
+        assert!(stream_id_less("1000-2", "1000-10"));
+        assert!(!stream_id_less("1000-10", "1000-10"));
+    }
+
+    /// The back-off grows and is capped.
+    #[test]
+    fn backoff_grows_to_a_cap() {
+        assert_eq!(backoff(0), Duration::ZERO);
+        assert!(backoff(1) < backoff(2));
+        assert_eq!(backoff(30), MAX_BACKOFF);
     }
 }

@@ -7,9 +7,11 @@
 //! `finished`, and only then tells StreamConsumer to XACK (`JobDone`). A
 //! SandboxActor that dies without replying yields an `internal_error` result;
 //! an infrastructure failure worth retrying leaves the entry unacked for
-//! another delivery. Started by `app`; its state is the running set, so it is
-//! not restarted on its own: if it stopped, its jobs stay pending in the
-//! stream and are reclaimed.
+//! another delivery. It pings the Docker engine every `engine_check_ms` and
+//! offers no slots while the engine is away, and removes containers left by
+//! dead workers every `reap_interval_ms`. Started by `app`; its state is the
+//! running set, so it is not restarted on its own: if it stopped, its jobs
+//! stay pending in the stream and are reclaimed.
 
 use super::sandbox::{Kill, Run, SandboxActor, Stdin};
 use super::store::{CompleteJob, GetJob, MarkRunning, StoreActor};
@@ -22,8 +24,11 @@ use crate::sandbox::{ContainerLabels, SandboxSettings, StdinChunk};
 use actix::prelude::*;
 use bollard::Docker;
 use serde::Deserialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
 
 /// How a worker process consumes the queue.
 #[derive(Debug, Clone, Deserialize)]
@@ -39,25 +44,39 @@ pub struct WorkerSettings {
     pub max_attempts: u64,
     /// How long one XREADGROUP blocks; bounds shutdown latency.
     pub read_block_ms: u64,
+    /// How often acknowledged history is trimmed from the stream.
+    pub trim_interval_ms: u64,
+    /// How often the Docker engine is pinged; while it does not answer the
+    /// worker takes no jobs and reports not ready.
+    pub engine_check_ms: u64,
+    /// How often containers left by dead workers on this host are removed.
+    pub reap_interval_ms: u64,
 }
 
 impl Default for WorkerSettings {
     fn default() -> Self {
         WorkerSettings {
-            concurrency: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            concurrency: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
             claim_idle_ms: 30_000,
             max_attempts: 3,
             read_block_ms: 2_000,
+            trim_interval_ms: 10_000,
+            engine_check_ms: 2_000,
+            reap_interval_ms: 30_000,
         }
     }
 }
 
-/// Sent to StreamConsumer when a job's entry may be acknowledged.
+/// Sent to StreamConsumer when this worker is done with an entry: `ack` when
+/// the result is stored, otherwise it stays pending for another delivery.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct JobDone {
     pub entry_id: String,
     pub job_id: JobId,
+    pub ack: bool,
 }
 
 /// Run a job taken from the stream.
@@ -70,7 +89,8 @@ pub struct Execute {
     pub done: Recipient<JobDone>,
 }
 
-/// How many more jobs this worker can start now.
+/// How many more jobs this worker can start now (0 while the Docker engine
+/// does not answer).
 #[derive(Message)]
 #[rtype(result = "usize")]
 pub struct FreeSlots;
@@ -108,6 +128,10 @@ pub struct WorkerPool {
     events: EventPublisher,
     labels: ContainerLabels,
     running: HashMap<JobId, Addr<SandboxActor>>,
+    /// The Docker engine answered the last check; shared with readiness.
+    engine_ok: Arc<AtomicBool>,
+    /// Notified whenever a slot frees up (StreamConsumer waits on it).
+    slot_freed: Arc<Notify>,
 }
 
 impl WorkerPool {
@@ -120,19 +144,97 @@ impl WorkerPool {
         events: EventPublisher,
         labels: ContainerLabels,
     ) -> WorkerPool {
-        WorkerPool { settings, sandbox, languages, docker, store, events, labels, running: HashMap::new() }
+        WorkerPool {
+            settings,
+            sandbox,
+            languages,
+            docker,
+            store,
+            events,
+            labels,
+            running: HashMap::new(),
+            engine_ok: Arc::new(AtomicBool::new(true)),
+            slot_freed: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Notified whenever a slot frees up.
+    pub fn slot_signal(&self) -> Arc<Notify> {
+        self.slot_freed.clone()
+    }
+
+    /// Whether the Docker engine answered the last check (for readiness).
+    pub fn engine_state(&self) -> Arc<AtomicBool> {
+        self.engine_ok.clone()
     }
 }
 
 impl Actor for WorkerPool {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.run_interval(Duration::from_millis(self.settings.engine_check_ms.max(100)), |pool, ctx| {
+            let (docker, engine_ok) = (pool.docker.clone(), pool.engine_ok.clone());
+            ctx.spawn(
+                async move {
+                    let answered = tokio::time::timeout(Duration::from_secs(2), docker.ping()).await.is_ok_and(|r| r.is_ok());
+                    if answered != engine_ok.swap(answered, Ordering::SeqCst) {
+                        if answered {
+                            tracing::info!("the Docker engine answers again; taking jobs");
+                        } else {
+                            tracing::error!("the Docker engine does not answer; taking no jobs until it does");
+                        }
+                    }
+                }
+                .into_actor(pool),
+            );
+        });
+        ctx.run_interval(
+            Duration::from_millis(self.settings.reap_interval_ms.max(1000)),
+            |pool, ctx| {
+                let docker = pool.docker.clone();
+                let own = pool.labels.worker.clone();
+                let running: HashSet<String> = pool.running.keys().map(JobId::to_string).collect();
+                ctx.spawn(
+                    async move {
+                        match crate::sandbox::reap_orphans(&docker, &own, &running).await {
+                            Ok(0) => {}
+                            Ok(removed) => {
+                                tracing::info!(removed, "removed orphaned sandbox containers")
+                            }
+                            Err(error) => {
+                                tracing::debug!(%error, "reaping orphaned containers failed")
+                            }
+                        }
+                    }
+                    .into_actor(pool),
+                );
+            },
+        );
+    }
 }
 
 impl Handler<FreeSlots> for WorkerPool {
     type Result = usize;
 
     fn handle(&mut self, _: FreeSlots, _: &mut Context<Self>) -> usize {
+        if !self.engine_ok.load(Ordering::SeqCst) {
+            return 0;
+        }
         self.settings.concurrency.saturating_sub(self.running.len())
+    }
+}
+
+/// How many jobs run here now (shutdown waits for zero).
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct RunningJobs;
+
+impl Handler<RunningJobs> for WorkerPool {
+    type Result = usize;
+
+    fn handle(&mut self, _: RunningJobs, _: &mut Context<Self>) -> usize {
+        self.running.len()
     }
 }
 
@@ -143,7 +245,10 @@ impl Handler<SendStdin> for WorkerPool {
         let sandbox = self.running.get(&msg.job_id).cloned();
         Box::pin(async move {
             match sandbox {
-                Some(sandbox) => sandbox.send(Stdin { chunk: msg.chunk }).await.unwrap_or(false),
+                Some(sandbox) => sandbox
+                    .send(Stdin { chunk: msg.chunk })
+                    .await
+                    .unwrap_or(false),
                 None => false,
             }
         })
@@ -168,23 +273,59 @@ impl Handler<Execute> for WorkerPool {
     type Result = ();
 
     fn handle(&mut self, msg: Execute, ctx: &mut Context<Self>) {
-        let Execute { entry_id, job, done } = msg;
+        let Execute {
+            entry_id,
+            job,
+            done,
+        } = msg;
         let job_id = job.id;
-        let sandbox = SandboxActor::new(self.docker.clone(), self.sandbox.clone(), self.labels.clone()).start();
+        let sandbox = SandboxActor::new(
+            self.docker.clone(),
+            self.sandbox.clone(),
+            self.labels.clone(),
+        )
+        .start();
         self.running.insert(job_id, sandbox.clone());
-        let work = execute(job, sandbox, self.languages.clone(), self.store.clone(), self.events.clone());
-        ctx.spawn(work.into_actor(self).map(move |outcome, pool, _| {
-            pool.running.remove(&job_id);
-            match outcome {
-                Outcome::Done => done.do_send(JobDone { entry_id, job_id }),
-                Outcome::Retry => tracing::warn!(job_id = %job_id, "job left pending for another delivery"),
+        let (languages, store, events) = (
+            self.languages.clone(),
+            self.store.clone(),
+            self.events.clone(),
+        );
+        let work = async move {
+            let outcome = execute(job, sandbox, languages, store, events).await;
+            let ack = matches!(outcome, Outcome::Done);
+            if !ack {
+                tracing::warn!(job_id = %job_id, "job left pending for another delivery");
             }
+            // Awaited, so an ack is registered with StreamConsumer before the
+            // slot counts as free (shutdown relies on that order).
+            if done
+                .send(JobDone {
+                    entry_id,
+                    job_id,
+                    ack,
+                })
+                .await
+                .is_err()
+            {
+                tracing::warn!(job_id = %job_id, "stream consumer gone; the entry will be redelivered");
+            }
+        };
+        ctx.spawn(work.into_actor(self).map(move |(), pool, _| {
+            pool.running.remove(&job_id);
+            pool.slot_freed.notify_one();
         }));
     }
 }
 
 /// One job from delivery to stored result.
-async fn execute(job: Job, sandbox: Addr<SandboxActor>, languages: Languages, store: Addr<StoreActor>, events: EventPublisher) -> Outcome {
+async fn execute(
+    job: Job,
+    sandbox: Addr<SandboxActor>,
+    languages: Languages,
+    store: Addr<StoreActor>,
+    events: EventPublisher,
+) -> Outcome {
     let (job_id, user_id) = (job.id, job.user_id.clone());
     match store.send(GetJob { id: job_id }).await {
         Ok(Ok(Some(stored))) if stored.status == JobStatus::Completed => {
@@ -214,12 +355,21 @@ async fn execute(job: Job, sandbox: Addr<SandboxActor>, languages: Languages, st
     tracing::info!(job_id = %job_id, user_id, language = %job.language, "job started");
 
     let result = match languages.get(&job.language).cloned() {
-        None => JobResult::internal_error(format!("language {:?} is not installed on this worker", job.language)),
+        None => JobResult::internal_error(format!(
+            "language {:?} is not installed on this worker",
+            job.language
+        )),
         Some(language) => {
             let live = Arc::new(LiveOutput::start(events.clone(), user_id.clone(), job_id));
             let sink = live.clone();
             let on_output = Box::new(move |stream, bytes: &[u8]| sink.push(stream, bytes));
-            let outcome = sandbox.send(Run { job, language, on_output }).await;
+            let outcome = sandbox
+                .send(Run {
+                    job,
+                    language,
+                    on_output,
+                })
+                .await;
             // The sandbox has dropped its clone of `live` once Run replied.
             if let Ok(live) = Arc::try_unwrap(live) {
                 live.finish().await;
@@ -231,7 +381,9 @@ async fn execute(job: Job, sandbox: Addr<SandboxActor>, languages: Languages, st
                     return Outcome::Retry;
                 }
                 Ok(Err(error)) => JobResult::internal_error(error.to_string()),
-                Err(mailbox) => JobResult::internal_error(format!("the sandbox actor died: {mailbox}")),
+                Err(mailbox) => {
+                    JobResult::internal_error(format!("the sandbox actor died: {mailbox}"))
+                }
             }
         }
     };
@@ -240,12 +392,29 @@ async fn execute(job: Job, sandbox: Addr<SandboxActor>, languages: Languages, st
 
 /// Stores the result and publishes `finished` once; `Retry` if the result
 /// could not be stored (the entry stays pending, nothing is lost).
-pub(crate) async fn finish(job_id: JobId, user_id: &str, result: JobResult, store: &Addr<StoreActor>, events: &EventPublisher) -> Outcome {
+pub(crate) async fn finish(
+    job_id: JobId,
+    user_id: &str,
+    result: JobResult,
+    store: &Addr<StoreActor>,
+    events: &EventPublisher,
+) -> Outcome {
     let verdict = result.verdict;
-    match store.send(CompleteJob { id: job_id, result: result.clone() }).await {
+    match store
+        .send(CompleteJob {
+            id: job_id,
+            result: result.clone(),
+        })
+        .await
+    {
         Ok(Ok(true)) => {
             tracing::info!(job_id = %job_id, user_id, ?verdict, "job finished");
-            publish(events, user_id, ServerEvent::Finished { id: job_id, result }).await;
+            publish(
+                events,
+                user_id,
+                ServerEvent::Finished { id: job_id, result },
+            )
+            .await;
             Outcome::Done
         }
         Ok(Ok(false)) => Outcome::Done,

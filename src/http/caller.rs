@@ -19,6 +19,8 @@ impl FromRequest for Caller {
     type Future = Ready<Result<Caller, actix_web::Error>>;
 
     fn from_request(_: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(Ok(Caller { user_id: ANONYMOUS.into() }))
+        ready(Ok(Caller {
+            user_id: ANONYMOUS.into(),
+        }))
     }
 }

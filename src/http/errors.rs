@@ -18,12 +18,24 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: impl Into<String>, message: impl Into<String>) -> ApiError {
-        ApiError { status, code: code.into(), message: message.into() }
+    pub fn new(
+        status: StatusCode,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> ApiError {
+        ApiError {
+            status,
+            code: code.into(),
+            message: message.into(),
+        }
     }
 
     pub fn not_found(what: &str) -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no such {what}"))
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no such {what}"),
+        )
     }
 
     pub fn unavailable(message: impl Into<String>) -> ApiError {
@@ -43,14 +55,17 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status).json(json!({"error": {"code": self.code, "message": self.message}}))
+        HttpResponse::build(self.status)
+            .json(json!({"error": {"code": self.code, "message": self.message}}))
     }
 }
 
 impl From<IntakeError> for ApiError {
     fn from(error: IntakeError) -> ApiError {
         match error {
-            IntakeError::Rejected(rejection) => ApiError::new(StatusCode::BAD_REQUEST, rejection.code, rejection.message),
+            IntakeError::Rejected(rejection) => {
+                ApiError::new(StatusCode::BAD_REQUEST, rejection.code, rejection.message)
+            }
             other => ApiError::unavailable(other.to_string()),
         }
     }
@@ -61,14 +76,20 @@ impl From<IntakeError> for ApiError {
 pub fn json_error(error: JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
     let api = match &error {
         JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body.too_large", error.to_string())
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body.too_large",
+                error.to_string(),
+            )
         }
         JsonPayloadError::ContentType => ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "body.content_type",
             "the body must be JSON (Content-Type: application/json)",
         ),
-        JsonPayloadError::Deserialize(inner) => ApiError::new(StatusCode::BAD_REQUEST, "body.json", inner.to_string()),
+        JsonPayloadError::Deserialize(inner) => {
+            ApiError::new(StatusCode::BAD_REQUEST, "body.json", inner.to_string())
+        }
         _ => ApiError::new(StatusCode::BAD_REQUEST, "body", error.to_string()),
     };
     api.into()

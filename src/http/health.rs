@@ -16,15 +16,22 @@ pub async fn healthz() -> HttpResponse {
 
 pub async fn readyz(state: web::Data<ApiState>) -> HttpResponse {
     let mut redis = state.redis.clone();
-    let redis_ok = tokio::time::timeout(CHECK_TIMEOUT, redis::cmd("PING").query_async::<String>(&mut redis))
-        .await
-        .is_ok_and(|reply| reply.is_ok());
+    let redis_ok = tokio::time::timeout(
+        CHECK_TIMEOUT,
+        redis::cmd("PING").query_async::<String>(&mut redis),
+    )
+    .await
+    .is_ok_and(|reply| reply.is_ok());
     let store_ok = tokio::time::timeout(CHECK_TIMEOUT, state.intake.store.send(PingStore))
         .await
         .is_ok_and(|reply| matches!(reply, Ok(Ok(()))));
     let docker_ok = match &state.docker {
         None => None,
-        Some(docker) => Some(tokio::time::timeout(CHECK_TIMEOUT, docker.ping()).await.is_ok_and(|r| r.is_ok())),
+        Some(docker) => Some(
+            tokio::time::timeout(CHECK_TIMEOUT, docker.ping())
+                .await
+                .is_ok_and(|r| r.is_ok()),
+        ),
     };
     let ready = redis_ok && store_ok && docker_ok.unwrap_or(true);
     let body = json!({

@@ -28,7 +28,11 @@ pub fn configure(state: web::Data<ApiState>) -> impl FnOnce(&mut web::ServiceCon
         let max_body = state.http.max_body_bytes;
         config
             .app_data(state)
-            .app_data(web::JsonConfig::default().limit(max_body).error_handler(json_error))
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(max_body)
+                    .error_handler(json_error),
+            )
             .app_data(web::QueryConfig::default().error_handler(query_error))
             .app_data(web::PathConfig::default().error_handler(path_error))
             .route("/healthz", web::get().to(health::healthz))

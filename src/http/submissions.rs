@@ -31,7 +31,10 @@ pub async fn create(
     query: web::Query<CreateQuery>,
     body: web::Json<SubmissionRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let job = state.intake.submit(body.into_inner(), &caller.user_id).await?;
+    let job = state
+        .intake
+        .submit(body.into_inner(), &caller.user_id)
+        .await?;
     if query.wait {
         let deadline = tokio::time::Instant::now() + Duration::from_millis(state.http.max_wait_ms);
         while tokio::time::Instant::now() < deadline {
@@ -55,7 +58,11 @@ async fn load(state: &ApiState, id: JobId) -> Result<Option<StoredJob>, ApiError
         .map_err(|e| ApiError::unavailable(e.to_string()))
 }
 
-pub async fn get(state: web::Data<ApiState>, caller: Caller, id: web::Path<String>) -> Result<web::Json<Submission>, ApiError> {
+pub async fn get(
+    state: web::Data<ApiState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<web::Json<Submission>, ApiError> {
     let id: JobId = id.parse().map_err(|_| ApiError::not_found("submission"))?;
     match load(&state, id).await? {
         Some(stored) if stored.job.user_id == caller.user_id => Ok(web::Json(stored.submission())),
@@ -72,7 +79,11 @@ pub struct ListQuery {
     before: Option<String>,
 }
 
-pub async fn list(state: web::Data<ApiState>, caller: Caller, query: web::Query<ListQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    state: web::Data<ApiState>,
+    caller: Caller,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
     let limit = query.limit.unwrap_or(20);
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(ApiError::new(
@@ -84,17 +95,27 @@ pub async fn list(state: web::Data<ApiState>, caller: Caller, query: web::Query<
     let before = match &query.before {
         None => None,
         Some(cursor) => Some(cursor.parse::<JobId>().map_err(|_| {
-            ApiError::new(actix_web::http::StatusCode::BAD_REQUEST, "query.before", "before must be a cursor from `next`")
+            ApiError::new(
+                actix_web::http::StatusCode::BAD_REQUEST,
+                "query.before",
+                "before must be a cursor from `next`",
+            )
         })?),
     };
     let page = state
         .intake
         .store
-        .send(ListJobs { user_id: caller.user_id, before, limit })
+        .send(ListJobs {
+            user_id: caller.user_id,
+            before,
+            limit,
+        })
         .await
         .map_err(|e| ApiError::unavailable(e.to_string()))?
         .map_err(|e| ApiError::unavailable(e.to_string()))?;
-    let next = (page.len() == limit).then(|| page.last().map(|s| s.job.id)).flatten();
+    let next = (page.len() == limit)
+        .then(|| page.last().map(|s| s.job.id))
+        .flatten();
     let submissions: Vec<Submission> = page.iter().map(StoredJob::submission).collect();
     Ok(HttpResponse::Ok().json(json!({"submissions": submissions, "next": next})))
 }

@@ -19,7 +19,12 @@ pub async fn connect(
         .max_continuation_size(state.http.max_ws_message_bytes);
     SessionActor::create(|ctx| {
         ctx.add_stream(stream);
-        SessionActor::new(caller.user_id, session, state.bridge.clone(), state.intake.clone())
+        SessionActor::new(
+            caller.user_id,
+            session,
+            state.bridge.clone(),
+            state.intake.clone(),
+        )
     });
     Ok(response)
 }

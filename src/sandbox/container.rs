@@ -27,19 +27,45 @@ pub struct ContainerLabels {
 
 /// Memory the container may use: the larger stage limit plus the runner's slack.
 pub fn container_memory_mb(job: &Job, language: &Language, settings: &SandboxSettings) -> u64 {
-    let compile = if language.compile.is_some() { settings.compile_memory_mb } else { 0 };
+    let compile = if language.compile.is_some() {
+        settings.compile_memory_mb
+    } else {
+        0
+    };
     job.limits.memory_mb.max(compile) + settings.runner_memory_mb
 }
 
 /// The create body for `job`'s container.
-pub fn container_body(job: &Job, language: &Language, settings: &SandboxSettings, labels: &ContainerLabels) -> ContainerCreateBody {
+pub fn container_body(
+    job: &Job,
+    language: &Language,
+    settings: &SandboxSettings,
+    labels: &ContainerLabels,
+) -> ContainerCreateBody {
     let memory = (container_memory_mb(job, language, settings) * 1024 * 1024) as i64;
-    let pids = job.limits.pids.max(if language.compile.is_some() { settings.max_limits.pids } else { 0 });
+    let pids = job.limits.pids.max(if language.compile.is_some() {
+        settings.max_limits.pids
+    } else {
+        0
+    });
     let tmpfs = HashMap::from([
-        ("/sandbox".to_string(), format!("rw,exec,nosuid,nodev,size={}m,mode=1777", settings.workdir_mb)),
-        ("/tmp".to_string(), format!("rw,exec,nosuid,nodev,size={}m,mode=1777", settings.tmp_mb)),
+        (
+            "/sandbox".to_string(),
+            format!(
+                "rw,exec,nosuid,nodev,size={}m,mode=1777",
+                settings.workdir_mb
+            ),
+        ),
+        (
+            "/tmp".to_string(),
+            format!("rw,exec,nosuid,nodev,size={}m,mode=1777", settings.tmp_mb),
+        ),
     ]);
-    let ulimit = |name: &str, value: i64| ResourcesUlimits { name: Some(name.into()), soft: Some(value), hard: Some(value) };
+    let ulimit = |name: &str, value: i64| ResourcesUlimits {
+        name: Some(name.into()),
+        soft: Some(value),
+        hard: Some(value),
+    };
     ContainerCreateBody {
         image: Some(format!("{}:latest", language.image)),
         entrypoint: Some(vec!["/usr/local/bin/rce-runner".into()]),
@@ -79,7 +105,10 @@ pub fn container_body(job: &Job, language: &Language, settings: &SandboxSettings
             ulimits: Some(vec![ulimit("nofile", 1024), ulimit("core", 0)]),
             runtime: Some(settings.runtime.clone()),
             // Output travels over the attach stream; dockerd need not log it.
-            log_config: Some(HostConfigLogConfig { typ: Some("none".into()), config: None }),
+            log_config: Some(HostConfigLogConfig {
+                typ: Some("none".into()),
+                config: None,
+            }),
             privileged: Some(false),
             ..Default::default()
         }),
@@ -114,23 +143,42 @@ mod tests {
             files: vec![],
             stdin: String::new(),
             args: vec![],
-            limits: Limits { time_ms: 1000, wall_ms: 2000, memory_mb: 100, pids: 10, output_kb: 64 },
+            limits: Limits {
+                time_ms: 1000,
+                wall_ms: 2000,
+                memory_mb: 100,
+                pids: 10,
+                output_kb: 64,
+            },
             tests: vec![],
             interactive: false,
             created_at: OffsetDateTime::now_utc(),
         };
         let settings = SandboxSettings::default();
-        let labels = ContainerLabels { worker: "w".into(), prefix: "p".into() };
+        let labels = ContainerLabels {
+            worker: "w".into(),
+            prefix: "p".into(),
+        };
         let body = container_body(&job, &language, &settings, &labels);
         let host = body.host_config.unwrap();
         assert_eq!(body.network_disabled, Some(true));
         assert_eq!(host.readonly_rootfs, Some(true));
         assert_eq!(host.cap_drop, Some(vec!["ALL".to_string()]));
-        assert_eq!(host.security_opt, Some(vec!["no-new-privileges".to_string()]));
+        assert_eq!(
+            host.security_opt,
+            Some(vec!["no-new-privileges".to_string()])
+        );
         assert_eq!(host.memory, host.memory_swap);
-        assert_eq!(host.memory, Some(((100 + settings.runner_memory_mb) * 1024 * 1024) as i64));
+        assert_eq!(
+            host.memory,
+            Some(((100 + settings.runner_memory_mb) * 1024 * 1024) as i64)
+        );
         assert!(host.binds.is_none() && host.mounts.is_none());
         assert_eq!(body.labels.unwrap()[LABEL_JOB], job.id.to_string());
-        assert!(!body.env.unwrap().iter().any(|e| e.starts_with("HOME=") || e.contains("REDIS")));
+        assert!(!body
+            .env
+            .unwrap()
+            .iter()
+            .any(|e| e.starts_with("HOME=") || e.contains("REDIS")));
     }
 }

@@ -15,5 +15,8 @@ pub enum DockerError {
 /// A client for the engine at `DOCKER_HOST` (or the default socket).
 pub async fn connect() -> Result<Docker, DockerError> {
     let docker = Docker::connect_with_local_defaults().map_err(DockerError::Connect)?;
-    docker.negotiate_version().await.map_err(DockerError::Negotiate)
+    docker
+        .negotiate_version()
+        .await
+        .map_err(DockerError::Negotiate)
 }

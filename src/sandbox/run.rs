@@ -47,9 +47,10 @@ impl SandboxError {
     /// or failed), as opposed to a fault that would repeat (a missing image).
     pub fn is_retriable(&self) -> bool {
         match self {
-            SandboxError::CreateContainer(bollard::errors::Error::DockerResponseServerError { status_code, .. }) => {
-                *status_code >= 500
-            }
+            SandboxError::CreateContainer(bollard::errors::Error::DockerResponseServerError {
+                status_code,
+                ..
+            }) => *status_code >= 500,
             SandboxError::Frames(_) => false,
             _ => true,
         }
@@ -89,7 +90,11 @@ pub fn job_spec(job: &Job, language: &Language, settings: &SandboxSettings) -> J
 /// The latest moment the container may still run: every stage's wall limit
 /// plus the grace period.
 pub fn deadline(job: &Job, language: &Language, settings: &SandboxSettings) -> Duration {
-    let compile = if language.compile.is_some() { settings.compile_wall_ms } else { 0 };
+    let compile = if language.compile.is_some() {
+        settings.compile_wall_ms
+    } else {
+        0
+    };
     let runs = job.tests.len().max(1) as u64;
     Duration::from_millis(compile + job.limits.wall_ms * runs + settings.deadline_grace_ms)
 }
@@ -138,9 +143,19 @@ where
     F: FnMut(OutputStream, &[u8]),
 {
     let body = container_body(job, language, settings, labels);
-    let options = CreateContainerOptionsBuilder::default().name(&format!("rce-{}", job.id)).build();
-    let id = docker.create_container(Some(options), body).await.map_err(SandboxError::CreateContainer)?.id;
-    let mut guard = RemoveGuard { docker: docker.clone(), id: id.clone(), armed: true };
+    let options = CreateContainerOptionsBuilder::default()
+        .name(&format!("rce-{}", job.id))
+        .build();
+    let id = docker
+        .create_container(Some(options), body)
+        .await
+        .map_err(SandboxError::CreateContainer)?
+        .id;
+    let mut guard = RemoveGuard {
+        docker: docker.clone(),
+        id: id.clone(),
+        armed: true,
+    };
     let outcome = drive(docker, &id, settings, job, language, control, on_output).await;
     remove(docker, &id).await;
     guard.armed = false;
@@ -167,15 +182,31 @@ async fn drive<F>(
 where
     F: FnMut(OutputStream, &[u8]),
 {
-    let attach = AttachContainerOptionsBuilder::default().stdin(true).stdout(true).stderr(true).stream(true).build();
-    let bollard::container::AttachContainerResults { mut output, mut input } =
-        docker.attach_container(id, Some(attach)).await.map_err(SandboxError::Attach)?;
-    docker.start_container(id, None).await.map_err(SandboxError::StartContainer)?;
+    let attach = AttachContainerOptionsBuilder::default()
+        .stdin(true)
+        .stdout(true)
+        .stderr(true)
+        .stream(true)
+        .build();
+    let bollard::container::AttachContainerResults {
+        mut output,
+        mut input,
+    } = docker
+        .attach_container(id, Some(attach))
+        .await
+        .map_err(SandboxError::Attach)?;
+    docker
+        .start_container(id, None)
+        .await
+        .map_err(SandboxError::StartContainer)?;
     let deadline = tokio::time::Instant::now() + deadline(job, language, settings);
 
     let spec = job_spec(job, language, settings);
     let frame = Frame::json(FrameKind::Job, &spec).map_err(SandboxError::Frames)?;
-    input.write_all(&frame.encode()).await.map_err(SandboxError::SendJob)?;
+    input
+        .write_all(&frame.encode())
+        .await
+        .map_err(SandboxError::SendJob)?;
     let mut stdin_open = job.interactive;
     if !stdin_open {
         input.shutdown().await.map_err(SandboxError::SendJob)?;
@@ -240,11 +271,17 @@ where
     Ok(match ending {
         Ending::Report(report) => {
             let killed_by_signal = report.run.as_ref().is_some_and(|run| run.signal == Some(9));
-            let facts = ContainerFacts { oom_killed: killed_by_signal && oom_killed(docker, id).await, deadline_hit: false };
+            let facts = ContainerFacts {
+                oom_killed: killed_by_signal && oom_killed(docker, id).await,
+                deadline_hit: false,
+            };
             verdict::judge(&report, facts)
         }
         Ending::Deadline => streamed.into_result(verdict::without_report(
-            ContainerFacts { oom_killed: oom_killed(docker, id).await, deadline_hit: true },
+            ContainerFacts {
+                oom_killed: oom_killed(docker, id).await,
+                deadline_hit: true,
+            },
             "deadline",
         )),
         Ending::Killed => {
@@ -254,7 +291,10 @@ where
             streamed.into_result(result)
         }
         Ending::StreamEnded => {
-            let facts = ContainerFacts { oom_killed: oom_killed(docker, id).await, deadline_hit: false };
+            let facts = ContainerFacts {
+                oom_killed: oom_killed(docker, id).await,
+                deadline_hit: false,
+            };
             let reason = format!(
                 "rce-runner ended without a report: {}",
                 String::from_utf8_lossy(&runner_stderr).trim()
@@ -266,7 +306,10 @@ where
 
 async fn oom_killed(docker: &Docker, id: &str) -> bool {
     match docker.inspect_container(id, None).await {
-        Ok(info) => info.state.and_then(|state| state.oom_killed).unwrap_or(false),
+        Ok(info) => info
+            .state
+            .and_then(|state| state.oom_killed)
+            .unwrap_or(false),
         Err(error) => {
             tracing::warn!(container = %id, %error, "inspecting a sandbox container failed");
             false
@@ -285,7 +328,12 @@ struct StreamedOutput {
 
 impl StreamedOutput {
     fn new(cap: usize) -> StreamedOutput {
-        StreamedOutput { stdout: Vec::new(), stderr: Vec::new(), room: cap, truncated: false }
+        StreamedOutput {
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+            room: cap,
+            truncated: false,
+        }
     }
 
     fn push(&mut self, stream: OutputStream, bytes: &[u8]) {

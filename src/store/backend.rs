@@ -21,7 +21,10 @@ pub struct StoreSettings {
 
 impl Default for StoreSettings {
     fn default() -> Self {
-        StoreSettings { backend: "sqlite".into(), sqlite_path: PathBuf::from(".rce/rce.db") }
+        StoreSettings {
+            backend: "sqlite".into(),
+            sqlite_path: PathBuf::from(".rce/rce.db"),
+        }
     }
 }
 
@@ -73,7 +76,12 @@ pub trait Store: Send + Sync + 'static {
     async fn complete_job(&self, id: JobId, result: &JobResult) -> Result<bool, StoreError>;
     async fn get_job(&self, id: JobId) -> Result<Option<StoredJob>, StoreError>;
     /// The user's jobs, newest first, older than `before` when given.
-    async fn list_jobs(&self, user_id: &str, before: Option<JobId>, limit: usize) -> Result<Vec<StoredJob>, StoreError>;
+    async fn list_jobs(
+        &self,
+        user_id: &str,
+        before: Option<JobId>,
+        limit: usize,
+    ) -> Result<Vec<StoredJob>, StoreError>;
     /// Answers when the backend is usable (readiness).
     async fn ping(&self) -> Result<(), StoreError>;
 }

@@ -42,14 +42,18 @@ fn query_error(error: impl std::fmt::Display) -> StoreError {
 impl SqliteStore {
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::Open(format!("{}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Open(format!("{}: {e}", dir.display())))?;
         }
-        let connection = Connection::open(path).map_err(|e| StoreError::Open(format!("{}: {e}", path.display())))?;
+        let connection = Connection::open(path)
+            .map_err(|e| StoreError::Open(format!("{}: {e}", path.display())))?;
         connection
             .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;")
             .map_err(|e| StoreError::Open(e.to_string()))?;
         migrate(&connection)?;
-        Ok(SqliteStore { connection: Arc::new(Mutex::new(connection)) })
+        Ok(SqliteStore {
+            connection: Arc::new(Mutex::new(connection)),
+        })
     }
 
     /// Runs `work` with the connection on the blocking pool.
@@ -60,7 +64,9 @@ impl SqliteStore {
     {
         let connection = self.connection.clone();
         tokio::task::spawn_blocking(move || {
-            let guard = connection.lock().map_err(|_| StoreError::Query("connection mutex poisoned".into()))?;
+            let guard = connection
+                .lock()
+                .map_err(|_| StoreError::Query("connection mutex poisoned".into()))?;
             work(&guard)
         })
         .await
@@ -74,7 +80,10 @@ fn migrate(connection: &Connection) -> Result<(), StoreError> {
         .map_err(|e| StoreError::Open(e.to_string()))?;
     for (index, migration) in MIGRATIONS.iter().enumerate().skip(version) {
         connection
-            .execute_batch(&format!("BEGIN; {migration}; PRAGMA user_version = {}; COMMIT;", index + 1))
+            .execute_batch(&format!(
+                "BEGIN; {migration}; PRAGMA user_version = {}; COMMIT;",
+                index + 1
+            ))
             .map_err(|e| StoreError::Open(format!("migration {}: {e}", index + 1)))?;
     }
     Ok(())
@@ -85,14 +94,20 @@ fn timestamp(at: OffsetDateTime) -> String {
     at.format(&Rfc3339).expect("timestamp formats as RFC 3339")
 }
 
-fn row_to_job(row: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, Option<String>, Option<String>)> {
+fn row_to_job(
+    row: &rusqlite::Row<'_>,
+) -> rusqlite::Result<(String, String, Option<String>, Option<String>)> {
     Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
 }
 
-fn decode(columns: (String, String, Option<String>, Option<String>)) -> Result<StoredJob, StoreError> {
+fn decode(
+    columns: (String, String, Option<String>, Option<String>),
+) -> Result<StoredJob, StoreError> {
     let (job, status, result, finished_at) = columns;
-    let job: Job = serde_json::from_str(&job).map_err(|e| StoreError::Corrupt(format!("job: {e}")))?;
-    let status = JobStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status {status:?}")))?;
+    let job: Job =
+        serde_json::from_str(&job).map_err(|e| StoreError::Corrupt(format!("job: {e}")))?;
+    let status = JobStatus::parse(&status)
+        .ok_or_else(|| StoreError::Corrupt(format!("status {status:?}")))?;
     let result = result
         .map(|text| serde_json::from_str::<JobResult>(&text))
         .transpose()
@@ -101,7 +116,12 @@ fn decode(columns: (String, String, Option<String>, Option<String>)) -> Result<S
         .map(|text| OffsetDateTime::parse(&text, &Rfc3339))
         .transpose()
         .map_err(|e| StoreError::Corrupt(format!("finished_at: {e}")))?;
-    Ok(StoredJob { job, status, finished_at, result })
+    Ok(StoredJob {
+        job,
+        status,
+        finished_at,
+        result,
+    })
 }
 
 const SELECT: &str = "SELECT job, status, result, finished_at FROM jobs";
@@ -129,10 +149,12 @@ impl Store for SqliteStore {
 
     async fn mark_running(&self, id: JobId) -> Result<bool, StoreError> {
         self.with(move |c| {
-            c.prepare_cached("UPDATE jobs SET status = 'running' WHERE id = ?1 AND status != 'completed'")
-                .and_then(|mut statement| statement.execute(params![id.to_string()]))
-                .map(|changed| changed == 1)
-                .map_err(query_error)
+            c.prepare_cached(
+                "UPDATE jobs SET status = 'running' WHERE id = ?1 AND status != 'completed'",
+            )
+            .and_then(|mut statement| statement.execute(params![id.to_string()]))
+            .map(|changed| changed == 1)
+            .map_err(query_error)
         })
         .await
     }
@@ -154,7 +176,11 @@ impl Store for SqliteStore {
     async fn get_job(&self, id: JobId) -> Result<Option<StoredJob>, StoreError> {
         self.with(move |c| {
             c.prepare_cached(&format!("{SELECT} WHERE id = ?1"))
-                .and_then(|mut statement| statement.query_row(params![id.to_string()], row_to_job).optional())
+                .and_then(|mut statement| {
+                    statement
+                        .query_row(params![id.to_string()], row_to_job)
+                        .optional()
+                })
                 .map_err(query_error)?
                 .map(decode)
                 .transpose()
@@ -162,25 +188,36 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn list_jobs(&self, user_id: &str, before: Option<JobId>, limit: usize) -> Result<Vec<StoredJob>, StoreError> {
+    async fn list_jobs(
+        &self,
+        user_id: &str,
+        before: Option<JobId>,
+        limit: usize,
+    ) -> Result<Vec<StoredJob>, StoreError> {
         let user_id = user_id.to_string();
         // UUIDv7 text sorts by time, so "before" is a plain comparison; the
         // maximal UUID stands in for "from the newest".
-        let before = before.map(|id| id.to_string()).unwrap_or_else(|| "ffffffff-ffff-ffff-ffff-ffffffffffff".into());
+        let before = before
+            .map(|id| id.to_string())
+            .unwrap_or_else(|| "ffffffff-ffff-ffff-ffff-ffffffffffff".into());
         self.with(move |c| {
             let mut statement = c
-                .prepare_cached(&format!("{SELECT} WHERE user_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3"))
+                .prepare_cached(&format!(
+                    "{SELECT} WHERE user_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3"
+                ))
                 .map_err(query_error)?;
             let rows = statement
                 .query_map(params![user_id, before, limit as i64], row_to_job)
                 .map_err(query_error)?;
-            rows.map(|row| row.map_err(query_error).and_then(decode)).collect()
+            rows.map(|row| row.map_err(query_error).and_then(decode))
+                .collect()
         })
         .await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.with(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(query_error)).await
+        self.with(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(query_error))
+            .await
     }
 }
 
@@ -197,7 +234,13 @@ mod tests {
             files: vec![],
             stdin: String::new(),
             args: vec![],
-            limits: Limits { time_ms: 1, wall_ms: 1, memory_mb: 1, pids: 1, output_kb: 1 },
+            limits: Limits {
+                time_ms: 1,
+                wall_ms: 1,
+                memory_mb: 1,
+                pids: 1,
+                output_kb: 1,
+            },
             tests: vec![],
             interactive: false,
             created_at: OffsetDateTime::now_utc(),
@@ -216,12 +259,18 @@ mod tests {
         let (store, path) = temp_store();
         let job = job("u1");
         store.insert_job(&job).await.unwrap();
-        assert_eq!(store.get_job(job.id).await.unwrap().unwrap().status, JobStatus::Queued);
+        assert_eq!(
+            store.get_job(job.id).await.unwrap().unwrap().status,
+            JobStatus::Queued
+        );
         assert!(store.mark_running(job.id).await.unwrap());
         let mut result = JobResult::internal_error("first");
         result.verdict = Verdict::Ok;
         assert!(store.complete_job(job.id, &result).await.unwrap());
-        assert!(!store.complete_job(job.id, &JobResult::internal_error("second")).await.unwrap());
+        assert!(!store
+            .complete_job(job.id, &JobResult::internal_error("second"))
+            .await
+            .unwrap());
         assert!(!store.mark_running(job.id).await.unwrap());
         let stored = store.get_job(job.id).await.unwrap().unwrap();
         assert_eq!(stored.status, JobStatus::Completed);
@@ -239,9 +288,21 @@ mod tests {
             store.insert_job(job).await.unwrap();
         }
         store.insert_job(&job("u2")).await.unwrap();
-        let listed: Vec<JobId> = store.list_jobs("u1", None, 10).await.unwrap().iter().map(|s| s.job.id).collect();
+        let listed: Vec<JobId> = store
+            .list_jobs("u1", None, 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|s| s.job.id)
+            .collect();
         assert_eq!(listed, vec![jobs[2].id, jobs[1].id, jobs[0].id]);
-        let page: Vec<JobId> = store.list_jobs("u1", Some(jobs[1].id), 10).await.unwrap().iter().map(|s| s.job.id).collect();
+        let page: Vec<JobId> = store
+            .list_jobs("u1", Some(jobs[1].id), 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|s| s.job.id)
+            .collect();
         assert_eq!(page, vec![jobs[0].id]);
         std::fs::remove_file(path).ok();
     }

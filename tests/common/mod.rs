@@ -29,7 +29,10 @@ pub fn service_env() -> HashMap<String, String> {
         for line in text.lines() {
             let line = line.trim().trim_start_matches("export ");
             if let Some((key, value)) = line.split_once('=') {
-                vars.insert(key.to_string(), value.trim_matches('"').trim_matches('\'').to_string());
+                vars.insert(
+                    key.to_string(),
+                    value.trim_matches('"').trim_matches('\'').to_string(),
+                );
             }
         }
     }
@@ -59,7 +62,11 @@ pub struct RceOptions {
 
 impl Default for RceOptions {
     fn default() -> Self {
-        RceOptions { role: "all", env: vec![], share_with: None }
+        RceOptions {
+            role: "all",
+            env: vec![],
+            share_with: None,
+        }
     }
 }
 
@@ -87,7 +94,11 @@ pub fn start_rce_with(options: RceOptions) -> Rce {
         .env("RCE_LOG__LEVEL", "info,rce=debug")
         .stdout(Stdio::piped())
         .stderr(Stdio::from(
-            std::fs::OpenOptions::new().create(true).append(true).open(dir.join("rce.log")).expect("log file"),
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join("rce.log"))
+                .expect("log file"),
         ));
     for (key, value) in service_env() {
         command.env(key, value);
@@ -107,13 +118,20 @@ pub fn start_rce_with(options: RceOptions) -> Rce {
             }
             _ => {
                 let log = std::fs::read_to_string(dir.join("rce.log")).unwrap_or_default();
-                panic!("rce exited before listening; is `make test` (Redis, Docker) set up?\n{log}");
+                panic!(
+                    "rce exited before listening; is `make test` (Redis, Docker) set up?\n{log}"
+                );
             }
         }
     };
     // Keep draining stdout so the child never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    Rce { child, base, prefix, dir }
+    Rce {
+        child,
+        base,
+        prefix,
+        dir,
+    }
 }
 
 /// Starts a process that only runs workers (no HTTP) for `rce`'s prefix and store.
@@ -128,7 +146,11 @@ pub fn start_worker(rce: &Rce, env: Vec<(String, String)>) -> Child {
         .env("RCE_WORKER__CONCURRENCY", "2")
         .stdout(Stdio::null())
         .stderr(Stdio::from(
-            std::fs::OpenOptions::new().create(true).append(true).open(rce.dir.join("worker.log")).expect("log file"),
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(rce.dir.join("worker.log"))
+                .expect("log file"),
         ));
     for (key, value) in service_env().into_iter().chain(env) {
         command.env(key, value);
@@ -152,7 +174,9 @@ impl Rce {
 
     /// Sends SIGTERM and waits for the exit status.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
         let started = Instant::now();
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -177,7 +201,9 @@ impl Drop for Rce {
 
 /// An HTTP client with a generous timeout (jobs can run for seconds).
 pub fn client() -> awc::Client {
-    awc::Client::builder().timeout(Duration::from_secs(90)).finish()
+    awc::Client::builder()
+        .timeout(Duration::from_secs(90))
+        .finish()
 }
 
 /// POSTs JSON; returns status and parsed body.
@@ -185,15 +211,26 @@ pub async fn post_json(url: &str, body: &Value) -> (u16, Value) {
     let mut response = client().post(url).send_json(body).await.expect("POST");
     let status = response.status().as_u16();
     let bytes = response.body().limit(64 * 1024 * 1024).await.expect("body");
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 /// POSTs raw bytes with a content type; returns status and parsed body.
 pub async fn post_raw(url: &str, content_type: &str, body: &'static [u8]) -> (u16, Value) {
-    let mut response = client().post(url).insert_header(("content-type", content_type)).send_body(body).await.expect("POST");
+    let mut response = client()
+        .post(url)
+        .insert_header(("content-type", content_type))
+        .send_body(body)
+        .await
+        .expect("POST");
     let status = response.status().as_u16();
     let bytes = response.body().await.expect("body");
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 /// GETs JSON; returns status and parsed body.
@@ -201,7 +238,10 @@ pub async fn get_json(url: &str) -> (u16, Value) {
     let mut response = client().get(url).send().await.expect("GET");
     let status = response.status().as_u16();
     let bytes = response.body().limit(64 * 1024 * 1024).await.expect("body");
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 /// Submits a job and returns its id.
@@ -220,7 +260,11 @@ pub async fn wait_completed(rce: &Rce, id: &str, within: Duration) -> Value {
         if submission["status"] == "completed" {
             return submission;
         }
-        assert!(started.elapsed() < within, "job {id} not completed within {within:?}: {submission}\n{}", rce.log());
+        assert!(
+            started.elapsed() < within,
+            "job {id} not completed within {within:?}: {submission}\n{}",
+            rce.log()
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -232,19 +276,29 @@ pub struct WsClient {
 
 impl WsClient {
     pub async fn connect(url: &str) -> WsClient {
-        let (_, framed) = client().ws(url).max_frame_size(16 * 1024 * 1024).connect().await.expect("websocket connect");
+        let (_, framed) = client()
+            .ws(url)
+            .max_frame_size(16 * 1024 * 1024)
+            .connect()
+            .await
+            .expect("websocket connect");
         WsClient { framed }
     }
 
     pub async fn send(&mut self, frame: &Value) {
-        self.framed.send(ws::Message::Text(frame.to_string().into())).await.expect("websocket send");
+        self.framed
+            .send(ws::Message::Text(frame.to_string().into()))
+            .await
+            .expect("websocket send");
     }
 
     /// The next JSON event (pings are answered), or `None` on close/timeout.
     pub async fn next_event(&mut self, within: Duration) -> Option<Value> {
         let deadline = tokio::time::Instant::now() + within;
         loop {
-            let frame = tokio::time::timeout_at(deadline, self.framed.next()).await.ok()??;
+            let frame = tokio::time::timeout_at(deadline, self.framed.next())
+                .await
+                .ok()??;
             match frame.ok()? {
                 ws::Frame::Text(bytes) => return serde_json::from_slice(&bytes).ok(),
                 ws::Frame::Ping(bytes) => {
@@ -262,7 +316,10 @@ impl WsClient {
         let mut events = Vec::new();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let event = self.next_event(left).await.unwrap_or_else(|| panic!("no finished event for {id}; got {events:?}"));
+            let event = self
+                .next_event(left)
+                .await
+                .unwrap_or_else(|| panic!("no finished event for {id}; got {events:?}"));
             let done = event["type"] == "finished" && event["id"] == id;
             events.push(event);
             if done {
@@ -276,7 +333,10 @@ impl WsClient {
 pub async fn containers_of(prefix: &str) -> Vec<String> {
     let docker = docker().await;
     let filters = HashMap::from([("label", vec![format!("rce.prefix={prefix}")])]);
-    let options = bollard::query_parameters::ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
+    let options = bollard::query_parameters::ListContainersOptionsBuilder::default()
+        .all(true)
+        .filters(&filters)
+        .build();
     docker
         .list_containers(Some(options))
         .await
@@ -289,12 +349,20 @@ pub async fn containers_of(prefix: &str) -> Vec<String> {
 /// A Docker client for the engine the tests use (`DOCKER_HOST` from the
 /// environment or `.rce/env`, else the default socket).
 pub async fn docker() -> bollard::Docker {
-    let docker = match service_env().get("DOCKER_HOST").and_then(|h| h.strip_prefix("unix://").map(str::to_string)) {
-        Some(socket) => bollard::Docker::connect_with_unix(&socket, 120, bollard::API_DEFAULT_VERSION),
+    let docker = match service_env()
+        .get("DOCKER_HOST")
+        .and_then(|h| h.strip_prefix("unix://").map(str::to_string))
+    {
+        Some(socket) => {
+            bollard::Docker::connect_with_unix(&socket, 120, bollard::API_DEFAULT_VERSION)
+        }
         None => bollard::Docker::connect_with_local_defaults(),
     }
     .expect("connecting to Docker; run `make test`");
-    docker.negotiate_version().await.expect("negotiating the Docker API version")
+    docker
+        .negotiate_version()
+        .await
+        .expect("negotiating the Docker API version")
 }
 
 /// Waits until the prefix has no containers left (removal can trail the
@@ -307,5 +375,104 @@ pub async fn containers_left(prefix: &str, within: Duration) -> Vec<String> {
             return left;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A Unix-socket proxy in front of the Docker engine that a test can cut
+/// (every connection dropped, new ones refused) and restore, to play "the
+/// engine went away" without touching the shared engine.
+pub struct DockerProxy {
+    pub socket: PathBuf,
+    target: PathBuf,
+    state: std::sync::Arc<std::sync::Mutex<ProxyState>>,
+}
+
+#[derive(Default)]
+struct ProxyState {
+    up: bool,
+    connections: Vec<std::os::unix::net::UnixStream>,
+    generation: u64,
+}
+
+impl DockerProxy {
+    pub fn start() -> DockerProxy {
+        let host = service_env()
+            .get("DOCKER_HOST")
+            .cloned()
+            .unwrap_or_else(|| "unix:///var/run/docker.sock".into());
+        let target = PathBuf::from(host.strip_prefix("unix://").expect("a unix DOCKER_HOST"));
+        let socket =
+            std::env::temp_dir().join(format!("rce-dproxy-{}.sock", uuid::Uuid::new_v4().simple()));
+        let proxy = DockerProxy {
+            socket,
+            target,
+            state: Default::default(),
+        };
+        proxy.restore();
+        proxy
+    }
+
+    pub fn docker_host(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+
+    /// Starts (again) accepting connections.
+    pub fn restore(&self) {
+        let listener =
+            std::os::unix::net::UnixListener::bind(&self.socket).expect("binding the proxy socket");
+        let generation = {
+            let mut state = self.state.lock().unwrap();
+            state.up = true;
+            state.generation += 1;
+            state.generation
+        };
+        let (state, target) = (self.state.clone(), self.target.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                {
+                    let state = state.lock().unwrap();
+                    if !state.up || state.generation != generation {
+                        return;
+                    }
+                }
+                let Ok(engine) = std::os::unix::net::UnixStream::connect(&target) else {
+                    continue;
+                };
+                {
+                    let mut state = state.lock().unwrap();
+                    state.connections.push(client.try_clone().unwrap());
+                    state.connections.push(engine.try_clone().unwrap());
+                }
+                let (mut c1, mut e1) = (client.try_clone().unwrap(), engine.try_clone().unwrap());
+                let (mut c2, mut e2) = (client, engine);
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut c1, &mut e1);
+                    let _ = e1.shutdown(std::net::Shutdown::Write);
+                });
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut e2, &mut c2);
+                    let _ = c2.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        });
+    }
+
+    /// Drops every connection and refuses new ones.
+    pub fn cut(&self) {
+        let mut state = self.state.lock().unwrap();
+        state.up = false;
+        for connection in state.connections.drain(..) {
+            let _ = connection.shutdown(std::net::Shutdown::Both);
+        }
+        let _ = std::fs::remove_file(&self.socket);
+        // Wake the accept loop so it sees it is down and exits.
+        let _ = std::os::unix::net::UnixStream::connect(&self.socket);
+    }
+}
+
+impl Drop for DockerProxy {
+    fn drop(&mut self) {
+        self.cut();
     }
 }

@@ -36,6 +36,10 @@ pub fn sandbox(name: &str, uid: u32) -> Option<Sandbox> {
         eprintln!("SKIPPED {name}: the runner tests need root (to switch to the sandbox uid)");
         return None;
     }
+    if !Path::new(PYTHON).exists() {
+        eprintln!("SKIPPED {name}: the runner tests use {PYTHON} as a test program");
+        return None;
+    }
     let base = std::env::temp_dir().join(format!("rce-runner-it-{name}-{}", std::process::id()));
     let _ = fs::remove_dir_all(&base);
     let workdir = base.join("work");
@@ -228,6 +232,11 @@ impl Running {
             report,
             elapsed,
         }
+    }
+
+    /// The runner's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn kill(&mut self) {

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Build the sandbox images, skipping whatever is already up to date.
 #
-#   scripts/images.sh [--force] [LANG...]     LANG = a language id or image dir (python, c, ...)
+#   scripts/images.sh [--force] [--rebuild-base] [LANG...]
+#       LANG: a language id or image dir (python, c, ...); default: every language
+#       --force: rebuild the language images even when up to date (layer cache still used)
+#       --rebuild-base: debootstrap the base again even when up to date
 #
 # 1. rce-base:bookworm: debootstrap (minbase) -> docker import, labelled rce.hash = hash of
 #    images/base/**; rebuilt only when no image with that label value exists.
@@ -9,7 +12,7 @@
 #    working on images while the runner does not build; never for real images).
 # 3. for each [[language]] in images/languages.toml (or only the ones named): the image
 #    `<image>:latest` from images/<image without rce->/, context = a temp dir with that
-#    directory's files + the runner, labelled rce.hash = hash(files, runner, base hash);
+#    directory's files + the runner, labelled rce.hash = hash(files, runner, base image id);
 #    skipped when the existing image carries the same label.
 #
 # Uses $DOCKER_HOST, else the one in .rce/env (run scripts/setup.sh first).
@@ -20,11 +23,13 @@ load_env
 export DOCKER_BUILDKIT=0   # the classic builder: no buildx needed, any client version
 
 force=no
+rebuild_base=no
 wanted=()
 for a in "$@"; do
   case "$a" in
     --force) force=yes ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    --rebuild-base) rebuild_base=yes ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) wanted+=("$a") ;;
   esac
 done
@@ -69,10 +74,35 @@ drop_old() {
   fi
 }
 
+# ---------------------------------------------------------------- which languages
+# "id image" per [[language]] entry of the manifest
+languages="$(awk '
+  /^\[\[language\]\]/ { if (id != "") print id, img; id = ""; img = ""; next }
+  /^\[/               { if (id != "") print id, img; id = ""; img = ""; next }
+  /^[ \t]*id[ \t]*=/    { s = $0; sub(/^[^"]*"/, "", s); sub(/".*/, "", s); id = s }
+  /^[ \t]*image[ \t]*=/ { s = $0; sub(/^[^"]*"/, "", s); sub(/".*/, "", s); img = s }
+  END { if (id != "") print id, img }
+' images/languages.toml)"
+[ -n "$languages" ] || die "no [[language]] entries in images/languages.toml"
+
+selected=()
+if [ ${#wanted[@]} -eq 0 ]; then
+  while read -r id img; do selected+=("$img"); done <<<"$languages"
+else
+  for w in "${wanted[@]}"; do
+    found=""
+    while read -r id img; do
+      if [ "$w" = "$id" ] || [ "$w" = "$img" ] || [ "$w" = "${img#rce-}" ]; then found="$img"; fi
+    done <<<"$languages"
+    [ -n "$found" ] || die "unknown language '$w'; known: $(cut -d' ' -f1 <<<"$languages" | tr '\n' ' ')"
+    selected+=("$found")
+  done
+fi
+
 # ---------------------------------------------------------------- base image
 base_hash="$(hash_dir images/base)"
 t=$(date +%s.%N)
-if [ $force = no ] && [ "$(label "$BASE_IMAGE")" = "$base_hash" ]; then
+if [ $rebuild_base = no ] && [ "$(label "$BASE_IMAGE")" = "$base_hash" ]; then
   log "$BASE_IMAGE: up to date (${base_hash:0:12}, $(elapsed "$t") s)"
 else
   log "$BASE_IMAGE: building (${base_hash:0:12}) with debootstrap; log $LOG_DIR/base.log"
@@ -116,31 +146,7 @@ else
   log "$BASE_IMAGE: built in $(elapsed "$t") s ($("$DOCKER" image inspect -f '{{.Size}}' "$BASE_IMAGE" | awk '{printf "%.0f MB", $1/1e6}'))"
 fi
 
-# ---------------------------------------------------------------- languages
-# "id image" per [[language]] entry of the manifest
-languages="$(awk '
-  /^\[\[language\]\]/ { if (id != "") print id, img; id = ""; img = ""; next }
-  /^\[/               { if (id != "") print id, img; id = ""; img = ""; next }
-  /^[ \t]*id[ \t]*=/    { s = $0; sub(/^[^"]*"/, "", s); sub(/".*/, "", s); id = s }
-  /^[ \t]*image[ \t]*=/ { s = $0; sub(/^[^"]*"/, "", s); sub(/".*/, "", s); img = s }
-  END { if (id != "") print id, img }
-' images/languages.toml)"
-[ -n "$languages" ] || die "no [[language]] entries in images/languages.toml"
-
-selected=()
-if [ ${#wanted[@]} -eq 0 ]; then
-  while read -r id img; do selected+=("$img"); done <<<"$languages"
-else
-  for w in "${wanted[@]}"; do
-    found=""
-    while read -r id img; do
-      if [ "$w" = "$id" ] || [ "$w" = "$img" ] || [ "$w" = "${img#rce-}" ]; then found="$img"; fi
-    done <<<"$languages"
-    [ -n "$found" ] || die "unknown language '$w'; known: $(cut -d' ' -f1 <<<"$languages" | tr '\n' ' ')"
-    selected+=("$found")
-  done
-fi
-
+# ---------------------------------------------------------------- runner
 # the runner goes into every language image
 t=$(date +%s.%N)
 if [ -n "${RCE_RUNNER_BIN:-}" ]; then
@@ -158,13 +164,17 @@ fi
 runner_hash="$(sha256sum "$runner" | cut -d' ' -f1)"
 log "runner: $runner (${runner_hash:0:12}, $(elapsed "$t") s)"
 
+# ---------------------------------------------------------------- language images
+# The base's image id (not just its label) goes into each hash, so a rebuilt base,
+# even from the same config, is picked up and the old one can be freed.
+base_id="$(image_id "$BASE_IMAGE")"
 failed=()
 for img in "${selected[@]}"; do
   dir="images/${img#rce-}"
   tag="$img:latest"
   t=$(date +%s.%N)
   [ -f "$dir/Dockerfile" ] || die "$dir/Dockerfile missing for $img"
-  h="$(printf '%s\n' "$(hash_dir "$dir")" "$runner_hash" "$base_hash" | sha256sum | cut -d' ' -f1)"
+  h="$(printf '%s\n' "$(hash_dir "$dir")" "$runner_hash" "$base_id" | sha256sum | cut -d' ' -f1)"
   if [ $force = no ] && [ "$(label "$tag")" = "$h" ]; then
     log "$tag: up to date (${h:0:12}, $(elapsed "$t") s)"
     continue
@@ -176,7 +186,7 @@ for img in "${selected[@]}"; do
   cp -a "$dir/." "$ctx/"
   cp "$runner" "$ctx/rce-runner"
   chmod 0755 "$ctx/rce-runner"
-  if "$DOCKER" build --label "rce.hash=$h" --label "rce.base=$base_hash" -t "$tag" "$ctx" \
+  if "$DOCKER" build --label "rce.hash=$h" --label "rce.base=$base_id" -t "$tag" "$ctx" \
       </dev/null >"$LOG_DIR/${img}.log" 2>&1; then
     drop_old "$old_id" "$(image_id "$tag")"
     log "$tag: built in $(elapsed "$t") s ($("$DOCKER" image inspect -f '{{.Size}}' "$tag" | awk '{printf "%.0f MB", $1/1e6}'))"
@@ -186,6 +196,10 @@ for img in "${selected[@]}"; do
     failed+=("$img")
   fi
   remove_tree "$ctx"
+done
+# images of ours replaced earlier (an old base) are freed once nothing uses them
+for old in $("$DOCKER" images -q --filter "dangling=true" --filter "label=rce.hash" 2>/dev/null || true); do
+  "$DOCKER" rmi "$old" >/dev/null 2>&1 || true
 done
 [ ${#failed[@]} -eq 0 ] || die "images that failed to build: ${failed[*]}"
 log "images done"

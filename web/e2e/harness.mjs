@@ -159,6 +159,7 @@ export async function launchBrowser() {
       "--disable-component-update",
       "--disable-sync",
       "--no-first-run",
+      "--disable-quic",
     ],
   });
 }

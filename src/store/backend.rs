@@ -2,7 +2,7 @@
 //! (users and jobs), its settings, its error type, and [`open`], which picks
 //! the backend the configuration names. StoreActor is the only caller.
 
-use crate::job::{Job, JobId, JobResult, JobStatus, Submission};
+use crate::job::{FileInput, Job, JobId, JobResult, JobStatus, Submission};
 use async_trait::async_trait;
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -59,6 +59,15 @@ impl StoredJob {
             created_at: self.job.created_at,
             finished_at: self.finished_at,
             result: self.result.clone(),
+            files: self
+                .job
+                .files
+                .iter()
+                .map(|f| FileInput {
+                    name: f.name.clone(),
+                    content: f.content.clone(),
+                })
+                .collect(),
         }
     }
 }

@@ -97,6 +97,21 @@ describe("rce web editor", { concurrency: false }, () => {
     await screenshot(p, "03-time-limit");
   });
 
+  /** Stop kills a running program: the verdict says it was stopped, with
+   * the signal, and the output printed so far stays. */
+  test("Stop ends a running program", async () => {
+    const { page: p } = await page();
+    await signUp(p);
+    await setCode(p, 'import time\nprint("working", flush=True)\nwhile True:\n    time.sleep(0.1)\n');
+    await p.getByRole("button", { name: "Run" }).click();
+    await output(p).getByText("working").waitFor();
+    await p.getByRole("button", { name: "Stop" }).click();
+    assert.equal(await waitFinished(p, 30_000), "Stopped");
+    await p.getByLabel("Signal: SIGKILL").waitFor();
+    await output(p).getByText("working").waitFor();
+    await screenshot(p, "03b-stopped");
+  });
+
   /** A C program that does not compile shows the compiler's error output and
    * the compile-error verdict. */
   test("a C compile error is shown", async () => {

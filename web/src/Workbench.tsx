@@ -71,6 +71,9 @@ export default function Workbench({ session, onSignOut, onRefused }: Props) {
   const runRef = useRef(run);
   runRef.current = run;
   const socketRef = useRef<RceSocket | null>(null);
+  /** Monaco's editor: the source of truth for the code at Run time (a key
+   * press can arrive before React has rendered the last edit). */
+  const editorRef = useRef<{ getValue(): string } | null>(null);
   /** How the job being submitted was sent (a socket submit can be lost in a drop). */
   const transport = useRef<"socket" | "http">("socket");
   const refusedRef = useRef(onRefused);
@@ -217,7 +220,7 @@ export default function Workbench({ session, onSignOut, onRefused }: Props) {
       const ref = newRef();
       const socket = socketRef.current;
       const withTests = mode === "tests";
-      const body: SubmissionBody = { language, source: code };
+      const body: SubmissionBody = { language, source: editorRef.current?.getValue() ?? code };
       const argv = splitArgs(args);
       if (argv.length > 0) body.args = argv;
       if (withTests) body.tests = tests;
@@ -374,7 +377,10 @@ export default function Workbench({ session, onSignOut, onRefused }: Props) {
               value={code}
               theme="rce-dark"
               onChange={(value) => setCodeFor(language, value ?? "")}
-              onMount={(editor) => editor.focus()}
+              onMount={(editor) => {
+                editorRef.current = editor;
+                editor.focus();
+              }}
               loading={<div className="editor-loading">Loading editor…</div>}
               options={editorOptions}
             />

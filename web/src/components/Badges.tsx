@@ -13,7 +13,11 @@ export function VerdictBadge({ verdict, label }: { verdict: string; label?: stri
   );
 }
 
+/** The server's message on a job the user stopped (verdict runtime_error, SIGKILL). */
+const STOPPED = "stopped on request";
+
 export function ResultBadges({ result }: { result: JobResult }) {
+  const stopped = result.message === STOPPED;
   const exit =
     result.signal !== null && result.signal !== undefined
       ? { label: "Signal", value: signalName(result.signal) }
@@ -22,11 +26,12 @@ export function ResultBadges({ result }: { result: JobResult }) {
         : null;
   return (
     <div className="badges" role="group" aria-label="Result">
-      <VerdictBadge verdict={result.verdict} />
+      {stopped ? <VerdictBadge verdict="stopped" /> : <VerdictBadge verdict={result.verdict} />}
       {exit && <Metric label={exit.label} value={exit.value} tone={exit.value === "0" ? "good" : "bad"} />}
-      <Metric label="CPU" value={formatMs(result.time_ms)} />
-      <Metric label="Wall" value={formatMs(result.wall_ms)} />
-      <Metric label="Memory" value={formatKb(result.memory_kb)} />
+      {/* A stopped job's measurements are cut short; they are not shown. */}
+      {!stopped && <Metric label="CPU" value={formatMs(result.time_ms)} />}
+      {!stopped && <Metric label="Wall" value={formatMs(result.wall_ms)} />}
+      {!stopped && <Metric label="Memory" value={formatKb(result.memory_kb)} />}
       {result.truncated && <Metric label="Output" value="truncated" tone="warn" />}
     </div>
   );

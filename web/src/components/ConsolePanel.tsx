@@ -100,7 +100,7 @@ export function ConsolePanel({ run, canSendInput, onInput, onEof, onClear }: Pro
         {run.phase === "finished" && result && !compileFailed && run.chunks.every((c) => c.kind === "info") && (
           <p className="muted small no-output">The program printed nothing.</p>
         )}
-        {result?.message && <p className="result-message">{result.message}</p>}
+        {result?.message && result.message !== "stopped on request" && <p className="result-message">{result.message}</p>}
         {run.error && (
           <p className="error-text" role="alert">
             {run.error}
@@ -146,13 +146,15 @@ function Status({ run }: { run: RunState }) {
       case "running":
         return run.stopping ? "Stopping…" : "Running";
       case "finished":
-        return run.result ? `Finished · ${verdictLabel(run.result.verdict)}` : "Finished";
+        if (!run.result) return "Finished";
+        return run.result.message === "stopped on request" ? "Stopped" : `Finished · ${verdictLabel(run.result.verdict)}`;
       case "failed":
         return "Not run";
     }
   })();
+  const stopped = run.result?.message === "stopped on request";
   return (
-    <div className={`run-status phase-${run.phase}`} role="status" aria-label={`Run status: ${label}`}>
+    <div className={`run-status phase-${run.phase}${stopped ? " stopped" : ""}`} role="status" aria-label={`Run status: ${label}`}>
       <span className="dot" aria-hidden="true" />
       <span>{label}</span>
       {isActive(run) && run.startedAt && <Elapsed since={run.startedAt} />}

@@ -198,12 +198,15 @@ describe("rce web editor", { concurrency: false }, () => {
     await setCode(p, 'print("small screen")\n');
     await p.getByRole("button", { name: "Run" }).click();
     await waitFinished(p);
-    await p.getByRole("log", { name: "Program output" }).scrollIntoViewIfNeeded();
     await output(p).getByText("small screen").waitFor();
+    // Run brought the console into view.
+    assert.ok(await output(p).isVisible());
     const width = await p.evaluate(() => document.documentElement.scrollWidth);
     assert.ok(width <= 390, `the page scrolls sideways (${width}px)`);
+    await screenshot(p, "08-narrow-console");
     await p.evaluate(() => window.scrollTo(0, 0));
-    await screenshot(p, "08-narrow");
+    await p.getByRole("button", { name: "Sign out" }).waitFor();
+    await screenshot(p, "08-narrow-editor");
   });
 
   /** The server dies and restarts under an open page while a job runs: the

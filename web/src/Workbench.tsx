@@ -74,6 +74,7 @@ export default function Workbench({ session, onSignOut, onRefused }: Props) {
   /** Monaco's editor: the source of truth for the code at Run time (a key
    * press can arrive before React has rendered the last edit). */
   const editorRef = useRef<{ getValue(): string } | null>(null);
+  const resultsRef = useRef<HTMLElement>(null);
   /** How the job being submitted was sent (a socket submit can be lost in a drop). */
   const transport = useRef<"socket" | "http">("socket");
   const refusedRef = useRef(onRefused);
@@ -229,6 +230,10 @@ export default function Workbench({ session, onSignOut, onRefused }: Props) {
       if (live) body.interactive = true;
       dispatch({ type: "submit", ref, language, mode, interactive: live, tests: withTests ? tests : [] });
       setTab(withTests ? "tests" : "console");
+      // Stacked layout: bring the console into view, where the output goes.
+      if (window.matchMedia("(max-width: 900px)").matches) {
+        requestAnimationFrame(() => resultsRef.current?.scrollIntoView({ behavior: "smooth", block: "start" }));
+      }
       if (socket?.send({ type: "submit", ref, ...body })) {
         transport.current = "socket";
         return;
@@ -346,8 +351,11 @@ export default function Workbench({ session, onSignOut, onRefused }: Props) {
           <span className="username" title={`Signed in as ${session.username}`}>
             {session.username}
           </span>
-          <button type="button" className="btn ghost small" onClick={onSignOut}>
-            Sign out
+          <button type="button" className="btn ghost small signout" onClick={onSignOut} aria-label="Sign out" title="Sign out">
+            <svg width="14" height="14" viewBox="0 0 16 16" aria-hidden="true">
+              <path d="M6 2H3v12h3M10 5l3 3-3 3M13 8H6" fill="none" stroke="currentColor" strokeWidth="1.6" strokeLinecap="round" strokeLinejoin="round" />
+            </svg>
+            <span className="signout-text">Sign out</span>
           </button>
         </div>
       </header>
@@ -417,7 +425,7 @@ export default function Workbench({ session, onSignOut, onRefused }: Props) {
           </div>
         </section>
 
-        <section className="right" aria-label="Results">
+        <section className="right" aria-label="Results" ref={resultsRef}>
           <div className="tabs" role="tablist" aria-label="Panels">
             <TabButton id="console" tab={tab} setTab={setTab} label="Console" busy={active && run.mode === "run"} />
             <TabButton id="tests" tab={tab} setTab={setTab} label="Tests" count={tests.length} busy={active && run.mode === "tests"} />

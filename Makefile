@@ -4,6 +4,7 @@
 #   make web      the browser editor (web/dist: npm ci + vite build; skipped when web/ is unchanged)
 #   make run      setup and web, then serve on http://127.0.0.1:8080
 #   make test     setup and web, then the whole workspace's tests against the real engine and Redis
+#   make bench    setup, then the benchmark (release build) against the bare-container floor
 #   make stop     stop the dockerd and redis-server that setup started (by pid file)
 #   make status   what setup started, and .rce/env
 SHELL := /bin/bash
@@ -14,10 +15,10 @@ TEST_THREADS ?= 2
 LANGS ?=
 FORCE ?=
 
-.PHONY: help setup images web run test stop status
+.PHONY: help setup images web run test bench stop status
 
 help:
-	@sed -n '2,8p' Makefile
+	@sed -n '2,9p' Makefile
 
 setup:
 	scripts/setup.sh </dev/null
@@ -45,6 +46,10 @@ run: setup web
 
 test: setup web
 	. .rce/env && RCE_WEB_E2E=require cargo test --workspace -- --test-threads=$(TEST_THREADS)
+
+bench: setup
+	cargo build --release --bin rce --bin rce-bench
+	. .rce/env && ./target/release/rce-bench $(BENCH_ARGS)
 
 stop:
 	scripts/services.sh stop

@@ -34,6 +34,7 @@ for a in "$@"; do
   esac
 done
 
+take_lock
 docker_answers "${DOCKER_HOST:-}" || die "no Docker engine answers at DOCKER_HOST=${DOCKER_HOST:-<unset>}; run scripts/setup.sh"
 
 BASE_IMAGE=rce-base:bookworm
@@ -154,6 +155,7 @@ if [ -n "${RCE_RUNNER_BIN:-}" ]; then
   warn "runner: using RCE_RUNNER_BIN=$runner instead of building rce-runner"
 else
   log "runner: cargo build --release -p rce-runner"
+  command -v cargo >/dev/null || die "cargo not found: install Rust (rustup), or RCE_RUNNER_BIN=<prebuilt rce-runner>"
   if ! cargo build --release -p rce-runner >"$LOG_DIR/runner.log" 2>&1; then
     tail -n 40 "$LOG_DIR/runner.log" >&2
     die "rce-runner did not build (log: $LOG_DIR/runner.log)"

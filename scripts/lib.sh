@@ -62,6 +62,20 @@ redis_pid() {
   pid_alive "$REDIS_PIDFILE" redis-check-rdb || pid_alive "$REDIS_PIDFILE" redis-server
 }
 
+# take_lock: one setup/images run at a time (several engineers and make targets may
+# run them at once). Daemons started later must not inherit fd 9 (start them with
+# `9>&-`), or they would hold the lock forever. Nested scripts inherit the lock.
+take_lock() {
+  [ "${RCE_LOCK_HELD:-}" = 1 ] && return 0
+  mkdir -p "$RCE_STATE"
+  exec 9>"$RCE_STATE/setup.lock"
+  if ! flock -n 9; then
+    log "another setup/images run holds $RCE_STATE/setup.lock; waiting for it"
+    flock -w 1800 9 || die "timed out waiting for $RCE_STATE/setup.lock"
+  fi
+  export RCE_LOCK_HELD=1
+}
+
 # Pick up the environment setup.sh wrote unless the caller set it already.
 load_env() {
   if [ -f "$ENV_FILE" ]; then

@@ -16,13 +16,7 @@ cd "$ROOT"
 export DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1
 
 mkdir -p "$RCE_STATE"
-# One setup at a time (several engineers / make targets may run it at once). The
-# daemons started below must not inherit fd 9, or they would hold the lock forever.
-exec 9>"$RCE_STATE/setup.lock"
-if ! flock -n 9; then
-  log "another setup is running; waiting for it"
-  flock -w 1800 9 || die "timed out waiting for $RCE_STATE/setup.lock"
-fi
+take_lock
 
 # ---------------------------------------------------------------- 1. packages
 log "1/5 packages: checking docker.io redis-server debootstrap chromium runsc"

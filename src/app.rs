@@ -98,6 +98,11 @@ pub enum AppError {
 
 /// Runs the service until SIGTERM or SIGINT.
 pub fn serve(settings: Settings, role: Role) -> Result<(), AppError> {
+    // Every WebSocket and every attached container holds descriptors; the
+    // usual soft limit of 1024 would cap them long before memory does.
+    if let Err(error) = rlimit::increase_nofile_limit(u64::MAX) {
+        tracing::warn!(%error, "cannot raise the open-files limit");
+    }
     actix_rt::System::new().block_on(async move { run(settings, role, shutdown_signal()).await })
 }
 

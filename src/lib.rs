@@ -18,11 +18,13 @@
 //! - [`actors`]: StreamConsumer, WorkerPool, SandboxActor, StoreActor,
 //!   PubSubBridge, SessionActor.
 //! - [`http`]: the actix-web API (submissions, languages, WebSocket, health).
+//! - [`bench`]: the benchmark driver behind `rce-bench`.
 //! - [`app`]: wires the actors and the HTTP server together for a role.
 #![forbid(unsafe_code)]
 
 pub mod actors;
 pub mod app;
+pub mod bench;
 pub mod config;
 pub mod events;
 pub mod http;

@@ -1,0 +1,600 @@
+//! Drives a real rce the way users do and measures it: it starts its own
+//! `rce serve` (own Redis prefix and store, so the queue can be flushed after
+//! the ingest phase), then measures the floor (bare Engine API containers),
+//! submit→finished latency on the WebSocket `finished` event for three
+//! programs, throughput at several concurrencies, API ingest while the
+//! workers are saturated, CPU per job of rce and of the Docker stack, and
+//! resident memory idle and with many idle WebSockets.
+
+use super::floor;
+use super::procstat;
+use super::report::{Figure, Report};
+use super::stats::{summarize, Summary};
+use crate::job::{Job, SubmissionRequest};
+use crate::languages::Languages;
+use crate::sandbox::{ContainerLabels, SandboxSettings};
+use awc::ws;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// What to run and where to write the results.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// The rce binary to start (a release build for meaningful numbers).
+    pub rce_bin: PathBuf,
+    /// Where the JSON report goes.
+    pub out: PathBuf,
+    /// Fewer samples (for a smoke run).
+    pub quick: bool,
+    /// Worker slots of the started rce.
+    pub concurrency: usize,
+    /// Idle WebSockets opened for the memory figure.
+    pub websockets: usize,
+    /// Extra environment for the started rce (KEY=VALUE).
+    pub env: Vec<(String, String)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("starting rce: {0}")]
+    Start(String),
+    #[error("docker: {0}")]
+    Docker(String),
+    #[error("http: {0}")]
+    Http(String),
+    #[error("websocket: {0}")]
+    WebSocket(String),
+    #[error("redis: {0}")]
+    Redis(String),
+}
+
+fn http_error(error: impl std::fmt::Display) -> BenchError {
+    BenchError::Http(error.to_string())
+}
+
+/// A started rce process, killed (and its containers removed) on drop.
+struct Server {
+    child: Child,
+    base: String,
+    prefix: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(options: &BenchOptions) -> Result<Server, BenchError> {
+    let prefix = format!("bench-{}", uuid::Uuid::new_v4().simple());
+    let dir = std::env::temp_dir().join(&prefix);
+    std::fs::create_dir_all(&dir).map_err(|e| BenchError::Start(e.to_string()))?;
+    let mut command = Command::new(&options.rce_bin);
+    command
+        .args(["serve", "--role", "all"])
+        .env("RCE_CONFIG", dir.join("none.toml"))
+        .env("RCE_HTTP__BIND", "127.0.0.1:0")
+        .env("RCE_REDIS__PREFIX", &prefix)
+        .env("RCE_STORE__SQLITE_PATH", dir.join("rce.db"))
+        .env("RCE_WORKER__CONCURRENCY", options.concurrency.to_string())
+        .env("RCE_LOG__LEVEL", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for (key, value) in &options.env {
+        command.env(key, value);
+    }
+    let mut child = command
+        .spawn()
+        .map_err(|e| BenchError::Start(e.to_string()))?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| BenchError::Start("no stdout".into()))?;
+    let mut lines = BufReader::new(stdout).lines();
+    let base = loop {
+        match lines.next() {
+            Some(Ok(line)) => {
+                if let Some(address) = line.strip_prefix("rce listening on ") {
+                    break address.to_string();
+                }
+            }
+            _ => return Err(BenchError::Start("rce exited before listening".into())),
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    Ok(Server {
+        child,
+        base,
+        prefix,
+    })
+}
+
+/// An authenticated client of the started server.
+#[derive(Clone)]
+struct Api {
+    base: String,
+    token: Option<String>,
+    client: awc::Client,
+}
+
+impl Api {
+    /// Registers and logs in a bench user where the server has accounts.
+    async fn connect(base: &str) -> Result<Api, BenchError> {
+        // No connection cap: the memory phase holds a thousand WebSockets.
+        let client = awc::Client::builder()
+            .connector(awc::Connector::new().limit(0))
+            .timeout(Duration::from_secs(120))
+            .finish();
+        let credentials = json!({"username": format!("bench{}", &uuid::Uuid::new_v4().simple().to_string()[..12]), "password": "bench-password-123456"});
+        let registered = client
+            .post(format!("{base}/api/v1/auth/register"))
+            .send_json(&credentials)
+            .await
+            .map_err(http_error)?;
+        let token = if registered.status().as_u16() == 404 {
+            None
+        } else {
+            let mut login = client
+                .post(format!("{base}/api/v1/auth/login"))
+                .send_json(&credentials)
+                .await
+                .map_err(http_error)?;
+            let body: Value = login.json().await.map_err(http_error)?;
+            body["token"].as_str().map(str::to_string)
+        };
+        Ok(Api {
+            base: base.to_string(),
+            token,
+            client,
+        })
+    }
+
+    async fn websocket(&self) -> Result<WebSocket, BenchError> {
+        let url = format!("{}/api/v1/ws", self.base.replacen("http://", "ws://", 1));
+        let url = match &self.token {
+            Some(token) => format!("{url}?token={token}"),
+            None => url,
+        };
+        let (_, framed) = self
+            .client
+            .ws(url)
+            .connect()
+            .await
+            .map_err(|e| BenchError::WebSocket(e.to_string()))?;
+        Ok(WebSocket { framed })
+    }
+
+    /// POSTs a submission; returns the status and how long it took.
+    async fn post(&self, body: &Value) -> Result<(u16, Duration), BenchError> {
+        let mut request = self
+            .client
+            .post(format!("{}/api/v1/submissions", self.base));
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let started = Instant::now();
+        let mut response = request.send_json(body).await.map_err(http_error)?;
+        let _ = response.body().await;
+        Ok((response.status().as_u16(), started.elapsed()))
+    }
+}
+
+struct WebSocket {
+    framed: actix_codec::Framed<awc::BoxedSocket, ws::Codec>,
+}
+
+impl WebSocket {
+    async fn send(&mut self, frame: &Value) -> Result<(), BenchError> {
+        self.framed
+            .send(ws::Message::Text(frame.to_string().into()))
+            .await
+            .map_err(|e| BenchError::WebSocket(e.to_string()))
+    }
+
+    async fn next_event(&mut self) -> Result<Value, BenchError> {
+        loop {
+            let frame = tokio::time::timeout(Duration::from_secs(120), self.framed.next())
+                .await
+                .map_err(|_| BenchError::WebSocket("no event for 120 s".into()))?
+                .ok_or_else(|| BenchError::WebSocket("closed".into()))?
+                .map_err(|e| BenchError::WebSocket(e.to_string()))?;
+            match frame {
+                ws::Frame::Text(bytes) => {
+                    return serde_json::from_slice(&bytes)
+                        .map_err(|e| BenchError::WebSocket(e.to_string()))
+                }
+                ws::Frame::Ping(bytes) => {
+                    let _ = self.framed.send(ws::Message::Pong(bytes)).await;
+                }
+                ws::Frame::Close(_) => return Err(BenchError::WebSocket("closed".into())),
+                _ => {}
+            }
+        }
+    }
+
+    /// Runs `jobs` keeping at most `in_flight` submitted and unfinished;
+    /// returns each job's submit→finished time and the total time.
+    async fn run_jobs(
+        &mut self,
+        body: &Value,
+        jobs: usize,
+        in_flight: usize,
+    ) -> Result<(Vec<Duration>, Duration), BenchError> {
+        let started = Instant::now();
+        let mut sent_at: HashMap<String, Instant> = HashMap::new();
+        let mut ids: HashMap<String, Instant> = HashMap::new();
+        let mut done = Vec::with_capacity(jobs);
+        let (mut sent, mut open) = (0, 0);
+        let mut finished_ids = HashSet::new();
+        while done.len() < jobs {
+            while sent < jobs && open < in_flight {
+                let reference = format!("b{sent}");
+                let mut frame = body.clone();
+                frame["type"] = json!("submit");
+                frame["ref"] = json!(reference);
+                sent_at.insert(reference, Instant::now());
+                self.send(&frame).await?;
+                sent += 1;
+                open += 1;
+            }
+            let event = self.next_event().await?;
+            match event["type"].as_str() {
+                Some("queued") => {
+                    if let (Some(reference), Some(id)) =
+                        (event["ref"].as_str(), event["id"].as_str())
+                    {
+                        if let Some(at) = sent_at.remove(reference) {
+                            ids.insert(id.to_string(), at);
+                        }
+                    }
+                }
+                Some("finished") => {
+                    let id = event["id"].as_str().unwrap_or_default().to_string();
+                    if let Some(at) = ids.remove(&id) {
+                        if finished_ids.insert(id) {
+                            done.push(at.elapsed());
+                            open -= 1;
+                        }
+                    }
+                }
+                Some("error") => {
+                    return Err(BenchError::WebSocket(format!("server error: {event}")))
+                }
+                _ => {}
+            }
+        }
+        Ok((done, started.elapsed()))
+    }
+}
+
+fn python(source: &str) -> Value {
+    json!({"language": "python", "source": source})
+}
+
+/// Runs the whole benchmark and returns its report.
+pub async fn run(options: BenchOptions) -> Result<Report, BenchError> {
+    let server = start_server(&options)?;
+    let pid = server.child.id();
+    let api = Api::connect(&server.base).await?;
+    let mut report = Report::default();
+    let scale = |full: usize, quick: usize| if options.quick { quick } else { full };
+
+    eprintln!("rce-bench: warming up");
+    // Warm the images' page cache so the first samples are not outliers.
+    let mut socket = api.websocket().await?;
+    socket.run_jobs(&python("print(1)"), 2, 1).await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let idle_rss_kb = procstat::rss_kb(pid);
+
+    eprintln!("rce-bench: floor: bare Engine API containers");
+    // The floor.
+    let docker = crate::sandbox::connect()
+        .await
+        .map_err(|e| BenchError::Docker(e.to_string()))?;
+    let languages = Languages::load(std::path::Path::new("images/languages.toml"))
+        .map_err(|e| BenchError::Start(e.to_string()))?;
+    let settings = SandboxSettings::default();
+    let python_language = languages
+        .get("python")
+        .cloned()
+        .ok_or_else(|| BenchError::Start("no python".into()))?;
+    let request = SubmissionRequest {
+        language: "python".into(),
+        source: Some("print('hello')".into()),
+        ..Default::default()
+    };
+    let job = Job::from_request(request, "bench", &languages, &settings.bounds())
+        .map_err(|e| BenchError::Start(e.to_string()))?;
+    let labels = ContainerLabels {
+        worker: format!("bench-floor-{}", std::process::id()),
+        prefix: server.prefix.clone(),
+    };
+    let floor = floor::measure(
+        &docker,
+        &job,
+        &python_language,
+        &settings,
+        &labels,
+        &["python3", "-c", "print('hello')"],
+        scale(20, 5),
+    )
+    .await
+    .map_err(|e| BenchError::Docker(e.to_string()))?;
+    let floor_summary = summarize(&floor.samples);
+    report.floor = floor_summary;
+    report.floor_docker_cpu_ms = floor.docker_cpu_per_job.as_secs_f64() * 1000.0;
+
+    eprintln!("rce-bench: latency: one job at a time");
+    // Latency, one job at a time, on the finished event.
+    let programs = [
+        ("python hello", python("print('hello')"), scale(30, 5)),
+        (
+            "c hello (compile + run)",
+            json!({"language": "c", "source": "#include <stdio.h>\nint main(void){puts(\"hello\");return 0;}\n"}),
+            scale(15, 3),
+        ),
+        (
+            "python cpu-bound",
+            python("s=0\nfor i in range(3_000_000):\n    s+=i\nprint(s)"),
+            scale(10, 3),
+        ),
+    ];
+    for (name, body, runs) in programs {
+        let (samples, _) = socket.run_jobs(&body, runs, 1).await?;
+        report.latency.push((name.to_string(), summarize(&samples)));
+    }
+
+    eprintln!("rce-bench: throughput");
+    // Throughput at several concurrencies; CPU per job measured at 8.
+    for concurrency in [1usize, 2, 4, 8, 16] {
+        let jobs = scale((concurrency * 4).max(12), concurrency.max(4));
+        let (rce_cpu, docker_cpu) = (procstat::cpu_time(pid), procstat::docker_stack_cpu());
+        let (_, total) = socket
+            .run_jobs(&python("print('hello')"), jobs, concurrency)
+            .await?;
+        let per_second = jobs as f64 / total.as_secs_f64();
+        report.throughput.push((concurrency, per_second));
+        if concurrency == 8 {
+            report.rce_cpu_per_job_ms = procstat::cpu_time(pid)
+                .saturating_sub(rce_cpu)
+                .as_secs_f64()
+                * 1000.0
+                / jobs as f64;
+            report.docker_cpu_per_job_ms = procstat::docker_stack_cpu()
+                .saturating_sub(docker_cpu)
+                .as_secs_f64()
+                * 1000.0
+                / jobs as f64;
+        }
+    }
+
+    eprintln!("rce-bench: ingest while saturated");
+    // Ingest while every worker slot is busy with a sleeping job.
+    for _ in 0..options.concurrency {
+        api.post(&python("import time\ntime.sleep(20)")).await?;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let ingest_for = Duration::from_secs(scale(3, 1) as u64);
+    let clients = 16;
+    let deadline = Instant::now() + ingest_for;
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let api = api.clone();
+        tasks.push(actix_rt::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut rejected = 0usize;
+            while Instant::now() < deadline {
+                match api.post(&python("print(1)")).await {
+                    Ok((202, took)) => latencies.push(took),
+                    _ => rejected += 1,
+                }
+            }
+            (latencies, rejected)
+        }));
+    }
+    let (mut accepted, mut rejected) = (Vec::new(), 0);
+    for task in tasks {
+        if let Ok((latencies, failed)) = task.await {
+            accepted.extend(latencies);
+            rejected += failed;
+        }
+    }
+    report.ingest_per_second = accepted.len() as f64 / ingest_for.as_secs_f64();
+    report.ingest_latency = summarize(&accepted);
+    report.ingest_rejected = rejected;
+    // Drop the flood from the queue so the workers do not run it.
+    let redis_url =
+        std::env::var("RCE_REDIS__URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into());
+    let client =
+        redis::Client::open(redis_url.as_str()).map_err(|e| BenchError::Redis(e.to_string()))?;
+    let mut connection = client
+        .get_multiplexed_async_connection()
+        .await
+        .map_err(|e| BenchError::Redis(e.to_string()))?;
+    redis::cmd("DEL")
+        .arg(format!("{}:jobs", server.prefix))
+        .query_async::<i64>(&mut connection)
+        .await
+        .map_err(|e| BenchError::Redis(e.to_string()))?;
+
+    eprintln!("rce-bench: memory with idle WebSockets");
+    // Resident memory with many idle WebSockets.
+    let mut sockets = Vec::with_capacity(options.websockets);
+    for _ in 0..options.websockets {
+        sockets.push(api.websocket().await?);
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    report.idle_rss_kb = idle_rss_kb;
+    report.websockets = sockets.len();
+    report.websockets_rss_kb = procstat::rss_kb(pid);
+    drop(sockets);
+
+    drop(server);
+    remove_containers(&docker, &labels.prefix).await;
+    report
+        .write(&options.out)
+        .map_err(|e| BenchError::Start(format!("writing {}: {e}", options.out.display())))?;
+    Ok(report)
+}
+
+/// Removes whatever the bench's rce left running (the sleeping jobs).
+async fn remove_containers(docker: &bollard::Docker, prefix: &str) {
+    let filters = HashMap::from([(
+        "label",
+        vec![format!("{}={prefix}", crate::sandbox::LABEL_PREFIX)],
+    )]);
+    let options = bollard::query_parameters::ListContainersOptionsBuilder::default()
+        .all(true)
+        .filters(&filters)
+        .build();
+    if let Ok(containers) = docker.list_containers(Some(options)).await {
+        for id in containers.into_iter().filter_map(|c| c.id) {
+            let remove = bollard::query_parameters::RemoveContainerOptionsBuilder::default()
+                .force(true)
+                .build();
+            let _ = docker.remove_container(&id, Some(remove)).await;
+        }
+    }
+}
+
+/// A figure with its ratio to the floor, for the table.
+pub fn figures(report: &Report) -> Vec<Figure> {
+    let floor = report.floor.p50_ms.max(f64::EPSILON);
+    let mut rows = vec![Figure::new(
+        "floor: Engine API create→remove, p50 / p95",
+        format!("{:.0} / {:.0} ms", report.floor.p50_ms, report.floor.p95_ms),
+        Some(1.0),
+    )];
+    for (name, summary) in &report.latency {
+        rows.push(Figure::new(
+            &format!("{name}: submit→finished p50 / p95 / p99"),
+            format!(
+                "{:.0} / {:.0} / {:.0} ms",
+                summary.p50_ms, summary.p95_ms, summary.p99_ms
+            ),
+            Some(summary.p50_ms / floor),
+        ));
+    }
+    let floor_rate = if report.floor_docker_cpu_ms > 0.0 {
+        2000.0 / report.floor_docker_cpu_ms
+    } else {
+        0.0
+    };
+    for (concurrency, rate) in &report.throughput {
+        rows.push(Figure::new(
+            &format!("throughput at concurrency {concurrency}"),
+            format!("{rate:.1} jobs/s"),
+            (floor_rate > 0.0).then(|| rate / floor_rate),
+        ));
+    }
+    rows.push(Figure::new(
+        "docker stack CPU per job (floor)",
+        format!("{:.0} ms", report.floor_docker_cpu_ms),
+        Some(1.0),
+    ));
+    rows.push(Figure::new(
+        "docker stack CPU per job (via rce, c=8)",
+        format!("{:.0} ms", report.docker_cpu_per_job_ms),
+        Some(report.docker_cpu_per_job_ms / report.floor_docker_cpu_ms.max(f64::EPSILON)),
+    ));
+    rows.push(Figure::new(
+        "rce CPU per job (c=8)",
+        format!("{:.1} ms", report.rce_cpu_per_job_ms),
+        Some(report.rce_cpu_per_job_ms / report.floor_docker_cpu_ms.max(f64::EPSILON)),
+    ));
+    rows.push(Figure::new(
+        "ingest while saturated: accepted/s, p99",
+        format!(
+            "{:.0}/s, {:.1} ms ({} rejected)",
+            report.ingest_per_second, report.ingest_latency.p99_ms, report.ingest_rejected
+        ),
+        None,
+    ));
+    rows.push(Figure::new(
+        "rce RSS idle",
+        format!("{:.1} MB", report.idle_rss_kb as f64 / 1024.0),
+        None,
+    ));
+    rows.push(Figure::new(
+        &format!("rce RSS with {} idle WebSockets", report.websockets),
+        format!("{:.1} MB", report.websockets_rss_kb as f64 / 1024.0),
+        None,
+    ));
+    rows
+}
+
+/// The goals, each with whether this run met it.
+pub fn goals(report: &Report) -> Vec<(String, bool)> {
+    let floor = report.floor.p50_ms;
+    let python = report.latency.first().map(|(_, s)| *s).unwrap_or_default();
+    let rate_8 = report
+        .throughput
+        .iter()
+        .find(|(c, _)| *c == 8)
+        .map(|(_, r)| *r)
+        .unwrap_or(0.0);
+    let floor_rate = if report.floor_docker_cpu_ms > 0.0 {
+        2000.0 / report.floor_docker_cpu_ms
+    } else {
+        0.0
+    };
+    vec![
+        (
+            format!(
+                "python hello p50 {:.0} ms ≤ 0.5 × floor {:.0} ms",
+                python.p50_ms, floor
+            ),
+            python.p50_ms <= 0.5 * floor,
+        ),
+        (
+            format!(
+                "python hello p95 {:.0} ms ≤ 1.0 × floor {:.0} ms",
+                python.p95_ms, floor
+            ),
+            python.p95_ms <= floor,
+        ),
+        (
+            format!("throughput at 8: {rate_8:.1} jobs/s within 15 % of {floor_rate:.1}"),
+            rate_8 >= 0.85 * floor_rate,
+        ),
+        (
+            format!("rce CPU per job {:.1} ms ≤ 5 ms", report.rce_cpu_per_job_ms),
+            report.rce_cpu_per_job_ms <= 5.0,
+        ),
+        (
+            format!(
+                "ingest {:.0}/s ≥ 5000/s with p99 {:.1} ms < 50 ms",
+                report.ingest_per_second, report.ingest_latency.p99_ms
+            ),
+            report.ingest_per_second >= 5000.0 && report.ingest_latency.p99_ms < 50.0,
+        ),
+        (
+            format!(
+                "idle RSS {:.1} MB < 50 MB",
+                report.idle_rss_kb as f64 / 1024.0
+            ),
+            report.idle_rss_kb < 50 * 1024,
+        ),
+        (
+            format!(
+                "RSS with {} WebSockets {:.1} MB < 150 MB",
+                report.websockets,
+                report.websockets_rss_kb as f64 / 1024.0
+            ),
+            report.websockets_rss_kb < 150 * 1024,
+        ),
+    ]
+}
+
+impl Summary {
+    /// Whether any sample was taken.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+}

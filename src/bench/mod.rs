@@ -1,0 +1,7 @@
+mod driver;
+mod floor;
+mod procstat;
+pub mod report;
+mod stats;
+
+pub use driver::{figures, goals, run, BenchOptions};

@@ -1,0 +1,80 @@
+//! The benchmark's results: one serialisable report (written as JSON) and
+//! the rows of the printed table.
+
+use super::stats::Summary;
+use std::path::Path;
+
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Report {
+    pub floor: Summary,
+    pub floor_docker_cpu_ms: f64,
+    pub latency: Vec<(String, Summary)>,
+    pub throughput: Vec<(usize, f64)>,
+    pub rce_cpu_per_job_ms: f64,
+    pub docker_cpu_per_job_ms: f64,
+    pub ingest_per_second: f64,
+    pub ingest_latency: Summary,
+    pub ingest_rejected: usize,
+    pub idle_rss_kb: u64,
+    pub websockets: usize,
+    pub websockets_rss_kb: u64,
+}
+
+impl Report {
+    pub fn write(&self, path: &Path) -> std::io::Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(
+            path,
+            serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?,
+        )
+    }
+}
+
+/// One table row.
+pub struct Figure {
+    pub name: String,
+    pub value: String,
+    /// The figure divided by the floor's, where that comparison means something.
+    pub ratio: Option<f64>,
+}
+
+impl Figure {
+    pub fn new(name: &str, value: String, ratio: Option<f64>) -> Figure {
+        Figure {
+            name: name.to_string(),
+            value,
+            ratio,
+        }
+    }
+}
+
+/// The table as text.
+pub fn render(rows: &[Figure]) -> String {
+    let width = rows
+        .iter()
+        .map(|r| r.name.chars().count())
+        .max()
+        .unwrap_or(0);
+    let value_width = rows
+        .iter()
+        .map(|r| r.value.chars().count())
+        .max()
+        .unwrap_or(0);
+    let mut out = format!(
+        "{:<width$}  {:>value_width$}  {:>8}\n",
+        "figure", "value", "× floor"
+    );
+    for row in rows {
+        let ratio = row
+            .ratio
+            .map(|r| format!("{r:.2}"))
+            .unwrap_or_else(|| "-".into());
+        out += &format!(
+            "{:<width$}  {:>value_width$}  {:>8}\n",
+            row.name, row.value, ratio
+        );
+    }
+    out
+}

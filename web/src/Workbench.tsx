@@ -119,9 +119,15 @@ export default function Workbench({ session, onSignOut, onRefused }: Props) {
         dispatch({ type: "finished", id: event.id, result: event.result });
         setHistoryKey((k) => k + 1);
         break;
+      case "lagged":
+        if (event.id === runRef.current.id)
+          dispatch({ type: "note", text: `${event.dropped} output chunks were skipped to keep up; the full output comes with the result.` });
+        break;
       case "error": {
         const mine = runRef.current;
         if (event.ref && event.ref === mine.ref && !mine.id) dispatch({ type: "failed", ref: event.ref, message: event.message });
+        else if (event.id && event.id === mine.id && event.code === "not_found")
+          dispatch({ type: "failed", message: "The server no longer knows this job." });
         else if ((event.id && event.id === mine.id) || (event.ref && event.ref === mine.ref))
           dispatch({ type: "note", text: event.message });
         break;
@@ -285,6 +291,9 @@ export default function Workbench({ session, onSignOut, onRefused }: Props) {
   }, []);
 
   const active = isActive(run);
+  useEffect(() => {
+    document.title = active ? "● Running — rce" : "rce — run code";
+  }, [active]);
   const resetCode = () => {
     if (code === info.starter || window.confirm("Replace your code with the starter program?")) setCodeFor(language, info.starter);
   };

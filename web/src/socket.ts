@@ -13,7 +13,11 @@ export type ServerEvent =
   | { type: "started"; id: string }
   | { type: "output"; id: string; stream: "stdout" | "stderr"; data: string }
   | { type: "finished"; id: string; result: JobResult }
-  | { type: "error"; id?: string; ref?: string; code?: string; message: string };
+  | { type: "error"; id?: string; ref?: string; code?: string; message: string }
+  /** Output the server dropped for a page that did not keep up. */
+  | { type: "lagged"; id: string; dropped: number }
+  /** The session is authenticated and subscribed. */
+  | { type: "ready" };
 
 export type ClientFrame =
   | ({ type: "submit"; ref: string } & Record<string, unknown>)

@@ -188,7 +188,7 @@ mod tests {
 
     fn h(headers: &header::HeaderMap, name: header::HeaderName) -> &str {
         headers
-            .get(&name)
+            .get(name)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
     }

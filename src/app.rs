@@ -1,5 +1,6 @@
 //! Wires one rce process together for its role: `api` (HTTP, WebSocket,
-//! PubSubBridge), `worker` (StreamConsumer, WorkerPool, SandboxActors) or
+//! PubSubBridge), `worker` (StreamConsumer, WorkerPool, SandboxActors,
+//! JobControl) or
 //! `all` (both; the default). Owns start-up order (store, Redis, Docker,
 //! reaper, actors, HTTP), the shutdown signal (SIGTERM/SIGINT: stop accepting,
 //! stop reading the stream, let running jobs finish, exit 0) and logging.
@@ -7,14 +8,15 @@
 use crate::actors::store::StoreActor;
 use crate::actors::stream_consumer::{ConsumerHandle, StreamConsumer};
 use crate::actors::worker_pool::{RunningJobs, WorkerPool};
-use crate::actors::PubSubBridge;
+use crate::actors::{JobControl, PubSubBridge};
 use crate::config::Settings;
+use crate::control::ControlClient;
 use crate::http::{configure, ApiState};
 use crate::intake::Intake;
 use crate::languages::Languages;
 use crate::queue::{self, EventPublisher, JobQueue, Keys};
 use crate::sandbox::{self, ContainerLabels};
-use actix::{Actor, Addr, Supervisor};
+use actix::{Actor, Addr, AsyncContext, Supervisor};
 use actix_web::{web, App, HttpServer};
 use serde::Deserialize;
 use std::sync::atomic::Ordering;
@@ -169,7 +171,15 @@ pub async fn run(
             labels,
         );
         let slot_freed = pool.slot_signal();
-        let pool = pool.start();
+        let pool = WorkerPool::create(|ctx| {
+            // JobControl and WorkerPool address each other: jobs register
+            // with it, and it routes stdin and kill back to the pool.
+            let control = ControlClient::new(redis.clone(), keys.clone());
+            let (redis_settings, pool_address) = (settings.redis.clone(), ctx.address());
+            let job_control =
+                Supervisor::start(move |_| JobControl::new(redis_settings, control, pool_address));
+            pool.with_control(job_control)
+        });
         let consumer = StreamConsumer::new(
             settings.redis.clone(),
             settings.worker.clone(),
@@ -204,6 +214,8 @@ pub async fn run(
             redis: redis.clone(),
             docker: docker.clone(),
             http: settings.http.clone(),
+            control: ControlClient::new(redis.clone(), keys.clone()),
+            ws: settings.ws.clone(),
         });
         let server = HttpServer::new(move || {
             App::new()

@@ -3,6 +3,7 @@
 //! `RCE_WORKER__CONCURRENCY=4` sets `worker.concurrency`). Each module owns its
 //! settings struct and defaults; this file only composes them.
 
+use crate::actors::session::WsSettings;
 use crate::actors::worker_pool::WorkerSettings;
 use crate::app::LogSettings;
 use crate::http::HttpSettings;
@@ -21,6 +22,7 @@ const NOT_SETTINGS: &[&str] = &["RCE_CONFIG"];
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     pub http: HttpSettings,
+    pub ws: WsSettings,
     pub redis: RedisSettings,
     pub worker: WorkerSettings,
     pub sandbox: SandboxSettings,

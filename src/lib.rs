@@ -11,12 +11,14 @@
 //!   result is ([`verdict`] turns runner facts into a verdict).
 //! - [`events`]: the events a client sees (queued, started, output, finished).
 //! - [`queue`]: Redis names (stream, group, channels) and the job queue writer.
+//! - [`control`]: stdin and kill from the API process holding the WebSocket
+//!   to the worker running the job (Redis list/flag + control channel).
 //! - [`output`]: coalesces live output into `output` events.
 //! - [`sandbox`]: Docker: hardened container settings, one job's container
 //!   lifecycle, the start-up reaper.
 //! - [`store`]: the `Store` trait and its SQLite backend.
-//! - [`actors`]: StreamConsumer, WorkerPool, SandboxActor, StoreActor,
-//!   PubSubBridge, SessionActor.
+//! - [`actors`]: StreamConsumer, WorkerPool, SandboxActor, JobControl,
+//!   StoreActor, PubSubBridge, SessionActor.
 //! - [`http`]: the actix-web API (submissions, languages, WebSocket, health).
 //! - [`bench`]: the benchmark driver behind `rce-bench`.
 //! - [`app`]: wires the actors and the HTTP server together for a role.
@@ -26,6 +28,7 @@ pub mod actors;
 pub mod app;
 pub mod bench;
 pub mod config;
+pub mod control;
 pub mod events;
 pub mod http;
 pub mod intake;

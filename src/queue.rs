@@ -1,10 +1,11 @@
 //! Redis: every key, stream, group and channel name (one place, so the API,
 //! the workers and the tests can never drift apart), plus the two small
 //! writers the roles share: [`JobQueue`] (XADD a job) and [`EventPublisher`]
-//! (PUBLISH an event to its owner's channel).
+//! (PUBLISH an event to its owner's channel). The job-control names (stdin
+//! buffer, kill flag, control channel) are used by [`crate::control`].
 
 use crate::events::ServerEvent;
-use crate::job::Job;
+use crate::job::{Job, JobId};
 use redis::aio::ConnectionManager;
 use serde::Deserialize;
 
@@ -66,6 +67,27 @@ impl Keys {
     /// The user id a channel belongs to, if it is one of ours.
     pub fn user_of_channel<'a>(&self, channel: &'a str) -> Option<&'a str> {
         channel.strip_prefix(&self.prefix)?.strip_prefix(":events:")
+    }
+
+    /// The Pub/Sub channel every worker listens on for stdin and kill
+    /// notices (`rce:control`); the notice names the job, and only the
+    /// worker running it acts.
+    pub fn control_channel(&self) -> String {
+        format!("{}:control", self.prefix)
+    }
+
+    /// The list buffering an interactive job's stdin chunks until its worker
+    /// takes them (`rce:job:{id}:stdin`), so input sent before the job
+    /// starts is not lost.
+    pub fn stdin_list(&self, job_id: &JobId) -> String {
+        format!("{}:job:{}:stdin", self.prefix, job_id)
+    }
+
+    /// Set when the owner asked to stop a job (`rce:job:{id}:kill`); a worker
+    /// checks it when the job starts, so a kill sent while the job is still
+    /// queued stops it too.
+    pub fn kill_flag(&self, job_id: &JobId) -> String {
+        format!("{}:job:{}:kill", self.prefix, job_id)
     }
 
     /// The label value that marks this deployment's containers.
@@ -142,5 +164,9 @@ mod tests {
         assert_eq!(keys.events_channel("alice"), "t1:events:alice");
         assert_eq!(keys.user_of_channel("t1:events:alice"), Some("alice"));
         assert_eq!(keys.user_of_channel("t2:events:alice"), None);
+        let id: JobId = "0190a5b2-0000-7000-8000-000000000000".parse().unwrap();
+        assert_eq!(keys.control_channel(), "t1:control");
+        assert_eq!(keys.stdin_list(&id), format!("t1:job:{id}:stdin"));
+        assert_eq!(keys.kill_flag(&id), format!("t1:job:{id}:kill"));
     }
 }

@@ -29,10 +29,9 @@ async fn python_hello_completes_by_polling() {
 #[actix_rt::test]
 async fn websocket_receives_finished_events() {
     let rce = start_rce();
-    let mut ws = WsClient::connect(&rce.ws_url("/api/v1/ws")).await;
-    // The session subscribes asynchronously; give it a moment so the first
-    // event cannot be published before the subscription exists.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // HTTP submissions act for the anonymous user; `ready` means the
+    // session's subscription exists, so no event is missed.
+    let mut ws = WsClient::connect_as(&rce, "anonymous").await;
     let id = submit(&rce, json!({"language": "python", "source": "print(6*7)"})).await;
     let events = ws.events_until_finished(&id, Duration::from_secs(60)).await;
     let finished = events.last().unwrap();

@@ -1,3 +1,4 @@
+pub mod job_control;
 pub mod pubsub_bridge;
 pub mod sandbox;
 pub mod session;
@@ -5,6 +6,7 @@ pub mod store;
 pub mod stream_consumer;
 pub mod worker_pool;
 
+pub use job_control::JobControl;
 pub use pubsub_bridge::PubSubBridge;
 pub use sandbox::SandboxActor;
 pub use session::SessionActor;

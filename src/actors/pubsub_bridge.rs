@@ -1,13 +1,17 @@
 //! PubSubBridge: owns this API process's one Redis Pub/Sub connection and the
 //! map from users to their open sessions. Handles Subscribe and Unsubscribe
 //! from SessionActors and the stream of Redis messages: it SUBSCRIBEs to a
-//! user's channel while that user has a session here, and forwards each event
-//! text unchanged to exactly that user's sessions (no event of one user ever
-//! reaches another's). Delivery uses `try_send`: a session whose mailbox is
-//! full misses `output` chunks, never `finished`. Started by `app` under an
-//! actix `Supervisor`; when the Redis connection drops the message stream
-//! ends, the actor stops and is restarted with back-off, keeping its session
-//! map, and resubscribes every user on the new connection.
+//! user's channel while that user has a session here (Subscribe replies once
+//! Redis has confirmed it, so a session can say "ready" knowing no later
+//! event is missed), and forwards each event text unchanged to exactly that
+//! user's sessions: a session only ever receives messages of its own user's
+//! channel, so no event of one user reaches another. Delivery uses
+//! `try_send`: a session whose mailbox is full misses `output` chunks, never
+//! `finished` (which is queued past the mailbox's capacity). Started by `app`
+//! under an actix `Supervisor`; when the Redis connection drops the message
+//! stream ends, the actor stops and is restarted with back-off, keeping its
+//! session map, and resubscribes every user on the new connection (events
+//! published during the gap are lost; `watch` recovers a job's state).
 
 use super::session::Deliver;
 use crate::queue::{Keys, RedisSettings};
@@ -17,9 +21,24 @@ use redis::aio::PubSubSink;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::oneshot;
 
 /// Longest wait between reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Messages the bridge's own mailbox holds (subscriptions from sessions).
+const MAILBOX: usize = 4096;
+
+/// One user with sessions in this process.
+struct UserChannel {
+    /// Tells this entry from an earlier one of the same user (a SUBSCRIBE
+    /// answered after the user left and came back confirms nothing).
+    generation: u64,
+    sessions: HashSet<u64>,
+    /// Redis has confirmed the SUBSCRIBE on the current connection.
+    confirmed: bool,
+    /// Sessions waiting for that confirmation.
+    waiting: Vec<oneshot::Sender<()>>,
+}
 
 pub struct PubSubBridge {
     redis: RedisSettings,
@@ -27,7 +46,8 @@ pub struct PubSubBridge {
     /// Subscription commands go through the sink; `None` while (re)connecting.
     sink: Option<PubSubSink>,
     sessions: HashMap<u64, (String, Recipient<Deliver>)>,
-    users: HashMap<String, HashSet<u64>>,
+    users: HashMap<String, UserChannel>,
+    generations: u64,
     failures: u32,
 }
 
@@ -39,22 +59,44 @@ impl PubSubBridge {
             sink: None,
             sessions: HashMap::new(),
             users: HashMap::new(),
+            generations: 0,
             failures: 0,
         }
     }
 
     fn subscribe_user(&self, ctx: &mut Context<Self>, user_id: &str) {
-        if let Some(mut sink) = self.sink.clone() {
-            let channel = self.keys.events_channel(user_id);
-            ctx.spawn(
-                async move {
-                    if let Err(error) = sink.subscribe(&channel).await {
-                        tracing::warn!(%channel, %error, "SUBSCRIBE failed");
+        let Some(mut sink) = self.sink.clone() else {
+            return;
+        };
+        let Some(generation) = self.users.get(user_id).map(|entry| entry.generation) else {
+            return;
+        };
+        let channel = self.keys.events_channel(user_id);
+        let user = user_id.to_string();
+        ctx.spawn(
+            async move {
+                let subscribed = sink.subscribe(&channel).await;
+                if let Err(error) = &subscribed {
+                    tracing::warn!(%channel, %error, "SUBSCRIBE failed");
+                }
+                subscribed.is_ok()
+            }
+            .into_actor(self)
+            .map(move |subscribed, bridge, _| {
+                if let Some(entry) = bridge
+                    .users
+                    .get_mut(&user)
+                    .filter(|entry| entry.generation == generation)
+                {
+                    entry.confirmed = subscribed;
+                    // A failed SUBSCRIBE means the connection is going away;
+                    // waiting sessions go ahead and the reconnect resubscribes.
+                    for waiting in entry.waiting.drain(..) {
+                        let _ = waiting.send(());
                     }
                 }
-                .into_actor(self),
-            );
-        }
+            }),
+        );
     }
 }
 
@@ -70,7 +112,7 @@ impl Actor for PubSubBridge {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.set_mailbox_capacity(4096);
+        ctx.set_mailbox_capacity(MAILBOX);
         let backoff = if self.failures == 0 {
             Duration::ZERO
         } else {
@@ -110,6 +152,9 @@ impl Actor for PubSubBridge {
 impl actix::Supervised for PubSubBridge {
     fn restarting(&mut self, _: &mut Context<Self>) {
         self.sink = None;
+        for user in self.users.values_mut() {
+            user.confirmed = false;
+        }
     }
 }
 
@@ -118,13 +163,13 @@ impl StreamHandler<Published> for PubSubBridge {
         let Some(user) = self.keys.user_of_channel(&msg.channel) else {
             return;
         };
-        let Some(sessions) = self.users.get(user) else {
+        let Some(channel) = self.users.get(user) else {
             return;
         };
         let text: Arc<str> = Arc::from(String::from_utf8_lossy(&msg.payload));
         // Events are serialised with their tag first.
         let is_final = text.starts_with(r#"{"type":"finished""#);
-        for session_id in sessions {
+        for session_id in &channel.sessions {
             let Some((_, recipient)) = self.sessions.get(session_id) else {
                 continue;
             };
@@ -152,7 +197,9 @@ impl StreamHandler<Published> for PubSubBridge {
     }
 }
 
-/// Route `user_id`'s events to this session until it unsubscribes.
+/// Route `user_id`'s events to this session until it unsubscribes; replies
+/// once the user's channel is subscribed (at once when Redis is away: the
+/// reconnect subscribes it).
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Subscribe {
@@ -169,17 +216,39 @@ pub struct Unsubscribe {
 }
 
 impl Handler<Subscribe> for PubSubBridge {
-    type Result = ();
+    type Result = ResponseFuture<()>;
 
-    fn handle(&mut self, msg: Subscribe, ctx: &mut Context<Self>) {
-        let sessions = self.users.entry(msg.user_id.clone()).or_default();
-        let first = sessions.is_empty();
-        sessions.insert(msg.session_id);
+    fn handle(&mut self, msg: Subscribe, ctx: &mut Context<Self>) -> Self::Result {
+        let connected = self.sink.is_some();
+        let generations = &mut self.generations;
+        let user = self.users.entry(msg.user_id.clone()).or_insert_with(|| {
+            *generations += 1;
+            UserChannel {
+                generation: *generations,
+                sessions: HashSet::new(),
+                confirmed: false,
+                waiting: Vec::new(),
+            }
+        });
+        let first = user.sessions.is_empty();
+        user.sessions.insert(msg.session_id);
+        let confirmed = if user.confirmed || !connected {
+            None
+        } else {
+            let (sender, receiver) = oneshot::channel();
+            user.waiting.push(sender);
+            Some(receiver)
+        };
         self.sessions
             .insert(msg.session_id, (msg.user_id.clone(), msg.recipient));
-        if first {
+        if first && connected {
             self.subscribe_user(ctx, &msg.user_id);
         }
+        Box::pin(async move {
+            if let Some(confirmed) = confirmed {
+                let _ = confirmed.await;
+            }
+        })
     }
 }
 
@@ -191,9 +260,9 @@ impl Handler<Unsubscribe> for PubSubBridge {
             return;
         };
         let last = match self.users.get_mut(&user) {
-            Some(sessions) => {
-                sessions.remove(&msg.session_id);
-                sessions.is_empty()
+            Some(entry) => {
+                entry.sessions.remove(&msg.session_id);
+                entry.sessions.is_empty()
             }
             None => false,
         };

@@ -19,9 +19,8 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-/// Stdin chunks buffered for a program that is not reading yet; a client
-/// sending more waits (the sender sees the buffer full and drops the chunk
-/// with an error event).
+/// Stdin chunks buffered for a program that is not reading yet; a sender
+/// with more waits for room (Stdin replies only once the chunk is taken).
 const STDIN_BUFFER: usize = 64;
 
 /// Receives a running program's output chunks as they arrive.
@@ -135,10 +134,14 @@ impl Handler<Run> for SandboxActor {
 }
 
 impl Handler<Stdin> for SandboxActor {
-    type Result = bool;
+    type Result = ResponseFuture<bool>;
 
-    fn handle(&mut self, msg: Stdin, _: &mut Context<Self>) -> bool {
-        self.stdin.try_send(msg.chunk).is_ok()
+    fn handle(&mut self, msg: Stdin, _: &mut Context<Self>) -> Self::Result {
+        // Waiting here keeps the chunks in order (the one sender, JobControl's
+        // pump, sends the next only after this replies) and never blocks the
+        // actor: Kill is still handled. False once the run has ended.
+        let stdin = self.stdin.clone();
+        Box::pin(async move { stdin.send(msg.chunk).await.is_ok() })
     }
 }
 

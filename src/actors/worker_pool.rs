@@ -2,7 +2,10 @@
 //! them, one SandboxActor each. Handles Execute (from StreamConsumer, which
 //! only sends when FreeSlots says a slot is free: back-pressure), FreeSlots,
 //! SendStdin and KillJob. For each job it skips work already completed (a
-//! redelivery), marks the job running, publishes `started`, runs the
+//! redelivery), registers the job with JobControl (when one is attached:
+//! stdin and kill from other processes; a job killed before it started is
+//! completed as stopped without a container), marks the job running,
+//! publishes `started`, runs the
 //! SandboxActor, stores the result, publishes the live output and then
 //! `finished`, and only then tells StreamConsumer to XACK (`JobDone`). A
 //! SandboxActor that dies without replying yields an `internal_error` result;
@@ -13,6 +16,7 @@
 //! running set, so it is not restarted on its own: if it stopped, its jobs
 //! stay pending in the stream and are reclaimed.
 
+use super::job_control::{JobControl, Track, Untrack};
 use super::sandbox::{Kill, Run, SandboxActor, Stdin};
 use super::store::{CompleteJob, GetJob, MarkRunning, StoreActor};
 use crate::events::ServerEvent;
@@ -20,7 +24,7 @@ use crate::job::{Job, JobId, JobResult, JobStatus};
 use crate::languages::Languages;
 use crate::output::LiveOutput;
 use crate::queue::EventPublisher;
-use crate::sandbox::{ContainerLabels, SandboxSettings, StdinChunk};
+use crate::sandbox::{self, ContainerLabels, SandboxSettings, StdinChunk};
 use actix::prelude::*;
 use bollard::Docker;
 use serde::Deserialize;
@@ -95,8 +99,9 @@ pub struct Execute {
 #[rtype(result = "usize")]
 pub struct FreeSlots;
 
-/// Stdin for a running interactive job; false if the job is not running here
-/// or its buffer is full.
+/// Stdin for a running interactive job; replies once the sandbox has taken
+/// the chunk (waiting while its buffer is full), false if the job is not
+/// running here.
 #[derive(Message)]
 #[rtype(result = "bool")]
 pub struct SendStdin {
@@ -132,6 +137,8 @@ pub struct WorkerPool {
     engine_ok: Arc<AtomicBool>,
     /// Notified whenever a slot frees up (StreamConsumer waits on it).
     slot_freed: Arc<Notify>,
+    /// Carries stdin and kill from other processes (see `with_control`).
+    control: Option<Addr<JobControl>>,
 }
 
 impl WorkerPool {
@@ -155,7 +162,15 @@ impl WorkerPool {
             running: HashMap::new(),
             engine_ok: Arc::new(AtomicBool::new(true)),
             slot_freed: Arc::new(Notify::new()),
+            control: None,
         }
+    }
+
+    /// Registers every job with `control`, so owners can send it stdin and
+    /// stop it from any API process.
+    pub fn with_control(mut self, control: Addr<JobControl>) -> WorkerPool {
+        self.control = Some(control);
+        self
     }
 
     /// Notified whenever a slot frees up.
@@ -286,13 +301,17 @@ impl Handler<Execute> for WorkerPool {
         )
         .start();
         self.running.insert(job_id, sandbox.clone());
-        let (languages, store, events) = (
+        let (languages, store, events, control) = (
             self.languages.clone(),
             self.store.clone(),
             self.events.clone(),
+            self.control.clone(),
         );
         let work = async move {
-            let outcome = execute(job, sandbox, languages, store, events).await;
+            let outcome = execute(job, sandbox, languages, store, events, control.clone()).await;
+            if let Some(control) = control {
+                control.do_send(Untrack { job_id });
+            }
             let ack = matches!(outcome, Outcome::Done);
             if !ack {
                 tracing::warn!(job_id = %job_id, "job left pending for another delivery");
@@ -325,6 +344,7 @@ async fn execute(
     languages: Languages,
     store: Addr<StoreActor>,
     events: EventPublisher,
+    control: Option<Addr<JobControl>>,
 ) -> Outcome {
     let (job_id, user_id) = (job.id, job.user_id.clone());
     match store.send(GetJob { id: job_id }).await {
@@ -348,6 +368,26 @@ async fn execute(
             return Outcome::Retry;
         }
     }
+    if let Some(control) = control {
+        if control
+            .send(Track {
+                job_id,
+                interactive: job.interactive,
+            })
+            .await
+            .unwrap_or(false)
+        {
+            tracing::info!(job_id = %job_id, user_id, "stopped on request before it started");
+            return finish(
+                job_id,
+                &user_id,
+                sandbox::stopped_on_request(true),
+                &store,
+                &events,
+            )
+            .await;
+        }
+    }
     if let Ok(Err(error)) = store.send(MarkRunning { id: job_id }).await {
         tracing::warn!(job_id = %job_id, %error, "marking the job running failed");
     }
@@ -360,7 +400,13 @@ async fn execute(
             job.language
         )),
         Some(language) => {
-            let live = Arc::new(LiveOutput::start(events.clone(), user_id.clone(), job_id));
+            let budget = job.limits.output_kb as usize * 1024;
+            let live = Arc::new(LiveOutput::start(
+                events.clone(),
+                user_id.clone(),
+                job_id,
+                budget,
+            ));
             let sink = live.clone();
             let on_output = Box::new(move |stream, bytes: &[u8]| sink.push(stream, bytes));
             let outcome = sandbox
@@ -370,10 +416,9 @@ async fn execute(
                     on_output,
                 })
                 .await;
-            // The sandbox has dropped its clone of `live` once Run replied.
-            if let Ok(live) = Arc::try_unwrap(live) {
-                live.finish().await;
-            }
+            // Every output event is out before `finished` (even if a
+            // sandbox task still held the sink, later chunks are dropped).
+            live.finish().await;
             match outcome {
                 Ok(Ok(result)) => result,
                 Ok(Err(error)) if error.is_retriable() => {

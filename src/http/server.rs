@@ -5,7 +5,9 @@
 use super::errors::{json_error, path_error, query_error};
 use super::settings::HttpSettings;
 use super::{health, languages, static_files, submissions, ws};
+use crate::actors::session::WsSettings;
 use crate::actors::PubSubBridge;
+use crate::control::ControlClient;
 use crate::intake::Intake;
 use actix::Addr;
 use actix_web::web;
@@ -20,6 +22,9 @@ pub struct ApiState {
     /// Present where this process also runs jobs (readiness checks it).
     pub docker: Option<Docker>,
     pub http: HttpSettings,
+    /// Carries WebSocket `stdin`/`kill` to the worker running the job.
+    pub control: ControlClient,
+    pub ws: WsSettings,
 }
 
 /// Mounts the API on an actix-web app.

@@ -284,12 +284,7 @@ where
             },
             "deadline",
         )),
-        Ending::Killed => {
-            let mut result = JobResult::internal_error("stopped on request");
-            result.verdict = Verdict::RuntimeError;
-            result.signal = Some(9);
-            streamed.into_result(result)
-        }
+        Ending::Killed => streamed.into_result(stopped_on_request(false)),
         Ending::StreamEnded => {
             let facts = ContainerFacts {
                 oom_killed: oom_killed(docker, id).await,
@@ -302,6 +297,21 @@ where
             streamed.into_result(verdict::without_report(facts, &reason))
         }
     })
+}
+
+/// The result of a job its owner stopped: `runtime_error`, killed by signal
+/// 9, with a message saying it was on request (and whether the program ever
+/// ran). The output seen until then is added by the caller.
+pub fn stopped_on_request(before_start: bool) -> JobResult {
+    let message = if before_start {
+        "stopped on request before it started"
+    } else {
+        "stopped on request"
+    };
+    let mut result = JobResult::internal_error(message);
+    result.verdict = Verdict::RuntimeError;
+    result.signal = Some(9);
+    result
 }
 
 async fn oom_killed(docker: &Docker, id: &str) -> bool {

@@ -310,6 +310,36 @@ impl WsClient {
         }
     }
 
+    /// Connects as `user` (token in the query) and waits for `ready`, after
+    /// which no event of the user is missed.
+    pub async fn connect_as(rce: &Rce, user: &str) -> WsClient {
+        let mut ws =
+            WsClient::connect(&rce.ws_url(&format!("/api/v1/ws?token={}", dev_token(user)))).await;
+        let ready = ws.next_event(Duration::from_secs(10)).await;
+        assert_eq!(
+            ready.as_ref().map(|r| r["type"].clone()),
+            Some(Value::from("ready")),
+            "{ready:?}\n{}",
+            rce.log()
+        );
+        ws
+    }
+
+    /// The code of the close frame the server sends (text frames and pings
+    /// before it are skipped), or `None` if the socket ends without one.
+    pub async fn close_code(&mut self, within: Duration) -> Option<u16> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let frame = tokio::time::timeout_at(deadline, self.framed.next())
+                .await
+                .ok()??;
+            match frame.ok()? {
+                ws::Frame::Close(reason) => return reason.map(|reason| u16::from(reason.code)),
+                _ => {}
+            }
+        }
+    }
+
     /// Events until `finished` for job `id` (inclusive), or panics after `within`.
     pub async fn events_until_finished(&mut self, id: &str, within: Duration) -> Vec<Value> {
         let deadline = Instant::now() + within;
@@ -327,6 +357,11 @@ impl WsClient {
             }
         }
     }
+}
+
+/// A token that authenticates as `user` (until accounts exist: `dev:<user>`).
+pub fn dev_token(user: &str) -> String {
+    format!("dev:{user}")
 }
 
 /// Containers (running or not) carrying this test's prefix label.

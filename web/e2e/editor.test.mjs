@@ -170,6 +170,24 @@ describe("rce web editor", { concurrency: false }, () => {
     await screenshot(p, "06-reload");
   });
 
+  /** Accounts: a wrong password is refused with a message; signing out and
+   * in again brings back the editor with the code kept in this browser. */
+  test("sign out, wrong password, sign in again", async () => {
+    const { page: p } = await page();
+    const { username, password } = await signUp(p);
+    await setCode(p, 'print("still here")\n');
+    await p.getByRole("button", { name: "Sign out" }).click();
+    await p.getByLabel("Username").fill(username);
+    await p.getByLabel("Password").fill("not the password");
+    await p.getByRole("button", { name: "Sign in" }).click();
+    await p.getByRole("alert").getByText("Wrong username or password.").waitFor();
+    await screenshot(p, "07a-wrong-password");
+    await p.getByLabel("Password").fill(password);
+    await p.getByRole("button", { name: "Sign in" }).click();
+    await waitForEditor(p);
+    assert.match(await editorText(p), /print\("still here"\)/);
+  });
+
   /** History lists the user's runs newest first; opening one reloads its
    * code and result. */
   test("history reopens a past submission", async () => {

@@ -9,12 +9,14 @@ use crate::actors::store::StoreActor;
 use crate::actors::stream_consumer::{ConsumerHandle, StreamConsumer};
 use crate::actors::worker_pool::{RunningJobs, WorkerPool};
 use crate::actors::{JobControl, PubSubBridge};
+use crate::auth::Accounts;
 use crate::config::Settings;
 use crate::control::ControlClient;
 use crate::http::{configure, ApiState};
 use crate::intake::Intake;
 use crate::languages::Languages;
 use crate::queue::{self, EventPublisher, JobQueue, Keys};
+use crate::quota::Quota;
 use crate::sandbox::{self, ContainerLabels};
 use actix::{Actor, Addr, AsyncContext, Supervisor};
 use actix_web::{web, App, HttpServer};
@@ -79,6 +81,8 @@ pub fn init_tracing(settings: &LogSettings) {
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error(transparent)]
+    Auth(#[from] crate::auth::AuthError),
+    #[error(transparent)]
     Languages(#[from] crate::languages::LanguagesError),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
@@ -136,8 +140,14 @@ pub async fn run(
     role: Role,
     shutdown: CancellationToken,
 ) -> Result<(), AppError> {
+    settings.auth.check(&settings.env)?;
+    if settings.auth.jwt_secret == crate::auth::DEV_SECRET {
+        tracing::warn!(
+            "auth.jwt_secret is the built-in development secret; set RCE_AUTH__JWT_SECRET"
+        );
+    }
     let languages = Languages::load(&settings.sandbox.languages_file)?;
-    let store = crate::store::open(&settings.store)?;
+    let store = crate::store::open(&settings.store).await?;
     let store = Supervisor::start(move |_| StoreActor::new(store));
     let redis_error = |source| AppError::Redis {
         url: settings.redis.url.clone(),
@@ -209,9 +219,17 @@ pub async fn run(
                 queue: JobQueue::new(redis.clone(), keys.clone()),
                 languages: languages.clone(),
                 bounds: settings.sandbox.bounds(),
+                quota: Quota::new(
+                    redis.clone(),
+                    keys.clone(),
+                    store.clone(),
+                    settings.quota.clone(),
+                ),
             },
+            accounts: Accounts::new(&settings.auth, store.clone())?,
             bridge,
             redis: redis.clone(),
+            keys: keys.clone(),
             docker: docker.clone(),
             http: settings.http.clone(),
             control: ControlClient::new(redis.clone(), keys.clone()),
@@ -219,6 +237,7 @@ pub async fn run(
         });
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(actix_web::middleware::from_fn(crate::http::track_request))
                 .wrap(tracing_actix_web::TracingLogger::default())
                 .configure(configure(state.clone()))
         })

@@ -6,8 +6,10 @@
 use crate::actors::session::WsSettings;
 use crate::actors::worker_pool::WorkerSettings;
 use crate::app::LogSettings;
+use crate::auth::AuthSettings;
 use crate::http::HttpSettings;
 use crate::queue::RedisSettings;
+use crate::quota::QuotaSettings;
 use crate::sandbox::SandboxSettings;
 use crate::store::StoreSettings;
 use serde::Deserialize;
@@ -18,16 +20,42 @@ use std::path::Path;
 const NOT_SETTINGS: &[&str] = &["RCE_CONFIG"];
 
 /// Every setting of one rce process.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
+    /// `RCE_ENV`: `development` (the default) or `production`, where unsafe
+    /// settings (the built-in JWT secret) stop the server at start-up.
+    pub env: String,
     pub http: HttpSettings,
     pub ws: WsSettings,
+    pub auth: AuthSettings,
+    pub quota: QuotaSettings,
     pub redis: RedisSettings,
     pub worker: WorkerSettings,
     pub sandbox: SandboxSettings,
     pub store: StoreSettings,
     pub log: LogSettings,
+    /// `RCE_MONGODB_URL`, the conventional name for `store.mongodb_url`
+    /// (which wins when both are set).
+    pub mongodb_url: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            env: "development".into(),
+            http: HttpSettings::default(),
+            ws: WsSettings::default(),
+            auth: AuthSettings::default(),
+            quota: QuotaSettings::default(),
+            redis: RedisSettings::default(),
+            worker: WorkerSettings::default(),
+            sandbox: SandboxSettings::default(),
+            store: StoreSettings::default(),
+            log: LogSettings::default(),
+            mongodb_url: None,
+        }
+    }
 }
 
 impl Settings {
@@ -36,7 +64,7 @@ impl Settings {
         let environment: config::Map<String, String> = std::env::vars()
             .filter(|(key, _)| !NOT_SETTINGS.contains(&key.as_str()))
             .collect();
-        config::Config::builder()
+        let mut settings: Settings = config::Config::builder()
             .add_source(config::File::from(file).required(false))
             .add_source(
                 config::Environment::with_prefix("RCE")
@@ -46,7 +74,11 @@ impl Settings {
                     .source(Some(environment)),
             )
             .build()?
-            .try_deserialize()
+            .try_deserialize()?;
+        if settings.store.mongodb_url.is_none() {
+            settings.store.mongodb_url = settings.mongodb_url.clone();
+        }
+        Ok(settings)
     }
 }
 

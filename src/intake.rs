@@ -1,5 +1,6 @@
 //! Accepting a submission, the one path shared by `POST /api/v1/submissions`
-//! and the WebSocket `submit` frame: validate it, store it as queued, then
+//! and the WebSocket `submit` frame: check the user's quota (rate and active
+//! jobs), validate it, store it as queued, then
 //! append it to the job stream. A job is stored before it is queued, so a
 //! worker never runs a job the store does not know; if queueing fails the job
 //! is completed as internal_error at once rather than left queued forever.
@@ -8,6 +9,7 @@ use crate::actors::store::{CompleteJob, InsertJob, StoreActor};
 use crate::job::{Job, JobResult, Rejection, SubmissionBounds, SubmissionRequest};
 use crate::languages::Languages;
 use crate::queue::JobQueue;
+use crate::quota::{Quota, QuotaError};
 use actix::Addr;
 
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +20,9 @@ pub enum IntakeError {
     Store(String),
     #[error("the job queue is unavailable: {0}")]
     Queue(String),
+    /// Over the user's rate or active-job cap.
+    #[error("{0}")]
+    Quota(#[from] QuotaError),
 }
 
 /// Everything needed to accept submissions; cheap to clone per request.
@@ -27,6 +32,7 @@ pub struct Intake {
     pub queue: JobQueue,
     pub languages: Languages,
     pub bounds: SubmissionBounds,
+    pub quota: Quota,
 }
 
 impl Intake {
@@ -41,12 +47,14 @@ impl Intake {
         Ok(job)
     }
 
-    /// Validates `request` and stores it as queued (not yet on the stream).
+    /// Checks the user's quota, validates `request` and stores it as queued
+    /// (not yet on the stream).
     pub async fn accept(
         &self,
         request: SubmissionRequest,
         user_id: &str,
     ) -> Result<Job, IntakeError> {
+        self.quota.check_submission(user_id).await?;
         let job = Job::from_request(request, user_id, &self.languages, &self.bounds)
             .map_err(IntakeError::Rejected)?;
         self.store
@@ -66,6 +74,7 @@ impl Intake {
             let _ = self.store.send(CompleteJob { id: job.id, result }).await;
             return Err(IntakeError::Queue(error.to_string()));
         }
+        crate::metrics::job_submitted(&job.language);
         tracing::info!(job_id = %job.id, user_id, language = %job.language, "job queued");
         Ok(())
     }

@@ -8,10 +8,14 @@ use rce_protocol::{SourceFile, TestCase, MAX_FILES};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use time::OffsetDateTime;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// A job's id: a UUIDv7, so ids sort by creation time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
+#[schema(value_type = String, format = Uuid)]
 #[serde(transparent)]
 pub struct JobId(pub Uuid);
 
@@ -56,7 +60,7 @@ pub struct Limits {
 }
 
 /// A client's `limits` object: every field optional, defaults fill the rest.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsRequest {
     pub time_ms: Option<u64>,
@@ -67,7 +71,7 @@ pub struct LimitsRequest {
 }
 
 /// One file of a multi-file submission.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FileInput {
     pub name: String,
@@ -75,7 +79,7 @@ pub struct FileInput {
 }
 
 /// A test case as a client sends it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TestCaseInput {
     #[serde(default)]
@@ -84,7 +88,7 @@ pub struct TestCaseInput {
 }
 
 /// The body of `POST /api/v1/submissions` (and of a WebSocket `submit`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubmissionRequest {
     pub language: String,
@@ -331,7 +335,7 @@ fn limits_of(request: LimitsRequest, bounds: &SubmissionBounds) -> Result<Limits
 }
 
 /// Where a job is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JobStatus {
     Queued,
@@ -359,7 +363,7 @@ impl JobStatus {
 }
 
 /// The outcome of a job, as the user sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Ok,
@@ -373,7 +377,7 @@ pub enum Verdict {
 }
 
 /// One test case's outcome.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct TestResult {
     pub verdict: Verdict,
     pub exit_code: Option<i32>,
@@ -386,7 +390,7 @@ pub struct TestResult {
 }
 
 /// A finished job's result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct JobResult {
     pub verdict: Verdict,
     pub exit_code: Option<i32>,
@@ -427,7 +431,7 @@ impl JobResult {
 }
 
 /// A job as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Submission {
     pub id: JobId,
     pub status: JobStatus,

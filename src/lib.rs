@@ -10,15 +10,20 @@
 //! - [`job`]: what a submission is (request, limits, validation) and what its
 //!   result is ([`verdict`] turns runner facts into a verdict).
 //! - [`events`]: the events a client sees (queued, started, output, finished).
+//! - [`auth`]: accounts, Argon2id passwords, login JWTs, API keys.
+//! - [`quota`]: per-user rate limit (GCRA in Redis) and active-job cap.
+//! - [`metrics`]: the Prometheus registry every module records into.
 //! - [`queue`]: Redis names (stream, group, channels) and the job queue writer.
 //! - [`control`]: stdin and kill from the API process holding the WebSocket
 //!   to the worker running the job (Redis list/flag + control channel).
 //! - [`output`]: coalesces live output into `output` events.
 //! - [`sandbox`]: Docker: hardened container settings, one job's container
 //!   lifecycle, the start-up reaper.
-//! - [`store`]: the `Store` trait and its SQLite backend.
+//! - [`store`]: the `Store` trait and its SQLite and MongoDB backends.
 //! - [`actors`]: StreamConsumer, WorkerPool, SandboxActor, JobControl,
 //!   StoreActor, PubSubBridge, SessionActor.
+//! - [`http`]: the actix-web API (accounts, keys, submissions, languages,
+//!   WebSocket, health, metrics, the generated OpenAPI document).
 //! - [`http`]: the actix-web API (submissions, languages, WebSocket, health).
 //! - [`bench`]: the benchmark driver behind `rce-bench`.
 //! - [`app`]: wires the actors and the HTTP server together for a role.
@@ -26,6 +31,7 @@
 
 pub mod actors;
 pub mod app;
+pub mod auth;
 pub mod bench;
 pub mod config;
 pub mod control;
@@ -34,8 +40,10 @@ pub mod http;
 pub mod intake;
 pub mod job;
 pub mod languages;
+pub mod metrics;
 pub mod output;
 pub mod queue;
+pub mod quota;
 pub mod sandbox;
 pub mod store;
 pub mod verdict;

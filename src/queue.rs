@@ -90,6 +90,12 @@ impl Keys {
         format!("{}:job:{}:kill", self.prefix, job_id)
     }
 
+    /// One rate-limit bucket (`rce:ratelimit:{bucket}:{subject}`), e.g. a
+    /// user's submissions or a client address's login attempts.
+    pub fn rate_limit(&self, bucket: &str, subject: &str) -> String {
+        format!("{}:ratelimit:{}:{}", self.prefix, bucket, subject)
+    }
+
     /// The label value that marks this deployment's containers.
     pub fn prefix(&self) -> &str {
         &self.prefix

@@ -124,7 +124,7 @@ async fn job_of_a_dead_worker_is_finished_by_another() {
     // worker and kill the first.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let (_, submission) = get_json(&rce.url(&format!("/api/v1/submissions/{id}"))).await;
+        let (_, submission) = get_submission(&rce, &id).await;
         if submission["status"] == "running" {
             break;
         }
@@ -158,7 +158,7 @@ async fn sigterm_drains_running_jobs() {
     let id = submit(&rce, sleepy_job(3, 2.0)).await;
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let (_, submission) = get_json(&rce.url(&format!("/api/v1/submissions/{id}"))).await;
+        let (_, submission) = get_submission(&rce, &id).await;
         if submission["status"] == "running" {
             break;
         }
@@ -174,7 +174,7 @@ async fn sigterm_drains_running_jobs() {
         share_with: Some((rce.prefix.clone(), rce.dir.clone())),
         ..Default::default()
     });
-    let (_, submission) = get_json(&again.url(&format!("/api/v1/submissions/{id}"))).await;
+    let (_, submission) = get_submission(&again, &id).await;
     assert_eq!(submission["status"], "completed", "{submission}");
     assert_eq!(submission["result"]["stdout"], "3\n", "{submission}");
 }
@@ -379,7 +379,7 @@ async fn live_long_job_is_not_taken_over() {
             ("RCE_WORKER__READ_BLOCK_MS", "100"),
         ]),
     );
-    let mut ws = WsClient::connect(&rce.ws_url("/api/v1/ws")).await;
+    let mut ws = WsClient::connect(&rce.ws_url_authed("/api/v1/ws").await).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let id = submit(&rce, sleepy_job(1, 2.5)).await;
     let events = ws.events_until_finished(&id, Duration::from_secs(60)).await;
@@ -425,7 +425,7 @@ async fn engine_outage_is_retried_not_lost() {
     let id = submit(&rce, sleepy_job(5, 3.0)).await;
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let (_, submission) = get_json(&rce.url(&format!("/api/v1/submissions/{id}"))).await;
+        let (_, submission) = get_submission(&rce, &id).await;
         if submission["status"] == "running" {
             break;
         }
@@ -446,7 +446,7 @@ async fn engine_outage_is_retried_not_lost() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let (_, submission) = get_json(&rce.url(&format!("/api/v1/submissions/{id}"))).await;
+    let (_, submission) = get_submission(&rce, &id).await;
     assert_ne!(
         submission["status"], "completed",
         "the outage must not complete the job: {submission}"

@@ -359,9 +359,9 @@ async fn bad_tokens_are_refused_with_policy_violation() {
     ws.send(&json!({"type": "auth", "token": "forged"})).await;
     assert_eq!(ws.close_code(Duration::from_secs(10)).await, Some(1008));
 
+    let token = user_token(&rce, "alice").await;
     let mut ws = WsClient::connect(&rce.ws_url("/api/v1/ws")).await;
-    ws.send(&json!({"type": "auth", "token": dev_token("alice")}))
-        .await;
+    ws.send(&json!({"type": "auth", "token": token})).await;
     let ready = ws.next_event(Duration::from_secs(10)).await.expect("ready");
     assert_eq!(ready["type"], "ready", "{ready}");
     let id = submit_ws(&mut ws, json!({"language": "python", "source": "print(7)"})).await;

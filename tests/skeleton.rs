@@ -88,18 +88,22 @@ async fn infinite_loop_is_time_limit_exceeded_and_cleaned_up() {
 #[actix_rt::test]
 async fn bad_input_gets_json_4xx() {
     let rce = start_rce();
+    let token = rce.token().await;
     let url = rce.url("/api/v1/submissions");
-    let (status, body) = post_raw(&url, "application/json", b"{not json").await;
+    let (status, body) = post_raw_as(Some(&token), &url, "application/json", b"{not json").await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["code"], "body.json");
-    let (status, body) = post_raw(&url, "text/plain", b"print(1)").await;
+    let (status, body) = post_raw_as(Some(&token), &url, "text/plain", b"print(1)").await;
     assert_eq!(status, 415, "{body}");
-    let (status, body) = post_json(&url, &json!({"language": "cobol", "source": "x"})).await;
+    let (status, body) =
+        post_json_as(&token, &url, &json!({"language": "cobol", "source": "x"})).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["code"], "language");
-    let (status, body) = post_json(&url, &json!({"language": "python", "source": ""})).await;
+    let (status, body) =
+        post_json_as(&token, &url, &json!({"language": "python", "source": ""})).await;
     assert_eq!(status, 400, "{body}");
-    let (status, body) = post_json(
+    let (status, body) = post_json_as(
+        &token,
         &url,
         &json!({"language": "python", "source": "x", "limits": {"memory_mb": 999999}}),
     )
@@ -109,7 +113,7 @@ async fn bad_input_gets_json_4xx() {
         body["error"]["message"].as_str().unwrap().contains("2048"),
         "{body}"
     );
-    let (status, body) = get_json(&rce.url("/api/v1/submissions/not-an-id")).await;
+    let (status, body) = get_json_as(&token, &rce.url("/api/v1/submissions/not-an-id")).await;
     assert_eq!(status, 404, "{body}");
     assert_eq!(body["error"]["code"], "not_found");
 }

@@ -855,6 +855,7 @@ pub fn intake_error_code(error: &IntakeError) -> (String, String) {
     match error {
         IntakeError::Rejected(rejection) => (rejection.code.clone(), rejection.message.clone()),
         IntakeError::Store(_) | IntakeError::Queue(_) => ("unavailable".into(), error.to_string()),
+        IntakeError::Quota(quota) => (quota.code().into(), error.to_string()),
     }
 }
 

@@ -1,12 +1,14 @@
 //! StoreActor: owns the persistence backend (an `Arc<dyn Store>`, SQLite by
-//! default). Handles InsertJob, MarkRunning, CompleteJob, GetJob, ListJobs,
-//! PingStore. Started by `app` and run under an actix `Supervisor`; it holds
+//! default, MongoDB by configuration). Handles InsertJob, MarkRunning,
+//! CompleteJob, GetJob, ListJobs, CountActiveJobs, PingStore and the account
+//! messages InsertUser, FindUserByName, GetUser, InsertApiKey, ListApiKeys,
+//! DeleteApiKey, FindApiKey. Started by `app` and run under an actix `Supervisor`; it holds
 //! no state besides the backend handle, so a restart loses nothing. Backend
 //! calls never block its arbiter (SQLite runs on the blocking pool), so
 //! requests are served concurrently; each reply is the backend's `Result`.
 
 use crate::job::{Job, JobId, JobResult};
-use crate::store::{Store, StoreError, StoredJob};
+use crate::store::{ApiKey, Store, StoreError, StoredJob, User};
 use actix::prelude::*;
 use std::sync::Arc;
 
@@ -127,3 +129,84 @@ impl Handler<PingStore> for StoreActor {
         Box::pin(async move { store.ping().await })
     }
 }
+
+/// How many of a user's jobs are queued or running.
+#[derive(Message)]
+#[rtype(result = "Result<u64, StoreError>")]
+pub struct CountActiveJobs {
+    pub user_id: String,
+}
+
+/// Store a new user; `Conflict` when the name is taken.
+#[derive(Message)]
+#[rtype(result = "Result<(), StoreError>")]
+pub struct InsertUser {
+    pub user: User,
+}
+
+/// Look a user up by name (case-insensitive).
+#[derive(Message)]
+#[rtype(result = "Result<Option<User>, StoreError>")]
+pub struct FindUserByName {
+    pub username: String,
+}
+
+/// Fetch a user by id.
+#[derive(Message)]
+#[rtype(result = "Result<Option<User>, StoreError>")]
+pub struct GetUser {
+    pub id: String,
+}
+
+/// Store a new API key.
+#[derive(Message)]
+#[rtype(result = "Result<(), StoreError>")]
+pub struct InsertApiKey {
+    pub key: ApiKey,
+}
+
+/// A user's API keys, oldest first.
+#[derive(Message)]
+#[rtype(result = "Result<Vec<ApiKey>, StoreError>")]
+pub struct ListApiKeys {
+    pub user_id: String,
+}
+
+/// Delete one of a user's API keys; false when the user has no such key.
+#[derive(Message)]
+#[rtype(result = "Result<bool, StoreError>")]
+pub struct DeleteApiKey {
+    pub user_id: String,
+    pub id: String,
+}
+
+/// The API key whose secret hashes to `hash`.
+#[derive(Message)]
+#[rtype(result = "Result<Option<ApiKey>, StoreError>")]
+pub struct FindApiKey {
+    pub hash: String,
+}
+
+/// Implements a handler that forwards one message to the backend, off the
+/// arbiter (the same shape as the job handlers above).
+macro_rules! forward {
+    ($message:ty => $reply:ty, |$store:ident, $msg:ident| $call:expr) => {
+        impl Handler<$message> for StoreActor {
+            type Result = ResponseFuture<$reply>;
+
+            fn handle(&mut self, $msg: $message, _: &mut Context<Self>) -> Self::Result {
+                let $store = self.store.clone();
+                Box::pin(async move { $call.await })
+            }
+        }
+    };
+}
+
+forward!(CountActiveJobs => Result<u64, StoreError>, |store, msg| store.count_active_jobs(&msg.user_id));
+forward!(InsertUser => Result<(), StoreError>, |store, msg| store.insert_user(&msg.user));
+forward!(FindUserByName => Result<Option<User>, StoreError>, |store, msg| store.find_user_by_name(&msg.username));
+forward!(GetUser => Result<Option<User>, StoreError>, |store, msg| store.get_user(&msg.id));
+forward!(InsertApiKey => Result<(), StoreError>, |store, msg| store.insert_api_key(&msg.key));
+forward!(ListApiKeys => Result<Vec<ApiKey>, StoreError>, |store, msg| store.list_api_keys(&msg.user_id));
+forward!(DeleteApiKey => Result<bool, StoreError>, |store, msg| store.delete_api_key(&msg.user_id, &msg.id));
+forward!(FindApiKey => Result<Option<ApiKey>, StoreError>, |store, msg| store.find_api_key(&msg.hash));

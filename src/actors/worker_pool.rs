@@ -301,6 +301,7 @@ impl Handler<Execute> for WorkerPool {
         )
         .start();
         self.running.insert(job_id, sandbox.clone());
+        crate::metrics::set_running_containers(self.running.len());
         let (languages, store, events, control) = (
             self.languages.clone(),
             self.store.clone(),
@@ -332,6 +333,7 @@ impl Handler<Execute> for WorkerPool {
         };
         ctx.spawn(work.into_actor(self).map(move |(), pool, _| {
             pool.running.remove(&job_id);
+            crate::metrics::set_running_containers(pool.running.len());
             pool.slot_freed.notify_one();
         }));
     }
@@ -393,6 +395,7 @@ async fn execute(
     }
     publish(&events, &user_id, ServerEvent::Started { id: job_id }).await;
     tracing::info!(job_id = %job_id, user_id, language = %job.language, "job started");
+    let language_id = job.language.clone();
 
     let result = match languages.get(&job.language).cloned() {
         None => JobResult::internal_error(format!(
@@ -432,6 +435,15 @@ async fn execute(
             }
         }
     };
+    let verdict = serde_json::to_value(result.verdict)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    crate::metrics::job_finished(
+        &language_id,
+        &verdict,
+        std::time::Duration::from_millis(result.wall_ms),
+    );
     finish(job_id, &user_id, result, &store, &events).await
 }
 

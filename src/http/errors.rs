@@ -1,18 +1,39 @@
 //! The one mapping from failures to HTTP responses: every error is a 4xx or
 //! 503 with `{"error":{"code","message"}}` and a stable dotted code, never a
 //! bare 500 page. Extractor failures (bad JSON, wrong content type, oversized
-//! bodies, bad paths and queries) are routed here too.
+//! bodies, bad paths and queries), authentication and quota refusals are
+//! routed here too; a 401 carries `WWW-Authenticate: Bearer` and a 429
+//! carries `Retry-After`.
 
+use crate::auth::AuthError;
 use crate::intake::IntakeError;
+use crate::quota::QuotaError;
 use actix_web::error::{JsonPayloadError, QueryPayloadError};
-use actix_web::http::StatusCode;
+use actix_web::http::{header, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
-use serde_json::json;
+use serde::Serialize;
 use std::fmt;
+use utoipa::ToSchema;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     pub status: StatusCode,
+    pub code: String,
+    pub message: String,
+    /// Seconds for `Retry-After` (429).
+    pub retry_after_secs: Option<u64>,
+}
+
+/// The body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// What went wrong: a stable dotted code (`limits.memory_mb`,
+/// `auth.invalid_token`, …) and a human-readable message.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
     pub code: String,
     pub message: String,
 }
@@ -27,6 +48,7 @@ impl ApiError {
             status,
             code: code.into(),
             message: message.into(),
+            retry_after_secs: None,
         }
     }
 
@@ -40,6 +62,10 @@ impl ApiError {
 
     pub fn unavailable(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+    }
+
+    pub fn bad_request(code: impl Into<String>, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, code, message)
     }
 }
 
@@ -55,8 +81,19 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status)
-            .json(json!({"error": {"code": self.code, "message": self.message}}))
+        let mut response = HttpResponse::build(self.status);
+        if let Some(seconds) = self.retry_after_secs {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        response.json(ErrorBody {
+            error: ErrorDetail {
+                code: self.code.clone(),
+                message: self.message.clone(),
+            },
+        })
     }
 }
 
@@ -64,10 +101,50 @@ impl From<IntakeError> for ApiError {
     fn from(error: IntakeError) -> ApiError {
         match error {
             IntakeError::Rejected(rejection) => {
-                ApiError::new(StatusCode::BAD_REQUEST, rejection.code, rejection.message)
+                ApiError::bad_request(rejection.code, rejection.message)
             }
+            IntakeError::Quota(quota) => quota.into(),
             other => ApiError::unavailable(other.to_string()),
         }
+    }
+}
+
+impl From<QuotaError> for ApiError {
+    fn from(error: QuotaError) -> ApiError {
+        match error.retry_after_secs() {
+            Some(seconds) => ApiError {
+                retry_after_secs: Some(seconds),
+                ..ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    error.code(),
+                    error.to_string(),
+                )
+            },
+            None => ApiError::unavailable(error.to_string()),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(error: AuthError) -> ApiError {
+        let (status, code) = match &error {
+            AuthError::MissingCredentials => (StatusCode::UNAUTHORIZED, "auth.required"),
+            AuthError::InvalidToken(_) => (StatusCode::UNAUTHORIZED, "auth.invalid_token"),
+            AuthError::ExpiredToken => (StatusCode::UNAUTHORIZED, "auth.expired_token"),
+            AuthError::UnknownKey => (StatusCode::UNAUTHORIZED, "auth.invalid_key"),
+            AuthError::BadCredentials => (StatusCode::UNAUTHORIZED, "auth.bad_credentials"),
+            AuthError::UsernameTaken(_) => (StatusCode::CONFLICT, "username.taken"),
+            AuthError::InvalidUsername(_) => (StatusCode::BAD_REQUEST, "username"),
+            AuthError::InvalidPassword(_) => (StatusCode::BAD_REQUEST, "password"),
+            AuthError::InvalidKeyName(_) => (StatusCode::BAD_REQUEST, "name"),
+            AuthError::TooManyKeys(_) => (StatusCode::CONFLICT, "keys.too_many"),
+            AuthError::NoSuchKey => (StatusCode::NOT_FOUND, "not_found"),
+            AuthError::WeakSecret(_)
+            | AuthError::Hash(_)
+            | AuthError::Sign(_)
+            | AuthError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        };
+        ApiError::new(status, code, error.to_string())
     }
 }
 
@@ -88,9 +165,9 @@ pub fn json_error(error: JsonPayloadError, _: &HttpRequest) -> actix_web::Error 
             "the body must be JSON (Content-Type: application/json)",
         ),
         JsonPayloadError::Deserialize(inner) => {
-            ApiError::new(StatusCode::BAD_REQUEST, "body.json", inner.to_string())
+            ApiError::bad_request("body.json", inner.to_string())
         }
-        _ => ApiError::new(StatusCode::BAD_REQUEST, "body", error.to_string()),
+        _ => ApiError::bad_request("body", error.to_string()),
     };
     api.into()
 }
@@ -98,11 +175,25 @@ pub fn json_error(error: JsonPayloadError, _: &HttpRequest) -> actix_web::Error 
 /// Maps a query string extractor failure.
 #[allow(clippy::needless_pass_by_value)] // actix's error-handler signature
 pub fn query_error(error: QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
-    ApiError::new(StatusCode::BAD_REQUEST, "query", error.to_string()).into()
+    ApiError::bad_request("query", error.to_string()).into()
 }
 
 /// Maps a path extractor failure (an id that cannot exist is a 404).
 #[allow(clippy::needless_pass_by_value)] // actix's error-handler signature
 pub fn path_error(_: actix_web::error::PathError, _: &HttpRequest) -> actix_web::Error {
     ApiError::not_found("resource").into()
+}
+
+/// A known route asked with a method it does not have.
+pub async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not take that method",
+    ))
+}
+
+/// No route matches.
+pub async fn no_route() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found("route"))
 }

@@ -1,19 +1,61 @@
-//! Liveness (`/healthz`: the process answers) and readiness (`/readyz`: Redis,
-//! the store and, where this process runs jobs, the Docker engine answer).
+//! Liveness (`/healthz`: the process answers), readiness (`/readyz`: Redis,
+//! the store and, where this process runs jobs, the Docker engine answer) and
+//! `/metrics` (Prometheus text; the queue gauges are read from Redis at
+//! scrape time). All public. Also the middleware that times every request by
+//! its route pattern.
 
 use super::server::ApiState;
 use crate::actors::store::PingStore;
+use crate::metrics::{self, QueueState};
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse};
-use serde_json::json;
-use std::time::Duration;
+use redis::streams::StreamInfoGroupsReply;
+use serde::Serialize;
+use std::time::{Duration, Instant};
+use utoipa::ToSchema;
 
 /// Longest one dependency check may take before it counts as down.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
-pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(json!({"status": "ok"}))
+/// Liveness.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// Always `ok`.
+    pub status: String,
 }
 
+/// Readiness and what it is made of.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Readiness {
+    /// `ready` or `not_ready`.
+    pub status: String,
+    pub checks: ReadinessChecks,
+}
+
+/// One flag per dependency.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReadinessChecks {
+    pub redis: bool,
+    pub store: bool,
+    /// Null where this process runs no jobs.
+    pub docker: Option<bool>,
+}
+
+/// The process answers.
+#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, description = "Alive", body = Health)))]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(Health {
+        status: "ok".into(),
+    })
+}
+
+/// Redis, the store and (on workers) Docker answer.
+#[utoipa::path(get, path = "/readyz", tag = "health", responses(
+    (status = 200, description = "Ready", body = Readiness),
+    (status = 503, description = "A dependency is down", body = Readiness),
+))]
 pub async fn readyz(state: web::Data<ApiState>) -> HttpResponse {
     let mut redis = state.redis.clone();
     let redis_ok = tokio::time::timeout(
@@ -34,13 +76,102 @@ pub async fn readyz(state: web::Data<ApiState>) -> HttpResponse {
         ),
     };
     let ready = redis_ok && store_ok && docker_ok.unwrap_or(true);
-    let body = json!({
-        "status": if ready { "ready" } else { "not_ready" },
-        "checks": {"redis": redis_ok, "store": store_ok, "docker": docker_ok},
-    });
+    let body = Readiness {
+        status: if ready { "ready" } else { "not_ready" }.into(),
+        checks: ReadinessChecks {
+            redis: redis_ok,
+            store: store_ok,
+            docker: docker_ok,
+        },
+    };
     if ready {
         HttpResponse::Ok().json(body)
     } else {
         HttpResponse::ServiceUnavailable().json(body)
     }
+}
+
+/// The job stream's length, and its group's pending entries and lag; `None`
+/// when Redis does not answer in time. A stream or group that does not
+/// exist yet is an empty queue.
+async fn queue_state(state: &ApiState) -> Option<QueueState> {
+    let mut redis = state.redis.clone();
+    let stream = state.keys.jobs_stream();
+    let read = async {
+        let length: u64 = redis::cmd("XLEN")
+            .arg(&stream)
+            .query_async(&mut redis)
+            .await?;
+        if length == 0 {
+            return Ok(QueueState::default());
+        }
+        let groups: StreamInfoGroupsReply = redis::cmd("XINFO")
+            .arg("GROUPS")
+            .arg(&stream)
+            .query_async(&mut redis)
+            .await?;
+        let group = groups
+            .groups
+            .iter()
+            .find(|group| group.name == state.keys.group());
+        Ok::<_, redis::RedisError>(QueueState {
+            length,
+            pending: group.map_or(0, |g| g.pending as u64),
+            // No group yet: nothing was delivered, the whole stream waits.
+            lag: group.map_or(Some(length as usize), |g| g.lag).unwrap_or(0) as u64,
+        })
+    };
+    match tokio::time::timeout(CHECK_TIMEOUT, read).await {
+        Ok(Ok(queue)) => Some(queue),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "reading the queue state for /metrics failed");
+            None
+        }
+        Err(_) => None,
+    }
+}
+
+/// Prometheus metrics in the text exposition format.
+#[utoipa::path(get, path = "/metrics", tag = "health", responses(
+    (status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"),
+))]
+pub async fn metrics(state: web::Data<ApiState>) -> HttpResponse {
+    let queue = queue_state(&state).await;
+    match metrics::render(queue) {
+        Ok(text) => HttpResponse::Ok()
+            .content_type("text/plain; version=0.0.4; charset=utf-8")
+            .body(text),
+        Err(error) => {
+            tracing::error!(%error, "rendering metrics failed");
+            HttpResponse::Ok()
+                .content_type("text/plain; version=0.0.4; charset=utf-8")
+                .body("")
+        }
+    }
+}
+
+/// Middleware: records every request's latency under its route pattern
+/// (`unmatched` for paths no route takes, so the label set stays bounded).
+pub async fn track_request(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let method = request.method().to_string();
+    let pattern = request.match_pattern();
+    let response = next.call(request).await;
+    let (route, status) = match &response {
+        Ok(response) => (
+            response.request().match_pattern().or(pattern),
+            response.status().as_u16(),
+        ),
+        Err(error) => (pattern, error.as_response_error().status_code().as_u16()),
+    };
+    metrics::http_request(
+        &method,
+        route.as_deref().unwrap_or("unmatched"),
+        status,
+        started.elapsed(),
+    );
+    response
 }

@@ -1,7 +1,9 @@
+mod accounts;
 mod caller;
 mod errors;
 mod health;
 mod languages;
+mod openapi;
 mod server;
 mod settings;
 mod static_files;
@@ -9,6 +11,8 @@ mod submissions;
 mod ws;
 
 pub use caller::Caller;
-pub use errors::ApiError;
+pub use errors::{ApiError, ErrorBody};
+pub use health::track_request;
+pub use openapi::ApiDoc;
 pub use server::{configure, ApiState};
 pub use settings::HttpSettings;

@@ -1,30 +1,42 @@
 //! The API's routes and shared state: [`configure`] mounts every route with
-//! the JSON/query/path error handlers, so the app in `app.rs` and the tests
-//! build exactly the same service.
+//! the JSON/query/path error handlers (and a JSON 405 for a known path asked
+//! with the wrong method), so the app in `app.rs` and the tests build exactly
+//! the same service. Public: languages, health, readiness, metrics, the
+//! OpenAPI document, register and login; everything else needs a `Caller`.
 
-use super::errors::{json_error, path_error, query_error};
+use super::errors::{json_error, method_not_allowed, no_route, path_error, query_error};
 use super::settings::HttpSettings;
-use super::{health, languages, static_files, submissions, ws};
+use super::{accounts, health, languages, openapi, static_files, submissions, ws};
 use crate::actors::session::WsSettings;
 use crate::actors::PubSubBridge;
+use crate::auth::Accounts;
 use crate::control::ControlClient;
 use crate::intake::Intake;
+use crate::queue::Keys;
 use actix::Addr;
-use actix_web::web;
+use actix_web::{web, Resource};
 use bollard::Docker;
 use redis::aio::ConnectionManager;
 
 /// What every handler can reach.
 pub struct ApiState {
     pub intake: Intake,
+    pub accounts: Accounts,
     pub bridge: Addr<PubSubBridge>,
     pub redis: ConnectionManager,
+    /// Redis names (the job stream, for the queue gauges of /metrics).
+    pub keys: Keys,
     /// Present where this process also runs jobs (readiness checks it).
     pub docker: Option<Docker>,
     pub http: HttpSettings,
     /// Carries WebSocket `stdin`/`kill` to the worker running the job.
     pub control: ControlClient,
     pub ws: WsSettings,
+}
+
+/// A path whose other methods get a JSON 405.
+fn resource(path: &str) -> Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
 }
 
 /// Mounts the API on an actix-web app.
@@ -40,15 +52,30 @@ pub fn configure(state: web::Data<ApiState>) -> impl FnOnce(&mut web::ServiceCon
             )
             .app_data(web::QueryConfig::default().error_handler(query_error))
             .app_data(web::PathConfig::default().error_handler(path_error))
-            .route("/healthz", web::get().to(health::healthz))
-            .route("/readyz", web::get().to(health::readyz))
+            .service(resource("/healthz").route(web::get().to(health::healthz)))
+            .service(resource("/readyz").route(web::get().to(health::readyz)))
+            .service(resource("/metrics").route(web::get().to(health::metrics)))
             .service(
                 web::scope("/api/v1")
-                    .route("/languages", web::get().to(languages::list))
-                    .route("/submissions", web::post().to(submissions::create))
-                    .route("/submissions", web::get().to(submissions::list))
-                    .route("/submissions/{id}", web::get().to(submissions::get))
-                    .route("/ws", web::get().to(ws::connect)),
+                    .service(resource("/openapi.json").route(web::get().to(openapi::document)))
+                    .service(resource("/auth/register").route(web::post().to(accounts::register)))
+                    .service(resource("/auth/login").route(web::post().to(accounts::login)))
+                    .service(resource("/auth/me").route(web::get().to(accounts::me)))
+                    .service(
+                        resource("/keys")
+                            .route(web::post().to(accounts::create_key))
+                            .route(web::get().to(accounts::list_keys)),
+                    )
+                    .service(resource("/keys/{id}").route(web::delete().to(accounts::delete_key)))
+                    .service(resource("/languages").route(web::get().to(languages::list)))
+                    .service(
+                        resource("/submissions")
+                            .route(web::post().to(submissions::create))
+                            .route(web::get().to(submissions::list)),
+                    )
+                    .service(resource("/submissions/{id}").route(web::get().to(submissions::get)))
+                    .service(resource("/ws").route(web::get().to(ws::connect)))
+                    .default_service(web::to(no_route)),
             )
             // After every API route: the web editor, else the JSON 404.
             .default_service(web::to(static_files::serve));

@@ -5,9 +5,10 @@
 //! frame. A bad token still upgrades and the socket is then closed with 1008
 //! (policy violation) before any event flows: a browser sees a close code,
 //! never the HTTP status of a failed handshake. [`verify_token`] is the one
-//! place a WebSocket asks who a token belongs to.
+//! place a WebSocket asks who a token (a login JWT or an API key) belongs to.
 
 use super::caller::Caller;
+use super::errors::{ApiError, ErrorBody};
 use super::server::ApiState;
 use crate::actors::session::{SessionAuth, SessionServices, TokenVerifier};
 use crate::actors::SessionActor;
@@ -23,11 +24,21 @@ struct WsQuery {
     token: Option<String>,
 }
 
+/// Open the WebSocket (JSON frames; see the README).
+#[utoipa::path(
+    get, path = "/api/v1/ws", tag = "submissions", security(("bearer" = [])),
+    params(("token" = Option<String>, Query, description = "Login token or API key, for clients that cannot set headers")),
+    responses(
+        (status = 101, description = "Switched to the WebSocket protocol; a missing or invalid credential is closed with 1008"),
+        (status = 400, description = "Not a WebSocket handshake", body = ErrorBody),
+        (status = 503, description = "A dependency is down", body = ErrorBody),
+    )
+)]
 pub async fn connect(
     state: web::Data<ApiState>,
     request: HttpRequest,
     body: web::Payload,
-) -> Result<HttpResponse, actix_web::Error> {
+) -> Result<HttpResponse, ApiError> {
     let auth = match token_of(&request) {
         Some(token) => verify_token(&state, &token)
             .await
@@ -45,7 +56,8 @@ pub async fn connect(
             Some(SessionAuth::FirstFrame(verifier))
         }
     };
-    let (response, session, stream) = actix_ws::handle(&request, body)?;
+    let (response, session, stream) = actix_ws::handle(&request, body)
+        .map_err(|error| ApiError::bad_request("websocket.handshake", error.to_string()))?;
     let Some(auth) = auth else {
         tracing::info!("websocket refused: invalid token");
         actix_rt::spawn(async move {
@@ -92,20 +104,13 @@ fn token_of(request: &HttpRequest) -> Option<String> {
     })
 }
 
-/// Who `token` belongs to, or `None` when it is not valid.
-///
-/// Until accounts exist (issue #5) there are no real tokens: `dev:<user>`
-/// names its user, so sessions can be told apart and tests can act as two
-/// users; anything else is refused. This body is replaced by the account
-/// module's check when it lands; callers stay as they are.
-pub async fn verify_token(_state: &ApiState, token: &str) -> Option<Caller> {
-    let user = token.strip_prefix("dev:")?;
-    let valid = !user.is_empty()
-        && user.len() <= 64
-        && user
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    valid.then(|| Caller {
-        user_id: user.to_string(),
+/// Who `token` belongs to (a login JWT or an `rce_…` API key, as
+/// [`crate::auth::Accounts::authenticate`] decides), or `None` when it is
+/// not valid.
+pub async fn verify_token(state: &ApiState, token: &str) -> Option<Caller> {
+    let identity = state.accounts.authenticate(token).await.ok()?;
+    Some(Caller {
+        user_id: identity.user_id,
+        key_id: identity.key_id,
     })
 }

@@ -1,6 +1,8 @@
 //! The persistence contract: the [`Store`] trait every backend implements
-//! (users and jobs), its settings, its error type, and [`open`], which picks
-//! the backend the configuration names. StoreActor is the only caller.
+//! (users, API keys and jobs), its settings, its error type, and [`open`],
+//! which picks the backend the configuration names (SQLite or MongoDB).
+//! StoreActor is the only caller in the service; the shared backend test
+//! suite (`tests/store.rs`) is the other.
 
 use crate::job::{FileInput, Job, JobId, JobResult, JobStatus, Submission};
 use async_trait::async_trait;
@@ -13,10 +15,15 @@ use time::OffsetDateTime;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreSettings {
-    /// `sqlite` (embedded, the default).
+    /// `sqlite` (embedded, the default) or `mongodb`.
     pub backend: String,
     /// The SQLite database file; its directory is created if missing.
     pub sqlite_path: PathBuf,
+    /// MongoDB connection string (`mongodb://…`); the conventional
+    /// `RCE_MONGODB_URL` variable fills it when unset (see `config.rs`).
+    pub mongodb_url: Option<String>,
+    /// MongoDB database name.
+    pub mongodb_database: String,
 }
 
 impl Default for StoreSettings {
@@ -24,6 +31,8 @@ impl Default for StoreSettings {
         StoreSettings {
             backend: "sqlite".into(),
             sqlite_path: PathBuf::from(".rce/rce.db"),
+            mongodb_url: None,
+            mongodb_database: "rce".into(),
         }
     }
 }
@@ -36,8 +45,46 @@ pub enum StoreError {
     Query(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
-    #[error("unknown store backend {0:?} (expected \"sqlite\")")]
+    /// A unique value (a username, a key hash) is already taken.
+    #[error("already exists: {0}")]
+    Conflict(String),
+    #[error("unknown store backend {0:?} (expected \"sqlite\" or \"mongodb\")")]
     UnknownBackend(String),
+    #[error("store.backend = \"mongodb\" needs store.mongodb_url or RCE_MONGODB_URL")]
+    MissingMongoUrl,
+}
+
+/// An account. `username_key` (the lowercased name) is what is unique, so
+/// `Alice` and `alice` cannot both register.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    /// Argon2id PHC string (`$argon2id$v=19$m=…`).
+    pub password_hash: String,
+    pub created_at: OffsetDateTime,
+}
+
+impl User {
+    /// The case-folded name uniqueness and look-ups use.
+    pub fn username_key(username: &str) -> String {
+        username.to_lowercase()
+    }
+}
+
+/// A long-lived API key. Only the SHA-256 of the secret is stored; the
+/// secret itself is shown once, when the key is created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub id: String,
+    pub user_id: String,
+    /// The owner's label for it.
+    pub name: String,
+    /// The first characters of the secret (`rce_ab12…`), to recognise it in a list.
+    pub prefix: String,
+    /// Hex SHA-256 of the whole secret.
+    pub hash: String,
+    pub created_at: OffsetDateTime,
 }
 
 /// A job with everything the store knows about it.
@@ -72,10 +119,26 @@ impl StoredJob {
     }
 }
 
-/// Persistence of jobs. Every method is idempotent where the pipeline may
-/// repeat it (a redelivered job): the first stored result wins.
+/// Persistence of users, API keys and jobs. Every job method is idempotent
+/// where the pipeline may repeat it (a redelivered job): the first stored
+/// result wins.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// Stores a new user; `Conflict` when the username (case-folded) is taken.
+    async fn insert_user(&self, user: &User) -> Result<(), StoreError>;
+    /// The user with this name (case-insensitive).
+    async fn find_user_by_name(&self, username: &str) -> Result<Option<User>, StoreError>;
+    async fn get_user(&self, id: &str) -> Result<Option<User>, StoreError>;
+    /// Stores a new API key; `Conflict` when its hash already exists.
+    async fn insert_api_key(&self, key: &ApiKey) -> Result<(), StoreError>;
+    /// The user's keys, oldest first.
+    async fn list_api_keys(&self, user_id: &str) -> Result<Vec<ApiKey>, StoreError>;
+    /// Deletes the user's key; false when the user has no such key.
+    async fn delete_api_key(&self, user_id: &str, id: &str) -> Result<bool, StoreError>;
+    /// The key whose secret hashes to `hash`.
+    async fn find_api_key(&self, hash: &str) -> Result<Option<ApiKey>, StoreError>;
+    /// How many of the user's jobs are queued or running.
+    async fn count_active_jobs(&self, user_id: &str) -> Result<u64, StoreError>;
     /// Stores a new job as `queued`.
     async fn insert_job(&self, job: &Job) -> Result<(), StoreError>;
     /// Marks a queued job `running`; false when it is already completed.
@@ -95,10 +158,21 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> Result<(), StoreError>;
 }
 
-/// Opens the configured backend.
-pub fn open(settings: &StoreSettings) -> Result<Arc<dyn Store>, StoreError> {
+/// Opens the configured backend (MongoDB: connects, creates the indexes and
+/// checks the schema version).
+pub async fn open(settings: &StoreSettings) -> Result<Arc<dyn Store>, StoreError> {
     match settings.backend.as_str() {
         "sqlite" => Ok(Arc::new(super::SqliteStore::open(&settings.sqlite_path)?)),
+        "mongodb" => {
+            let url = settings
+                .mongodb_url
+                .as_deref()
+                .filter(|url| !url.is_empty())
+                .ok_or(StoreError::MissingMongoUrl)?;
+            Ok(Arc::new(
+                super::MongoStore::connect(url, &settings.mongodb_database).await?,
+            ))
+        }
         other => Err(StoreError::UnknownBackend(other.to_string())),
     }
 }

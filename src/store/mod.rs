@@ -1,5 +1,7 @@
 mod backend;
+mod mongo;
 mod sqlite;
 
-pub use backend::{open, Store, StoreError, StoreSettings, StoredJob};
+pub use backend::{open, ApiKey, Store, StoreError, StoreSettings, StoredJob, User};
+pub use mongo::MongoStore;
 pub use sqlite::SqliteStore;

@@ -4,7 +4,7 @@
 //! keeps prepared statements cached. Schema changes are versioned migrations
 //! keyed by `PRAGMA user_version`.
 
-use super::backend::{Store, StoreError, StoredJob};
+use super::backend::{ApiKey, Store, StoreError, StoredJob, User};
 use crate::job::{Job, JobId, JobResult, JobStatus};
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -27,6 +27,25 @@ const MIGRATIONS: &[&str] = &[
         finished_at TEXT
      );
      CREATE INDEX jobs_by_user ON jobs (user_id, id DESC);",
+    // 2: accounts and API keys; counting a user's unfinished jobs (the
+    // per-user cap on queued + running jobs).
+    "CREATE TABLE users (
+        id TEXT PRIMARY KEY,
+        username TEXT NOT NULL,
+        username_key TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        created_at TEXT NOT NULL
+     );
+     CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users (id),
+        name TEXT NOT NULL,
+        prefix TEXT NOT NULL,
+        hash TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL
+     );
+     CREATE INDEX api_keys_by_user ON api_keys (user_id, id);
+     CREATE INDEX jobs_by_user_status ON jobs (user_id, status);",
 ];
 
 pub struct SqliteStore {
@@ -37,6 +56,59 @@ pub struct SqliteStore {
 
 fn query_error(error: impl std::fmt::Display) -> StoreError {
     StoreError::Query(error.to_string())
+}
+
+/// A failed INSERT: a UNIQUE violation is a `Conflict`, anything else a query error.
+fn insert_error(error: rusqlite::Error) -> StoreError {
+    match error.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::Conflict(error.to_string()),
+        _ => query_error(error),
+    }
+}
+
+fn parse_time(text: &str, what: &str) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::parse(text, &Rfc3339).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+const USER_COLUMNS: &str = "SELECT id, username, password_hash, created_at FROM users";
+
+fn user_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<[String; 4]> {
+    Ok([row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?])
+}
+
+fn decode_user([id, username, password_hash, created_at]: [String; 4]) -> Result<User, StoreError> {
+    Ok(User {
+        id,
+        username,
+        password_hash,
+        created_at: parse_time(&created_at, "users.created_at")?,
+    })
+}
+
+const KEY_COLUMNS: &str = "SELECT id, user_id, name, prefix, hash, created_at FROM api_keys";
+
+fn key_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<[String; 6]> {
+    Ok([
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+    ])
+}
+
+fn decode_key(
+    [id, user_id, name, prefix, hash, created_at]: [String; 6],
+) -> Result<ApiKey, StoreError> {
+    Ok(ApiKey {
+        id,
+        user_id,
+        name,
+        prefix,
+        hash,
+        created_at: parse_time(&created_at, "api_keys.created_at")?,
+    })
 }
 
 impl SqliteStore {
@@ -78,6 +150,12 @@ fn migrate(connection: &Connection) -> Result<(), StoreError> {
     let version: usize = connection
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .map_err(|e| StoreError::Open(e.to_string()))?;
+    if version > MIGRATIONS.len() {
+        return Err(StoreError::Open(format!(
+            "the database is at schema version {version}, newer than this binary's {}",
+            MIGRATIONS.len()
+        )));
+    }
     for (index, migration) in MIGRATIONS.iter().enumerate().skip(version) {
         connection
             .execute_batch(&format!(
@@ -128,6 +206,124 @@ const SELECT: &str = "SELECT job, status, result, finished_at FROM jobs";
 
 #[async_trait]
 impl Store for SqliteStore {
+    async fn insert_user(&self, user: &User) -> Result<(), StoreError> {
+        let row = [
+            user.id.clone(),
+            user.username.clone(),
+            User::username_key(&user.username),
+            user.password_hash.clone(),
+            timestamp(user.created_at),
+        ];
+        self.with(move |c| {
+            c.prepare_cached(
+                "INSERT INTO users (id, username, username_key, password_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .map_err(query_error)?
+            .execute(params![row[0], row[1], row[2], row[3], row[4]])
+            .map(|_| ())
+            .map_err(insert_error)
+        })
+        .await
+    }
+
+    async fn find_user_by_name(&self, username: &str) -> Result<Option<User>, StoreError> {
+        let key = User::username_key(username);
+        self.with(move |c| {
+            c.prepare_cached(&format!("{USER_COLUMNS} WHERE username_key = ?1"))
+                .and_then(|mut statement| statement.query_row(params![key], user_row).optional())
+                .map_err(query_error)?
+                .map(decode_user)
+                .transpose()
+        })
+        .await
+    }
+
+    async fn get_user(&self, id: &str) -> Result<Option<User>, StoreError> {
+        let id = id.to_string();
+        self.with(move |c| {
+            c.prepare_cached(&format!("{USER_COLUMNS} WHERE id = ?1"))
+                .and_then(|mut statement| statement.query_row(params![id], user_row).optional())
+                .map_err(query_error)?
+                .map(decode_user)
+                .transpose()
+        })
+        .await
+    }
+
+    async fn insert_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
+        let row = [
+            key.id.clone(),
+            key.user_id.clone(),
+            key.name.clone(),
+            key.prefix.clone(),
+            key.hash.clone(),
+            timestamp(key.created_at),
+        ];
+        self.with(move |c| {
+            c.prepare_cached(
+                "INSERT INTO api_keys (id, user_id, name, prefix, hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .map_err(query_error)?
+            .execute(params![row[0], row[1], row[2], row[3], row[4], row[5]])
+            .map(|_| ())
+            .map_err(insert_error)
+        })
+        .await
+    }
+
+    async fn list_api_keys(&self, user_id: &str) -> Result<Vec<ApiKey>, StoreError> {
+        let user_id = user_id.to_string();
+        self.with(move |c| {
+            let mut statement = c
+                .prepare_cached(&format!("{KEY_COLUMNS} WHERE user_id = ?1 ORDER BY id"))
+                .map_err(query_error)?;
+            let rows = statement
+                .query_map(params![user_id], key_row)
+                .map_err(query_error)?;
+            rows.map(|row| row.map_err(query_error).and_then(decode_key))
+                .collect()
+        })
+        .await
+    }
+
+    async fn delete_api_key(&self, user_id: &str, id: &str) -> Result<bool, StoreError> {
+        let (user_id, id) = (user_id.to_string(), id.to_string());
+        self.with(move |c| {
+            c.prepare_cached("DELETE FROM api_keys WHERE id = ?1 AND user_id = ?2")
+                .and_then(|mut statement| statement.execute(params![id, user_id]))
+                .map(|deleted| deleted == 1)
+                .map_err(query_error)
+        })
+        .await
+    }
+
+    async fn find_api_key(&self, hash: &str) -> Result<Option<ApiKey>, StoreError> {
+        let hash = hash.to_string();
+        self.with(move |c| {
+            c.prepare_cached(&format!("{KEY_COLUMNS} WHERE hash = ?1"))
+                .and_then(|mut statement| statement.query_row(params![hash], key_row).optional())
+                .map_err(query_error)?
+                .map(decode_key)
+                .transpose()
+        })
+        .await
+    }
+
+    async fn count_active_jobs(&self, user_id: &str) -> Result<u64, StoreError> {
+        let user_id = user_id.to_string();
+        self.with(move |c| {
+            c.prepare_cached(
+                "SELECT COUNT(*) FROM jobs WHERE user_id = ?1 AND status IN ('queued', 'running')",
+            )
+            .and_then(|mut statement| {
+                statement.query_row(params![user_id], |row| row.get::<_, i64>(0))
+            })
+            .map(|count| count.max(0) as u64)
+            .map_err(query_error)
+        })
+        .await
+    }
+
     async fn insert_job(&self, job: &Job) -> Result<(), StoreError> {
         let row = (
             job.id.to_string(),

@@ -1,7 +1,10 @@
 //! Shared helpers for integration tests: start a real `rce serve` process on
 //! port 0 against the real Redis and Docker engine (each test gets its own
 //! Redis prefix and SQLite file, so tests run in parallel without seeing each
-//! other's jobs), talk to it over HTTP and WebSocket, and count the
+//! other's jobs), register and log in users (every `Rce` has a default user,
+//! named after its prefix, whose token `submit`, `get_submission`,
+//! `wait_completed` and `Rce::ws_url_authed` use), talk to it over HTTP and
+//! WebSocket, and count the
 //! containers a test left behind. `make test` starts Redis and dockerd and
 //! writes their addresses to `.rce/env`; these helpers read that file when
 //! the variables are not already set.
@@ -50,6 +53,8 @@ pub struct Rce {
     pub base: String,
     pub prefix: String,
     pub dir: PathBuf,
+    /// The default user's login token, registered on first use.
+    token: tokio::sync::OnceCell<String>,
 }
 
 /// Options for [`start_rce`].
@@ -92,6 +97,11 @@ pub fn start_rce_with(options: RceOptions) -> Rce {
         .env("RCE_STORE__SQLITE_PATH", dir.join("rce.db"))
         .env("RCE_WORKER__CONCURRENCY", "2")
         .env("RCE_LOG__LEVEL", "info,rce=debug")
+        // Tests register users and submit bursts of jobs from 127.0.0.1;
+        // the quotas have their own tests, which set their values over these.
+        .env("RCE_QUOTA__AUTH_ATTEMPT_BURST", "100000")
+        .env("RCE_QUOTA__SUBMISSION_BURST", "100000")
+        .env("RCE_QUOTA__MAX_ACTIVE_JOBS", "0")
         .stdout(Stdio::piped())
         .stderr(Stdio::from(
             std::fs::OpenOptions::new()
@@ -131,6 +141,7 @@ pub fn start_rce_with(options: RceOptions) -> Rce {
         base,
         prefix,
         dir,
+        token: tokio::sync::OnceCell::new(),
     }
 }
 
@@ -165,6 +176,36 @@ impl Rce {
 
     pub fn ws_url(&self, path: &str) -> String {
         format!("{}{}", self.base.replacen("http://", "ws://", 1), path)
+    }
+
+    /// The default user's token. The user is named after the prefix, so
+    /// every instance sharing a prefix and store (a restarted server, a
+    /// second API process) acts for the same user.
+    pub async fn token(&self) -> String {
+        let init = || async {
+            let hex: String = self
+                .prefix
+                .chars()
+                .filter(char::is_ascii_hexdigit)
+                .take(24)
+                .collect();
+            let username = format!("u{hex}");
+            let credentials =
+                serde_json::json!({"username": username, "password": "default user password"});
+            let (status, reply) = post_json(&self.url("/api/v1/auth/register"), &credentials).await;
+            assert!(
+                status == 201 || status == 409,
+                "register answered {status} {reply}\n{}",
+                self.log()
+            );
+            login(self, &credentials).await
+        };
+        self.token.get_or_init(init).await.clone()
+    }
+
+    /// A WebSocket URL carrying the default user's token as `?token=`.
+    pub async fn ws_url_authed(&self, path: &str) -> String {
+        format!("{}?token={}", self.ws_url(path), self.token().await)
     }
 
     /// The server's log so far (for assertion messages).
@@ -206,25 +247,62 @@ pub fn client() -> awc::Client {
         .finish()
 }
 
-/// POSTs JSON; returns status and parsed body.
-pub async fn post_json(url: &str, body: &Value) -> (u16, Value) {
-    let mut response = client().post(url).send_json(body).await.expect("POST");
-    let status = response.status().as_u16();
-    let bytes = response.body().limit(64 * 1024 * 1024).await.expect("body");
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+/// A request's answer: status, headers and the body parsed as JSON (`Null`
+/// when it is not JSON).
+pub struct Reply {
+    pub status: u16,
+    pub headers: awc::http::header::HeaderMap,
+    pub body: Value,
 }
 
-/// POSTs raw bytes with a content type; returns status and parsed body.
-pub async fn post_raw(url: &str, content_type: &str, body: &'static [u8]) -> (u16, Value) {
-    let mut response = client()
+/// Sends `method url` with an optional bearer credential and JSON body.
+pub async fn request(method: &str, url: &str, token: Option<&str>, body: Option<&Value>) -> Reply {
+    let method = awc::http::Method::from_bytes(method.as_bytes()).expect("method");
+    let mut builder = client().request(method, url);
+    if let Some(token) = token {
+        builder = builder.bearer_auth(token);
+    }
+    let mut response = match body {
+        Some(body) => builder.send_json(body).await,
+        None => builder.send().await,
+    }
+    .expect("request");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = response.body().limit(64 * 1024 * 1024).await.expect("body");
+    Reply {
+        status,
+        headers,
+        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    }
+}
+
+/// POSTs JSON without credentials; returns status and parsed body.
+pub async fn post_json(url: &str, body: &Value) -> (u16, Value) {
+    let reply = request("POST", url, None, Some(body)).await;
+    (reply.status, reply.body)
+}
+
+/// POSTs JSON as the holder of `token`.
+pub async fn post_json_as(token: &str, url: &str, body: &Value) -> (u16, Value) {
+    let reply = request("POST", url, Some(token), Some(body)).await;
+    (reply.status, reply.body)
+}
+
+/// POSTs raw bytes with a content type (and a credential, if given).
+pub async fn post_raw_as(
+    token: Option<&str>,
+    url: &str,
+    content_type: &str,
+    body: &'static [u8],
+) -> (u16, Value) {
+    let mut builder = client()
         .post(url)
-        .insert_header(("content-type", content_type))
-        .send_body(body)
-        .await
-        .expect("POST");
+        .insert_header(("content-type", content_type));
+    if let Some(token) = token {
+        builder = builder.bearer_auth(token);
+    }
+    let mut response = builder.send_body(body).await.expect("POST");
     let status = response.status().as_u16();
     let bytes = response.body().await.expect("body");
     (
@@ -233,29 +311,71 @@ pub async fn post_raw(url: &str, content_type: &str, body: &'static [u8]) -> (u1
     )
 }
 
-/// GETs JSON; returns status and parsed body.
-pub async fn get_json(url: &str) -> (u16, Value) {
-    let mut response = client().get(url).send().await.expect("GET");
-    let status = response.status().as_u16();
-    let bytes = response.body().limit(64 * 1024 * 1024).await.expect("body");
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+/// POSTs raw bytes with a content type, without credentials.
+pub async fn post_raw(url: &str, content_type: &str, body: &'static [u8]) -> (u16, Value) {
+    post_raw_as(None, url, content_type, body).await
 }
 
-/// Submits a job and returns its id.
+/// GETs JSON without credentials (public routes); returns status and body.
+pub async fn get_json(url: &str) -> (u16, Value) {
+    let reply = request("GET", url, None, None).await;
+    (reply.status, reply.body)
+}
+
+/// GETs JSON as the holder of `token`.
+pub async fn get_json_as(token: &str, url: &str) -> (u16, Value) {
+    let reply = request("GET", url, Some(token), None).await;
+    (reply.status, reply.body)
+}
+
+/// Logs in with `{username,password}` and returns the token.
+async fn login(rce: &Rce, credentials: &Value) -> String {
+    let (status, reply) = post_json(&rce.url("/api/v1/auth/login"), credentials).await;
+    assert_eq!(status, 200, "login answered {reply}\n{}", rce.log());
+    reply["token"].as_str().expect("token").to_string()
+}
+
+/// Registers a fresh user (random name) and returns its login token.
+pub async fn register_and_login(rce: &Rce) -> String {
+    let username = format!("user{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    register_and_login_as(rce, &username, "test password 1").await
+}
+
+/// Registers `username` with `password` and returns its login token.
+pub async fn register_and_login_as(rce: &Rce, username: &str, password: &str) -> String {
+    let credentials = serde_json::json!({"username": username, "password": password});
+    let (status, reply) = post_json(&rce.url("/api/v1/auth/register"), &credentials).await;
+    assert_eq!(status, 201, "register answered {reply}\n{}", rce.log());
+    login(rce, &credentials).await
+}
+
+/// Submits a job as the default user and returns its id.
 pub async fn submit(rce: &Rce, body: Value) -> String {
-    let (status, reply) = post_json(&rce.url("/api/v1/submissions"), &body).await;
+    submit_as(rce, &rce.token().await, body).await
+}
+
+/// Submits a job as the holder of `token` and returns its id.
+pub async fn submit_as(rce: &Rce, token: &str, body: Value) -> String {
+    let (status, reply) = post_json_as(token, &rce.url("/api/v1/submissions"), &body).await;
     assert_eq!(status, 202, "submit answered {reply}\n{}", rce.log());
     reply["id"].as_str().expect("id").to_string()
 }
 
-/// Polls a submission until it is completed (or panics after `within`).
+/// The default user's submission `id` as the API shows it (status, body).
+pub async fn get_submission(rce: &Rce, id: &str) -> (u16, Value) {
+    get_json_as(
+        &rce.token().await,
+        &rce.url(&format!("/api/v1/submissions/{id}")),
+    )
+    .await
+}
+
+/// Polls the default user's submission until it is completed (or panics
+/// after `within`).
 pub async fn wait_completed(rce: &Rce, id: &str, within: Duration) -> Value {
     let started = Instant::now();
     loop {
-        let (status, submission) = get_json(&rce.url(&format!("/api/v1/submissions/{id}"))).await;
+        let (status, submission) = get_submission(rce, id).await;
         assert_eq!(status, 200, "{submission}");
         if submission["status"] == "completed" {
             return submission;
@@ -313,8 +433,8 @@ impl WsClient {
     /// Connects as `user` (token in the query) and waits for `ready`, after
     /// which no event of the user is missed.
     pub async fn connect_as(rce: &Rce, user: &str) -> WsClient {
-        let mut ws =
-            WsClient::connect(&rce.ws_url(&format!("/api/v1/ws?token={}", dev_token(user)))).await;
+        let token = user_token(rce, user).await;
+        let mut ws = WsClient::connect(&rce.ws_url(&format!("/api/v1/ws?token={token}"))).await;
         let ready = ws.next_event(Duration::from_secs(10)).await;
         assert_eq!(
             ready.as_ref().map(|r| r["type"].clone()),
@@ -359,9 +479,16 @@ impl WsClient {
     }
 }
 
-/// A token that authenticates as `user` (until accounts exist: `dev:<user>`).
-pub fn dev_token(user: &str) -> String {
-    format!("dev:{user}")
+/// A login token of the account `user` on `rce` (registered on first use;
+/// `anonymous` is the instance's default user, who owns `submit`'s jobs).
+pub async fn user_token(rce: &Rce, user: &str) -> String {
+    if user == "anonymous" {
+        return rce.token().await;
+    }
+    let credentials = serde_json::json!({"username": user, "password": "test password 1"});
+    let (status, reply) = post_json(&rce.url("/api/v1/auth/register"), &credentials).await;
+    assert!(status == 201 || status == 409, "register answered {status} {reply}\n{}", rce.log());
+    login(rce, &credentials).await
 }
 
 /// Containers (running or not) carrying this test's prefix label.

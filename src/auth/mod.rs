@@ -1,0 +1,13 @@
+mod accounts;
+mod api_key;
+mod error;
+mod password;
+mod settings;
+mod token;
+
+pub use accounts::{Accounts, CreatedKey, Identity};
+pub use api_key::{hash_secret, KEY_PREFIX};
+pub use error::AuthError;
+pub use password::PasswordHasher;
+pub use settings::{AuthSettings, DEV_SECRET, MIN_SECRET_BYTES};
+pub use token::{Claims, TokenIssuer};

@@ -1,0 +1,211 @@
+//! The process's one Prometheus registry and every metric in it. Other
+//! modules record through the small functions here (WorkerPool: verdicts,
+//! execution time, running containers; the HTTP middleware: latency by
+//! route; the API: submissions and quota refusals); `/metrics` renders the
+//! registry in the text exposition format, after reading the queue's state
+//! (XINFO GROUPS on the job stream) at scrape time, so those gauges are
+//! never stale. A process-wide static, like any Prometheus registry: metrics
+//! are recorded from actors, handlers and middleware alike, and none of them
+//! is a core flow that should pass it around. In a split deployment each
+//! process exposes what it records; the worker-side series appear on a
+//! process that also serves HTTP (`--role all`).
+
+use prometheus::{
+    exponential_buckets, Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
+};
+use std::sync::LazyLock;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MetricsError {
+    #[error("registering metric: {0}")]
+    Register(#[from] prometheus::Error),
+    #[error("encoding metrics: {0}")]
+    Encode(String),
+}
+
+struct Metrics {
+    registry: Registry,
+    jobs_submitted: IntCounterVec,
+    jobs_finished: IntCounterVec,
+    job_execution_seconds: HistogramVec,
+    running_containers: IntGauge,
+    http_request_seconds: HistogramVec,
+    quota_refusals: IntCounterVec,
+    queue: IntGaugeVec,
+}
+
+impl Metrics {
+    fn new() -> Result<Metrics, MetricsError> {
+        let registry = Registry::new_custom(Some("rce".into()), None)?;
+        let jobs_submitted = IntCounterVec::new(
+            Opts::new("jobs_submitted_total", "Submissions accepted, by language"),
+            &["language"],
+        )?;
+        let jobs_finished = IntCounterVec::new(
+            Opts::new(
+                "jobs_finished_total",
+                "Jobs finished on this worker, by language and verdict",
+            ),
+            &["language", "verdict"],
+        )?;
+        let job_execution_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "job_execution_seconds",
+                "Wall time of the user program, by language",
+            )
+            .buckets(exponential_buckets(0.01, 2.0, 14)?),
+            &["language"],
+        )?;
+        let running_containers = IntGauge::new(
+            "running_containers",
+            "Sandbox containers running on this worker",
+        )?;
+        let http_request_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "HTTP request latency, by route pattern",
+            )
+            .buckets(exponential_buckets(0.001, 2.5, 12)?),
+            &["method", "route", "status"],
+        )?;
+        let quota_refusals = IntCounterVec::new(
+            Opts::new(
+                "quota_refusals_total",
+                "Requests refused with 429, by reason",
+            ),
+            &["reason"],
+        )?;
+        let queue = IntGaugeVec::new(
+            Opts::new("queue_entries", "Job stream state at scrape time: length, pending (delivered, unacked), lag (not yet delivered)"),
+            &["state"],
+        )?;
+        registry.register(Box::new(jobs_submitted.clone()))?;
+        registry.register(Box::new(jobs_finished.clone()))?;
+        registry.register(Box::new(job_execution_seconds.clone()))?;
+        registry.register(Box::new(running_containers.clone()))?;
+        registry.register(Box::new(http_request_seconds.clone()))?;
+        registry.register(Box::new(quota_refusals.clone()))?;
+        registry.register(Box::new(queue.clone()))?;
+        Ok(Metrics {
+            registry,
+            jobs_submitted,
+            jobs_finished,
+            job_execution_seconds,
+            running_containers,
+            http_request_seconds,
+            quota_refusals,
+            queue,
+        })
+    }
+}
+
+static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
+    // unwrap: the metric names and buckets above are constants; registering
+    // them fails only on a duplicate name, which the unit test below pins.
+    Metrics::new().expect("metrics register")
+});
+
+/// A submission was accepted.
+pub fn job_submitted(language: &str) {
+    METRICS.jobs_submitted.with_label_values(&[language]).inc();
+}
+
+/// A job finished with `verdict` (snake_case, as in the API) after `wall`.
+pub fn job_finished(language: &str, verdict: &str, wall: Duration) {
+    METRICS
+        .jobs_finished
+        .with_label_values(&[language, verdict])
+        .inc();
+    METRICS
+        .job_execution_seconds
+        .with_label_values(&[language])
+        .observe(wall.as_secs_f64());
+}
+
+/// The number of containers this worker runs now.
+pub fn set_running_containers(count: usize) {
+    METRICS
+        .running_containers
+        .set(i64::try_from(count).unwrap_or(i64::MAX));
+}
+
+/// One HTTP request: `route` is the matched pattern (`/api/v1/submissions/{id}`),
+/// never the raw path, so the label set stays bounded.
+pub fn http_request(method: &str, route: &str, status: u16, elapsed: Duration) {
+    METRICS
+        .http_request_seconds
+        .with_label_values(&[method, route, &status.to_string()])
+        .observe(elapsed.as_secs_f64());
+}
+
+/// A request was refused by a quota (`reason` is its error code).
+pub fn quota_refused(reason: &str) {
+    METRICS.quota_refusals.with_label_values(&[reason]).inc();
+}
+
+/// The job stream's state, read at scrape time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct QueueState {
+    pub length: u64,
+    pub pending: u64,
+    pub lag: u64,
+}
+
+/// The registry in Prometheus' text format, with the queue gauges set to
+/// `queue` first (left out when Redis could not be read).
+pub fn render(queue: Option<QueueState>) -> Result<String, MetricsError> {
+    match queue {
+        Some(state) => {
+            for (label, value) in [
+                ("length", state.length),
+                ("pending", state.pending),
+                ("lag", state.lag),
+            ] {
+                METRICS
+                    .queue
+                    .with_label_values(&[label])
+                    .set(i64::try_from(value).unwrap_or(i64::MAX));
+            }
+        }
+        None => METRICS.queue.reset(),
+    }
+    let mut out = Vec::new();
+    TextEncoder::new()
+        .encode(&METRICS.registry.gather(), &mut out)
+        .map_err(|e| MetricsError::Encode(e.to_string()))?;
+    String::from_utf8(out).map_err(|e| MetricsError::Encode(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every metric registers (no duplicate names) and recorded values show
+    /// up in the text format with the `rce_` namespace.
+    #[test]
+    fn records_render_as_text() {
+        job_submitted("python");
+        job_finished("python", "ok", Duration::from_millis(20));
+        http_request("GET", "/api/v1/languages", 200, Duration::from_millis(3));
+        set_running_containers(2);
+        let text = render(Some(QueueState {
+            length: 5,
+            pending: 1,
+            lag: 4,
+        }))
+        .unwrap();
+        assert!(
+            text.contains(r#"rce_jobs_finished_total{language="python",verdict="ok"}"#),
+            "{text}"
+        );
+        assert!(text.contains("rce_job_execution_seconds_bucket"), "{text}");
+        assert!(
+            text.contains(r#"rce_queue_entries{state="lag"} 4"#),
+            "{text}"
+        );
+        assert!(text.contains("rce_running_containers 2"), "{text}");
+        assert!(text.contains(r#"route="/api/v1/languages""#), "{text}");
+    }
+}

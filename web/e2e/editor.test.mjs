@@ -9,9 +9,10 @@ import { after, before, describe, test } from "node:test";
 import {
   Server,
   chooseLanguage,
-  editorText,
+  expectEditorText,
   launchBrowser,
   openPage,
+  runAndWait,
   output,
   screenshot,
   setCode,
@@ -163,9 +164,9 @@ describe("rce web editor", { concurrency: false }, () => {
     await p.reload();
     await waitForEditor(p);
     assert.equal(await p.getByLabel("Language").inputValue(), "ruby");
-    assert.match(await editorText(p), /puts "ruby stays too"/);
+    await expectEditorText(p, /puts "ruby stays too"/);
     await chooseLanguage(p, "python");
-    assert.match(await editorText(p), /print\("kept across reloads"\)/);
+    await expectEditorText(p, /print\("kept across reloads"\)/);
     await output(p).getByText("kept across reloads").waitFor();
     await screenshot(p, "06-reload");
   });
@@ -185,7 +186,7 @@ describe("rce web editor", { concurrency: false }, () => {
     await p.getByLabel("Password").fill(password);
     await p.getByRole("button", { name: "Sign in" }).click();
     await waitForEditor(p);
-    assert.match(await editorText(p), /print\("still here"\)/);
+    await expectEditorText(p, /print\("still here"\)/);
   });
 
   /** History lists the user's runs newest first; opening one reloads its
@@ -195,8 +196,7 @@ describe("rce web editor", { concurrency: false }, () => {
     await signUp(p);
     for (const word of ["first", "second"]) {
       await setCode(p, `print("${word} run")\n`);
-      await p.getByRole("button", { name: "Run" }).click();
-      await waitFinished(p);
+      assert.equal(await runAndWait(p), "OK");
     }
     await setCode(p, "# scratch\n");
     await p.getByRole("tab", { name: "History" }).click();
@@ -206,7 +206,7 @@ describe("rce web editor", { concurrency: false }, () => {
     await screenshot(p, "07-history");
     await items.nth(1).click();
     await output(p).getByText("first run").waitFor();
-    assert.match(await editorText(p), /print\("first run"\)/);
+    await expectEditorText(p, /print\("first run"\)/);
   });
 
   /** Narrow screens stack the editor over the console and keep every control reachable. */
@@ -247,8 +247,7 @@ describe("rce web editor", { concurrency: false }, () => {
     await output(p).getByText("Reconnected; following the job again.").waitFor();
     await screenshot(p, "09-resumed-after-restart");
     await setCode(p, 'print("after the restart")\n');
-    await p.getByRole("button", { name: "Run" }).click();
-    await waitFinished(p);
+    assert.equal(await runAndWait(p), "OK");
     await output(p).getByText("after the restart").waitFor();
     await screenshot(p, "10-run-after-restart");
   });

@@ -247,8 +247,32 @@ export async function editorText(page) {
   });
 }
 
+/** Waits until the editor shows text matching `pattern` (Monaco renders asynchronously). */
+export async function expectEditorText(page, pattern, timeout = 10_000) {
+  const deadline = Date.now() + timeout;
+  let text = "";
+  while (Date.now() < deadline) {
+    text = await editorText(page);
+    if (pattern.test(text)) return text;
+    await page.waitForTimeout(100);
+  }
+  throw new Error(`the editor shows ${JSON.stringify(text)}, not ${pattern}`);
+}
+
 export function output(page) {
   return page.getByRole("log", { name: "Program output" });
+}
+
+/**
+ * Runs the editor's program and waits for its result (the console is cleared
+ * first, so an earlier result cannot be mistaken for this one).
+ */
+export async function runAndWait(page, timeout = 60_000) {
+  const clear = page.getByRole("button", { name: "Clear console" });
+  if (await clear.isEnabled()) await clear.click();
+  await page.locator(".run-status.phase-idle").waitFor();
+  await page.getByRole("button", { name: "Run" }).click();
+  return waitFinished(page, timeout);
 }
 
 /** Waits until the run status says the job finished; returns the verdict badge text. */

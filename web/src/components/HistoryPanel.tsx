@@ -2,7 +2,7 @@
 // (`next` → `before`). Opening one reloads its code and result.
 
 import { useCallback, useEffect, useState } from "react";
-import { ApiError, listSubmissions, type Language, type Submission } from "../api";
+import { ApiError, listSubmissions, sourceOf, type Language, type Submission } from "../api";
 import { relativeTime } from "../format";
 import { VerdictBadge } from "./Badges";
 
@@ -70,7 +70,10 @@ export function HistoryPanel({ languages, refreshKey, currentId, onOpen }: Props
                 onClick={() => onOpen(item.id)}
                 aria-label={`Open ${nameOf(item.language)} submission from ${relativeTime(item.created_at)}`}
               >
-                <span className="history-lang">{nameOf(item.language)}</span>
+                <span className="history-what">
+                  <span className="history-lang">{nameOf(item.language)}</span>
+                  <code className="history-snippet">{snippet(item)}</code>
+                </span>
                 {item.status === "completed" && item.result ? (
                   <VerdictBadge verdict={item.result.verdict} />
                 ) : (
@@ -94,4 +97,13 @@ export function HistoryPanel({ languages, refreshKey, currentId, onOpen }: Props
       </div>
     </section>
   );
+}
+
+/** The first meaningful line of the program, for recognising it in the list. */
+function snippet(item: Submission): string {
+  const source = sourceOf(item);
+  if (!source) return "";
+  const lines = source.split("\n").map((line) => line.trim());
+  const line = lines.find((l) => l && !/^(#|\/\/|\/\*|\*|import |#include|package |using |use )/.test(l)) ?? lines.find(Boolean) ?? "";
+  return line.length > 60 ? `${line.slice(0, 60)}…` : line;
 }

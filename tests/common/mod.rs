@@ -487,7 +487,11 @@ pub async fn user_token(rce: &Rce, user: &str) -> String {
     }
     let credentials = serde_json::json!({"username": user, "password": "test password 1"});
     let (status, reply) = post_json(&rce.url("/api/v1/auth/register"), &credentials).await;
-    assert!(status == 201 || status == 409, "register answered {status} {reply}\n{}", rce.log());
+    assert!(
+        status == 201 || status == 409,
+        "register answered {status} {reply}\n{}",
+        rce.log()
+    );
     login(rce, &credentials).await
 }
 

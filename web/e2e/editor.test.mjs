@@ -40,7 +40,7 @@ describe("rce web editor", { concurrency: false }, () => {
   after(async () => {
     for (const context of opened) await context.close().catch(() => {});
     await browser?.close();
-    await server?.stop();
+    await server?.dispose();
   });
 
   /** Register, write Python, run: stdout and stderr stream into the console

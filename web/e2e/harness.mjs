@@ -137,6 +137,14 @@ export class Server {
     this.child = null;
   }
 
+  /** Stops the server and removes its temporary directory (database, log),
+   * unless RCE_E2E_KEEP is set (to read rce.log after a failure). */
+  async dispose() {
+    await this.stop();
+    if (process.env.RCE_E2E_KEEP) console.log(`rce's files are kept in ${this.dir}`);
+    else fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+
   /**
    * A crash and a restart: SIGKILL drops every connection at once (a
    * graceful SIGTERM keeps WebSockets open for actix's shutdown timeout),

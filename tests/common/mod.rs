@@ -453,9 +453,8 @@ impl WsClient {
             let frame = tokio::time::timeout_at(deadline, self.framed.next())
                 .await
                 .ok()??;
-            match frame.ok()? {
-                ws::Frame::Close(reason) => return reason.map(|reason| u16::from(reason.code)),
-                _ => {}
+            if let ws::Frame::Close(reason) = frame.ok()? {
+                return reason.map(|reason| u16::from(reason.code));
             }
         }
     }

@@ -85,10 +85,14 @@ export class Server {
     const bin = process.env.RCE_BIN ?? path.join(repo, "target/debug/rce");
     if (!fs.existsSync(bin)) throw new Error(`no rce binary at ${bin}: build it (cargo build) or set RCE_BIN`);
     const logFd = fs.openSync(this.logPath, "a");
+    // The harness's own RCE_* switches would read as unknown config keys.
+    const inherited = Object.fromEntries(
+      Object.entries(process.env).filter(([key]) => !["RCE_BIN", "RCE_WEB_E2E", "RCE_E2E_KEEP"].includes(key)),
+    );
     const child = spawn(bin, ["serve", "--role", "all"], {
       cwd: repo,
       env: {
-        ...process.env,
+        ...inherited,
         ...serviceEnv(),
         RCE_CONFIG: path.join(this.dir, "none.toml"),
         RCE_HTTP__BIND: `127.0.0.1:${this.port}`,

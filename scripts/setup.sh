@@ -19,21 +19,22 @@ mkdir -p "$RCE_STATE"
 take_lock
 
 # ---------------------------------------------------------------- 1. packages
-log "1/5 packages: checking docker.io redis-server debootstrap docker-compose runsc"
+log "1/5 packages: checking docker.io redis-server debootstrap docker-compose chromium runsc"
 installed() { [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" = installed ]; }
 has_candidate() { local p; p="$(apt-cache policy "$1" 2>/dev/null || true)"; [[ "$p" == *"Candidate: "[0-9]* ]]; }
 updated=no
 apt_update() { if [ $updated = no ]; then log "    apt-get update"; apt-get update -qq; updated=yes; fi; }
 
 missing=()
-for p in docker.io redis-server debootstrap docker-compose; do installed "$p" || missing+=("$p"); done
+# chromium: the browser the web editor's end-to-end tests drive (web/e2e).
+for p in docker.io redis-server debootstrap docker-compose chromium; do installed "$p" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
   command -v apt-get >/dev/null || die "missing ${missing[*]} and no apt-get"
   apt_update
   log "    apt-get install -y ${missing[*]}"
   apt-get install -y -q "${missing[@]}"
 else
-  log "    docker.io redis-server debootstrap docker-compose: installed"
+  log "    docker.io redis-server debootstrap docker-compose chromium: installed"
 fi
 # runsc (gVisor) is optional: install it when Debian has it, never fail without it.
 if [ -x /usr/bin/runsc ] || installed runsc; then

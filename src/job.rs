@@ -512,6 +512,10 @@ pub struct Submission {
     #[serde(with = "time::serde::rfc3339::option")]
     pub finished_at: Option<OffsetDateTime>,
     pub result: Option<JobResult>,
+    /// What was run (a single `source` is one file, named by the language),
+    /// so a client can reopen it: the web editor's history.
+    #[serde(default)]
+    pub files: Vec<FileInput>,
 }
 
 #[cfg(test)]

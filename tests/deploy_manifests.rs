@@ -16,16 +16,6 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-/// Keys the manifests set for work that is not on this branch yet; they are
-/// reported (not failed) until the code has them.
-const PENDING_KEYS: &[(&str, &str)] = &[
-    (
-        "RCE_STORE__MONGODB_URL",
-        "the MongoDB store backend, issue #5",
-    ),
-    ("RCE_AUTH__JWT_SECRET", "accounts and JWT signing, issue #5"),
-];
-
 /// Environment variables that are not rce settings but are read by rce's
 /// libraries.
 const OTHER_VARIABLES: &[&str] = &["DOCKER_HOST"];
@@ -160,16 +150,10 @@ fn role(container: &Value) -> String {
 
 /// Checks that every key of `env` is an rce settings key (or a known other
 /// variable) with a value of the right type, each key on its own and all
-/// together; returns the pending keys it skipped.
-fn assert_settings_keys(env: &BTreeMap<String, String>, place: &str) -> BTreeSet<String> {
-    let mut pending = BTreeSet::new();
+/// together.
+fn assert_settings_keys(env: &BTreeMap<String, String>, place: &str) {
     let mut settings = Vec::new();
     for (key, value) in env {
-        if let Some((_, why)) = PENDING_KEYS.iter().find(|(k, _)| k == key) {
-            eprintln!("{place}: {key} is not a settings key yet ({why}); not checked");
-            pending.insert(key.clone());
-            continue;
-        }
         if !key.starts_with("RCE_") {
             assert!(
                 OTHER_VARIABLES.contains(&key.as_str()),
@@ -185,7 +169,6 @@ fn assert_settings_keys(env: &BTreeMap<String, String>, place: &str) -> BTreeSet
     if let Err(error) = Settings::from_env(settings) {
         panic!("{place}: the settings together do not load: {error}");
     }
-    pending
 }
 
 /// Every manifest parses, names its kind and object, lives in the `rce`
@@ -260,7 +243,6 @@ fn every_manifest_parses_and_kustomizations_are_complete() {
 #[test]
 fn env_keys_are_real_settings_keys() {
     let docs = manifests();
-    let mut pending = BTreeSet::new();
     for deployment in of_kind(&docs, "Deployment") {
         for container in containers(deployment) {
             let env = container_env(&docs, &container);
@@ -269,7 +251,7 @@ fn env_keys_are_real_settings_keys() {
                 deployment.name(),
                 container["name"]
             );
-            pending.extend(assert_settings_keys(&env, &place));
+            assert_settings_keys(&env, &place);
         }
     }
     let compose = compose();
@@ -279,21 +261,11 @@ fn env_keys_are_real_settings_keys() {
             !env.is_empty(),
             "compose service {service} has no environment"
         );
-        pending.extend(assert_settings_keys(
-            &env,
-            &format!("compose.yml {service}"),
-        ));
+        assert_settings_keys(&env, &format!("compose.yml {service}"));
     }
     let dockerfile_env = dockerfile_env();
     assert!(!dockerfile_env.is_empty());
-    pending.extend(assert_settings_keys(&dockerfile_env, "Dockerfile ENV"));
-    // The list of pending keys must not hide keys nobody uses.
-    for (key, _) in PENDING_KEYS {
-        assert!(
-            pending.contains(*key),
-            "{key} is listed as pending but set nowhere"
-        );
-    }
+    assert_settings_keys(&dockerfile_env, "Dockerfile ENV");
 }
 
 /// `ENV` of the Dockerfile's runtime stage, as key/value pairs.
@@ -619,10 +591,24 @@ fn compose_file_validates() {
             .args(args)
             .current_dir(&repo)
             .env("DOCKER_GID", "999")
+            .env("RCE_JWT_SECRET", "0123456789abcdef0123456789abcdef")
             .output()
             .expect("running compose");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(output.status.success(), "{program} config: {stderr}");
+        // Without a signing secret the file refuses to resolve: a production
+        // deployment never starts on a default secret.
+        let unset = std::process::Command::new(program)
+            .args(args)
+            .current_dir(&repo)
+            .env("DOCKER_GID", "999")
+            .env_remove("RCE_JWT_SECRET")
+            .output()
+            .expect("running compose");
+        assert!(
+            !unset.status.success(),
+            "{program} config accepted compose.yml without RCE_JWT_SECRET"
+        );
         eprintln!("compose.yml validated by `{program} {}`", args.join(" "));
         return;
     }

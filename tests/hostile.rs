@@ -82,7 +82,7 @@ async fn run_hostile(rce: &Rce, runtime: Runtime, body: Value) -> Value {
         let (status, health) = get_json(&rce.url("/healthz")).await;
         slowest = slowest.max(asked.elapsed());
         assert_eq!(status, 200, "health during the job: {health}");
-        let (_, submission) = get_json(&rce.url(&format!("/api/v1/submissions/{id}"))).await;
+        let (_, submission) = get_submission(rce, &id).await;
         if submission["status"] == "completed" {
             break submission;
         }

@@ -63,7 +63,7 @@ async fn pending_count(url: &str, prefix: &str) -> usize {
 async fn wait_running(rce: &Rce, id: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let (_, submission) = get_json(&rce.url(&format!("/api/v1/submissions/{id}"))).await;
+        let (_, submission) = get_submission(rce, id).await;
         if submission["status"] == "running" {
             return;
         }

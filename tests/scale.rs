@@ -5,8 +5,9 @@
 //! wait and falls back to zero; and a fourth worker started in the middle of
 //! the second half drains it faster than three drained the first.
 //!
-//! The lag is read from Redis (`XINFO GROUPS`, the number KEDA scales on)
-//! until `/metrics` exists on main. Jobs sleep a second so execution
+//! The lag and pending counts are read from an API process's `/metrics`
+//! (`rce_queue_entries{state="lag"|"pending"}`, taken from `XINFO GROUPS`
+//! at scrape time: the number KEDA scales on). Jobs sleep a second so execution
 //! slots, not the two shared cores of the test machine, bound the drain
 //! rate: that is what adding a worker changes.
 
@@ -45,45 +46,33 @@ fn worker_env() -> Vec<(String, String)> {
     .collect()
 }
 
-fn redis_url() -> String {
-    service_env()
-        .get("RCE_REDIS__URL")
-        .cloned()
-        .unwrap_or_else(|| "redis://127.0.0.1:6379/".into())
+/// One sample of `rce_queue_entries{state="…"}` from `metrics` text.
+fn queue_entries(metrics: &str, state: &str) -> Option<i64> {
+    let name = format!("rce_queue_entries{{state=\"{state}\"}} ");
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(name.as_str()))
+        .and_then(|value| value.trim().parse::<f64>().ok())
+        .map(|value| value as i64)
 }
 
 /// The `workers` group's lag (entries not yet delivered) and pending count
-/// (delivered, not yet acked).
-async fn group_state(
-    conn: &mut redis::aio::MultiplexedConnection,
-    prefix: &str,
-) -> Option<(i64, i64)> {
-    let groups: Vec<HashMap<String, redis::Value>> = redis::cmd("XINFO")
-        .arg("GROUPS")
-        .arg(format!("{prefix}:jobs"))
-        .query_async(conn)
-        .await
-        .ok()?;
-    let group = groups.into_iter().find(
-        |g| matches!(g.get("name"), Some(redis::Value::BulkString(name)) if name == b"workers"),
-    )?;
-    let number = |key: &str| match group.get(key) {
-        Some(redis::Value::Int(n)) => Some(*n),
-        _ => None,
-    };
-    Some((number("lag")?, number("pending")?))
+/// (delivered, not yet acked), as the API at `base` reports them.
+async fn group_state(base: &str) -> Option<(i64, i64)> {
+    let mut response = client().get(format!("{base}/metrics")).send().await.ok()?;
+    let body = response.body().limit(1 << 20).await.ok()?;
+    let text = String::from_utf8_lossy(&body);
+    Some((
+        queue_entries(&text, "lag")?,
+        queue_entries(&text, "pending")?,
+    ))
 }
 
 /// Samples the group every 100 ms into `samples` as (seconds, lag, pending).
-fn sample_lag(prefix: String, samples: Arc<Mutex<Vec<(f64, i64, i64)>>>, started: Instant) {
+fn sample_lag(base: String, samples: Arc<Mutex<Vec<(f64, i64, i64)>>>, started: Instant) {
     actix_rt::spawn(async move {
-        let mut conn = redis::Client::open(redis_url())
-            .unwrap()
-            .get_multiplexed_async_connection()
-            .await
-            .unwrap();
         loop {
-            if let Some((lag, pending)) = group_state(&mut conn, &prefix).await {
+            if let Some((lag, pending)) = group_state(&base).await {
                 samples
                     .lock()
                     .unwrap()
@@ -118,14 +107,10 @@ async fn submit_batch(apis: [&Rce; 2], range: std::ops::Range<usize>) -> Vec<(us
 
 /// Waits until the group has nothing waiting and nothing unacked (every
 /// result stored); returns the time since `since`.
-async fn drained(prefix: &str, since: Instant) -> Duration {
-    let mut conn = redis::Client::open(redis_url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+async fn drained(api: &Rce, since: Instant) -> Duration {
+    let base = api.url("");
     loop {
-        if let Some((0, 0)) = group_state(&mut conn, prefix).await {
+        if let Some((0, 0)) = group_state(&base).await {
             return since.elapsed();
         }
         assert!(
@@ -184,7 +169,7 @@ async fn two_apis_and_more_workers_drain_300_jobs() {
     );
     let clock = Instant::now();
     let samples = Arc::new(Mutex::new(Vec::new()));
-    sample_lag(api_a.prefix.clone(), samples.clone(), clock);
+    sample_lag(api_b.url(""), samples.clone(), clock);
     // The sessions subscribe asynchronously; give the bridges a moment.
     tokio::time::sleep(Duration::from_millis(500)).await;
 
@@ -192,7 +177,7 @@ async fn two_apis_and_more_workers_drain_300_jobs() {
     let first_start = Instant::now();
     let t0 = clock.elapsed().as_secs_f64();
     let mut ids = submit_batch([&api_a, &api_b], 0..BATCH).await;
-    let three = drained(&api_a.prefix, first_start).await;
+    let three = drained(&api_a, first_start).await;
     let t1 = clock.elapsed().as_secs_f64();
 
     // Second half: a fourth worker joins while the queue is full.
@@ -200,7 +185,7 @@ async fn two_apis_and_more_workers_drain_300_jobs() {
     ids.extend(submit_batch([&api_a, &api_b], BATCH..2 * BATCH).await);
     tokio::time::sleep(Duration::from_secs(1)).await;
     workers.push(start_worker(&api_a, worker_env()));
-    let four = drained(&api_a.prefix, second_start).await;
+    let four = drained(&api_a, second_start).await;
     let t2 = clock.elapsed().as_secs_f64();
 
     eprintln!(

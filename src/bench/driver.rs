@@ -84,6 +84,10 @@ fn start_server(options: &BenchOptions) -> Result<Server, BenchError> {
         .env("RCE_STORE__SQLITE_PATH", dir.join("rce.db"))
         .env("RCE_WORKER__CONCURRENCY", options.concurrency.to_string())
         .env("RCE_LOG__LEVEL", "warn")
+        // One benchmark user submits thousands of jobs a second: the
+        // per-user quotas (0 = off) would measure themselves, not the pipeline.
+        .env("RCE_QUOTA__SUBMISSIONS_PER_MINUTE", "0")
+        .env("RCE_QUOTA__MAX_ACTIVE_JOBS", "0")
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     for (key, value) in &options.env {

@@ -6,6 +6,7 @@ mod languages;
 mod openapi;
 mod server;
 mod settings;
+mod static_files;
 mod submissions;
 mod ws;
 

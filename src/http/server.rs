@@ -6,7 +6,7 @@
 
 use super::errors::{json_error, method_not_allowed, no_route, path_error, query_error};
 use super::settings::HttpSettings;
-use super::{accounts, health, languages, openapi, submissions, ws};
+use super::{accounts, health, languages, openapi, static_files, submissions, ws};
 use crate::actors::session::WsSettings;
 use crate::actors::PubSubBridge;
 use crate::auth::Accounts;
@@ -84,6 +84,7 @@ pub fn configure(state: web::Data<ApiState>) -> impl FnOnce(&mut web::ServiceCon
                     .service(resource("/ws").route(web::get().to(ws::connect)))
                     .default_service(web::to(no_route)),
             )
-            .default_service(web::to(no_route));
+            // After every API route: the web editor, else the JSON 404.
+            .default_service(web::to(static_files::serve));
     }
 }

@@ -2,6 +2,7 @@
 //! caps on what a client may send.
 
 use serde::Deserialize;
+use std::path::PathBuf;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -18,6 +19,9 @@ pub struct HttpSettings {
     pub max_ws_message_bytes: usize,
     /// Longest `?wait=true` holds a request before answering 202.
     pub max_wait_ms: u64,
+    /// The browser editor's build (`web/dist`, made by `make web`), served
+    /// at `/`; relative paths are from the working directory.
+    pub web_dir: PathBuf,
 }
 
 impl Default for HttpSettings {
@@ -28,6 +32,7 @@ impl Default for HttpSettings {
             max_body_bytes: 8 * 1024 * 1024,
             max_ws_message_bytes: 8 * 1024 * 1024,
             max_wait_ms: 60_000,
+            web_dir: PathBuf::from("web/dist"),
         }
     }
 }

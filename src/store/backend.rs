@@ -4,7 +4,7 @@
 //! StoreActor is the only caller in the service; the shared backend test
 //! suite (`tests/store.rs`) is the other.
 
-use crate::job::{Job, JobId, JobResult, JobStatus, Submission};
+use crate::job::{FileInput, Job, JobId, JobResult, JobStatus, Submission};
 use async_trait::async_trait;
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -106,6 +106,15 @@ impl StoredJob {
             created_at: self.job.created_at,
             finished_at: self.finished_at,
             result: self.result.clone(),
+            files: self
+                .job
+                .files
+                .iter()
+                .map(|f| FileInput {
+                    name: f.name.clone(),
+                    content: f.content.clone(),
+                })
+                .collect(),
         }
     }
 }

@@ -45,7 +45,7 @@ run: setup web
 	. .rce/env && exec ./target/release/rce serve
 
 test: setup web
-	. .rce/env && RCE_WEB_E2E=require cargo test --workspace -- --test-threads=$(TEST_THREADS)
+	. .rce/env && WEB_E2E=require cargo test --workspace -- --test-threads=$(TEST_THREADS)
 
 bench: setup
 	cargo build --release --bin rce --bin rce-bench

@@ -4,7 +4,7 @@
 //! The suite starts and restarts rce itself (the reconnect test needs a
 //! server that comes back on the same port). It needs the web build and its
 //! node_modules (`make web`) and Chromium (`make setup`): `make test` does
-//! both and sets `RCE_WEB_E2E=require`, so there a missing piece fails;
+//! both and sets `WEB_E2E=require`, so there a missing piece fails;
 //! a plain `cargo test` without them prints why and skips.
 
 mod common;
@@ -48,7 +48,7 @@ fn browser_editor_end_to_end() {
     let missing = missing(&repo);
     if !missing.is_empty() {
         let message = format!("web e2e: missing {}", missing.join(", "));
-        if std::env::var("RCE_WEB_E2E").as_deref() == Ok("require") {
+        if std::env::var("WEB_E2E").as_deref() == Ok("require") {
             panic!("{message}");
         }
         eprintln!("SKIPPED {message}; `make test` builds and installs them");

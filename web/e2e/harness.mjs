@@ -87,7 +87,7 @@ export class Server {
     const logFd = fs.openSync(this.logPath, "a");
     // The harness's own RCE_* switches would read as unknown config keys.
     const inherited = Object.fromEntries(
-      Object.entries(process.env).filter(([key]) => !["RCE_BIN", "RCE_WEB_E2E", "RCE_E2E_KEEP"].includes(key)),
+      Object.entries(process.env).filter(([key]) => key !== "RCE_BIN"),
     );
     const child = spawn(bin, ["serve", "--role", "all"], {
       cwd: repo,
@@ -142,10 +142,10 @@ export class Server {
   }
 
   /** Stops the server and removes its temporary directory (database, log),
-   * unless RCE_E2E_KEEP is set (to read rce.log after a failure). */
+   * unless WEB_E2E_KEEP is set (to read rce.log after a failure). */
   async dispose() {
     await this.stop();
-    if (process.env.RCE_E2E_KEEP) console.log(`rce's files are kept in ${this.dir}`);
+    if (process.env.WEB_E2E_KEEP) console.log(`rce's files are kept in ${this.dir}`);
     else fs.rmSync(this.dir, { recursive: true, force: true });
   }
 

@@ -48,12 +48,7 @@ impl PasswordHasher {
     /// Hashes `password` with a fresh random salt; returns the PHC string.
     pub async fn hash(&self, password: String) -> Result<String, AuthError> {
         let params = self.params.clone();
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| AuthError::Hash(e.to_string()))?;
-        tokio::task::spawn_blocking(move || {
+        self.on_blocking_pool(move || {
             let mut salt = [0u8; 16];
             getrandom::fill(&mut salt).map_err(|e| AuthError::Hash(format!("random salt: {e}")))?;
             let salt = SaltString::encode_b64(&salt).map_err(|e| AuthError::Hash(e.to_string()))?;
@@ -63,18 +58,12 @@ impl PasswordHasher {
                 .map_err(|e| AuthError::Hash(e.to_string()))
         })
         .await
-        .map_err(|e| AuthError::Hash(e.to_string()))?
     }
 
     /// Whether `password` matches the PHC string `hash` (with the cost
     /// parameters recorded in it).
     pub async fn verify(&self, password: String, hash: String) -> Result<bool, AuthError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| AuthError::Hash(e.to_string()))?;
-        tokio::task::spawn_blocking(move || {
+        self.on_blocking_pool(move || {
             let parsed = PasswordHash::new(&hash)
                 .map_err(|e| AuthError::Hash(format!("stored hash: {e}")))?;
             Ok(Argon2::default()
@@ -82,7 +71,23 @@ impl PasswordHasher {
                 .is_ok())
         })
         .await
-        .map_err(|e| AuthError::Hash(e.to_string()))?
+    }
+
+    /// Runs `work` (a hash or a verification: slow and memory-hungry by
+    /// design) on the blocking pool, no more of them at once than the
+    /// permits allow.
+    async fn on_blocking_pool<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T, AuthError> + Send + 'static,
+    ) -> Result<T, AuthError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| AuthError::Hash(e.to_string()))?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| AuthError::Hash(e.to_string()))?
     }
 
     /// Spends the time of one verification without a user (see `decoy`).

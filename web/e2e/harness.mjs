@@ -85,7 +85,7 @@ export class Server {
     const bin = process.env.RCE_BIN ?? path.join(repo, "target/debug/rce");
     if (!fs.existsSync(bin)) throw new Error(`no rce binary at ${bin}: build it (cargo build) or set RCE_BIN`);
     const logFd = fs.openSync(this.logPath, "a");
-    // The harness's own RCE_* switches would read as unknown config keys.
+    // RCE_BIN is the harness's, not a setting: rce would refuse it as an unknown key.
     const inherited = Object.fromEntries(
       Object.entries(process.env).filter(([key]) => key !== "RCE_BIN"),
     );

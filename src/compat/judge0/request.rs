@@ -416,31 +416,11 @@ pub fn parse(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::job::Limits;
     use serde_json::json;
 
+    /// The bounds a server with default settings applies.
     fn bounds() -> SubmissionBounds {
-        let limits = Limits {
-            time_ms: 5000,
-            wall_ms: 10_000,
-            memory_mb: 256,
-            pids: 64,
-            output_kb: 1024,
-        };
-        SubmissionBounds {
-            default_limits: limits,
-            max_limits: Limits {
-                time_ms: 30_000,
-                wall_ms: 60_000,
-                memory_mb: 2048,
-                pids: 256,
-                output_kb: 16_384,
-            },
-            max_source_bytes: 1 << 20,
-            max_stdin_bytes: 1 << 20,
-            max_args: 64,
-            max_tests: 64,
-        }
+        crate::sandbox::SandboxSettings::default().bounds()
     }
 
     fn parse_plain(body: &Value) -> Result<Parsed, FieldErrors> {

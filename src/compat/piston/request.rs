@@ -227,7 +227,6 @@ pub fn parse(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::job::Limits;
 
     fn languages() -> Languages {
         Languages::parse(
@@ -236,28 +235,9 @@ mod tests {
         .unwrap()
     }
 
+    /// The bounds a server with default settings applies.
     fn bounds() -> SubmissionBounds {
-        let limits = Limits {
-            time_ms: 5000,
-            wall_ms: 10_000,
-            memory_mb: 256,
-            pids: 64,
-            output_kb: 1024,
-        };
-        SubmissionBounds {
-            default_limits: limits,
-            max_limits: Limits {
-                time_ms: 30_000,
-                wall_ms: 60_000,
-                memory_mb: 2048,
-                pids: 256,
-                output_kb: 16_384,
-            },
-            max_source_bytes: 1 << 20,
-            max_stdin_bytes: 1 << 20,
-            max_args: 64,
-            max_tests: 64,
-        }
+        crate::sandbox::SandboxSettings::default().bounds()
     }
 
     /// piston-client's body (JSON sent as text/plain, nameless file, -1

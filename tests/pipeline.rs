@@ -7,7 +7,7 @@
 mod common;
 
 use common::*;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
@@ -72,6 +72,17 @@ async fn wait_running(rce: &Rce, id: &str) {
     }
 }
 
+/// How long a completed submission took from its creation to its result,
+/// by the server's own timestamps.
+fn submit_to_finish(submission: &Value) -> time::Duration {
+    let at = |field: &str| {
+        let text = submission[field].as_str().expect("a timestamp");
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+            .expect("an RFC 3339 timestamp")
+    };
+    at("finished_at") - at("created_at")
+}
+
 fn kill(child: &Child, signal: &str) {
     Command::new("kill")
         .args([signal, &child.id().to_string()])
@@ -100,6 +111,7 @@ async fn sigkill_of_one_worker_loses_nothing() {
     kill(&workers[0], "-KILL");
     workers[0].wait().unwrap();
     let started = Instant::now();
+    let mut longest = time::Duration::ZERO;
     for (i, id) in ids.iter().enumerate() {
         let submission = wait_completed(&rce, id, Duration::from_secs(240)).await;
         assert_eq!(submission["result"]["verdict"], "ok", "{submission}");
@@ -108,9 +120,10 @@ async fn sigkill_of_one_worker_loses_nothing() {
             format!("{i}\n"),
             "{submission}"
         );
+        longest = longest.max(submit_to_finish(&submission));
     }
     eprintln!(
-        "all 60 jobs completed {:?} after the kill",
+        "all 60 jobs completed {:?} after the kill; the longest submit→finished was {longest}",
         started.elapsed()
     );
     assert_eq!(pending_count(&redis_url(), &rce.prefix).await, 0);

@@ -8,10 +8,19 @@ use std::path::Path;
 pub struct Report {
     pub floor: Summary,
     pub floor_docker_cpu_ms: f64,
+    /// The whole machine's CPU per bare container (run one at a time).
+    pub floor_machine_cpu_ms: f64,
+    /// Bare containers per second with 8 in flight (the engine alone).
+    pub floor_throughput_8: f64,
+    /// Submit→finished, one job at a time, paced (see `LATENCY_PACE`).
     pub latency: Vec<(String, Summary)>,
+    /// Python hello world back to back, unpaced.
+    pub back_to_back: Summary,
     pub throughput: Vec<(usize, f64)>,
     pub rce_cpu_per_job_ms: f64,
     pub docker_cpu_per_job_ms: f64,
+    /// The whole machine's CPU per job through rce at concurrency 8.
+    pub machine_cpu_per_job_ms: f64,
     pub ingest_per_second: f64,
     pub ingest_latency: Summary,
     pub ingest_rejected: usize,
@@ -21,6 +30,26 @@ pub struct Report {
 }
 
 impl Report {
+    /// Jobs per second the machine's cores allow if every job cost what a
+    /// bare container costs in CPU (the yardstick: floor CPU per job
+    /// against the cores; 0 when unmeasured).
+    pub fn cpu_bound_rate(&self) -> f64 {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        if self.floor_machine_cpu_ms > 0.0 {
+            cores * 1000.0 / self.floor_machine_cpu_ms
+        } else {
+            0.0
+        }
+    }
+
+    /// rce's throughput with 8 jobs in flight.
+    pub fn throughput_8(&self) -> f64 {
+        self.throughput
+            .iter()
+            .find(|(c, _)| *c == 8)
+            .map_or(0.0, |(_, r)| *r)
+    }
+
     pub fn write(&self, path: &Path) -> std::io::Result<()> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;

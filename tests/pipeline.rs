@@ -123,8 +123,9 @@ async fn sigkill_of_one_worker_loses_nothing() {
         longest = longest.max(submit_to_finish(&submission));
     }
     eprintln!(
-        "all 60 jobs completed {:?} after the kill; the longest submit→finished was {longest}",
-        started.elapsed()
+        "all 60 jobs completed {:?} after the kill; the longest submit→finished was {:.2} s",
+        started.elapsed(),
+        longest.as_seconds_f64()
     );
     assert_eq!(pending_count(&redis_url(), &rce.prefix).await, 0);
     let left = containers_left(&rce.prefix, Duration::from_secs(20)).await;

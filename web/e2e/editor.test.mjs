@@ -31,6 +31,25 @@ async function page(size) {
   return session;
 }
 
+/** A test that, when it fails, leaves a screenshot of its page (FAILED-…)
+ * and prints the tail of the server's log, so a failure in CI says more
+ * than which locator timed out. */
+function it(name, body) {
+  test(name, async () => {
+    const before = opened.length;
+    try {
+      await body();
+    } catch (error) {
+      const slug = name.replace(/[^a-z0-9]+/gi, "-").toLowerCase();
+      for (const context of opened.slice(before)) {
+        for (const p of context.pages()) await screenshot(p, `FAILED-${slug}`).catch(() => {});
+      }
+      console.log(`--- the last lines of rce's log after "${name}" failed:\n${server.log()}`);
+      throw error;
+    }
+  });
+}
+
 describe("rce web editor", { concurrency: false }, () => {
   before(async () => {
     server = await Server.start();
@@ -46,7 +65,7 @@ describe("rce web editor", { concurrency: false }, () => {
   /** Register, write Python, run: stdout and stderr stream into the console
    * (told apart), the badges show verdict, exit code, CPU, wall and memory,
    * and nothing was loaded from outside the server (Monaco is bundled). */
-  test("register → write Python → run → see output", async () => {
+  it("register → write Python → run → see output", async () => {
     const { page: p, problems } = await page();
     await signUp(p);
     await setCode(p, 'import sys\nprint("hello from the browser")\nprint("to stderr", file=sys.stderr)\n');
@@ -67,11 +86,13 @@ describe("rce web editor", { concurrency: false }, () => {
 
   /** Ctrl+Enter runs; an interactive program is driven line by line from the
    * console's input line, each answer echoed, until it finishes. */
-  test("interactive input", async () => {
+  it("interactive input", async () => {
     const { page: p } = await page();
     await signUp(p);
     await setCode(p, 'name = input("Name? ")\nprint(f"Hello, {name}!")\nage = int(input("Age? "))\nprint(f"Next year: {age + 1}")\n');
     await p.keyboard.press("ControlOrMeta+Enter");
+    // It waits for input, so it stays running: the shortcut submitted it.
+    await p.getByRole("status", { name: /Run status: (Queued|Running)/ }).waitFor();
     const input = p.getByRole("textbox", { name: "Program input" });
     await output(p).getByText("Name?").waitFor();
     await input.fill("Ada");
@@ -87,7 +108,7 @@ describe("rce web editor", { concurrency: false }, () => {
   });
 
   /** An infinite loop ends with the time-limit verdict badge. */
-  test("an infinite loop shows the time-limit verdict", async () => {
+  it("an infinite loop shows the time-limit verdict", async () => {
     const { page: p } = await page();
     await signUp(p);
     await p.getByRole("checkbox", { name: "Interactive input" }).uncheck();
@@ -100,7 +121,7 @@ describe("rce web editor", { concurrency: false }, () => {
 
   /** Stop kills a running program: the verdict says it was stopped, with
    * the signal, and the output printed so far stays. */
-  test("Stop ends a running program", async () => {
+  it("Stop ends a running program", async () => {
     const { page: p } = await page();
     await signUp(p);
     await setCode(p, 'import time\nprint("working", flush=True)\nwhile True:\n    time.sleep(0.1)\n');
@@ -115,7 +136,7 @@ describe("rce web editor", { concurrency: false }, () => {
 
   /** A C program that does not compile shows the compiler's error output and
    * the compile-error verdict. */
-  test("a C compile error is shown", async () => {
+  it("a C compile error is shown", async () => {
     const { page: p } = await page();
     await signUp(p);
     await chooseLanguage(p, "c");
@@ -129,7 +150,7 @@ describe("rce web editor", { concurrency: false }, () => {
   });
 
   /** Test-case mode: two cases, one right and one wrong, give a pass/fail table. */
-  test("test cases give a pass/fail table", async () => {
+  it("test cases give a pass/fail table", async () => {
     const { page: p } = await page();
     await signUp(p);
     await setCode(p, "a, b = map(int, input().split())\nprint(a + b)\n");
@@ -153,7 +174,7 @@ describe("rce web editor", { concurrency: false }, () => {
 
   /** Code is kept per language in local storage: a reload brings back the
    * language, both programs and the last result. */
-  test("reload restores the code", async () => {
+  it("reload restores the code", async () => {
     const { page: p } = await page();
     await signUp(p);
     await setCode(p, 'print("kept across reloads")\n');
@@ -173,7 +194,7 @@ describe("rce web editor", { concurrency: false }, () => {
 
   /** Accounts: a wrong password is refused with a message; signing out and
    * in again brings back the editor with the code kept in this browser. */
-  test("sign out, wrong password, sign in again", async () => {
+  it("sign out, wrong password, sign in again", async () => {
     const { page: p } = await page();
     const { username, password } = await signUp(p);
     await setCode(p, 'print("still here")\n');
@@ -191,7 +212,7 @@ describe("rce web editor", { concurrency: false }, () => {
 
   /** History lists the user's runs newest first; opening one reloads its
    * code and result. */
-  test("history reopens a past submission", async () => {
+  it("history reopens a past submission", async () => {
     const { page: p } = await page();
     await signUp(p);
     for (const word of ["first", "second"]) {
@@ -210,7 +231,7 @@ describe("rce web editor", { concurrency: false }, () => {
   });
 
   /** Narrow screens stack the editor over the console and keep every control reachable. */
-  test("usable on a narrow screen", async () => {
+  it("usable on a narrow screen", async () => {
     const { page: p } = await page({ width: 390, height: 844 });
     await signUp(p);
     await setCode(p, 'print("small screen")\n');
@@ -231,7 +252,7 @@ describe("rce web editor", { concurrency: false }, () => {
    * page shows it is reconnecting, reconnects by itself, resumes the job
    * (watch; the new process reruns it) and shows its result, and runs the
    * next program normally. */
-  test("after the server restarts the page reconnects", async () => {
+  it("after the server restarts the page reconnects", async () => {
     const { page: p } = await page();
     await signUp(p);
     await p.getByRole("checkbox", { name: "Interactive input" }).uncheck();

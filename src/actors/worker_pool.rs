@@ -202,13 +202,23 @@ impl WorkerPool {
                 language,
                 token,
                 body,
+                epoch,
             } = refill;
             ctx.spawn(async move { prepare(&docker, body).await }.into_actor(self).map(move |prepared, pool, _| {
                 let prepared = prepared
                     .map_err(|error| tracing::warn!(language, %error, "preparing a warm container failed"))
                     .ok();
-                pool.warm.prepared(&language, token, prepared);
+                pool.warm.prepared(&language, token, epoch, prepared);
             }));
+        }
+    }
+
+    /// Starts preparing warm containers for every language whose pool is
+    /// not full.
+    fn refill_all(&mut self, ctx: &mut Context<Self>) {
+        let languages: Vec<String> = self.languages.all().iter().map(|l| l.id.clone()).collect();
+        for language in &languages {
+            self.refill(ctx, language);
         }
     }
 
@@ -227,26 +237,38 @@ impl Actor for WorkerPool {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        let languages: Vec<String> = self.languages.all().iter().map(|l| l.id.clone()).collect();
-        for language in &languages {
-            self.refill(ctx, language);
-        }
-        ctx.run_interval(Duration::from_millis(self.settings.engine_check_ms.max(100)), |pool, ctx| {
-            let (docker, engine_ok) = (pool.docker.clone(), pool.engine_ok.clone());
-            ctx.spawn(
-                async move {
-                    let answered = tokio::time::timeout(Duration::from_secs(2), docker.ping()).await.is_ok_and(|r| r.is_ok());
-                    if answered != engine_ok.swap(answered, Ordering::SeqCst) {
+        self.refill_all(ctx);
+        ctx.run_interval(
+            Duration::from_millis(self.settings.engine_check_ms.max(100)),
+            |pool, ctx| {
+                let (docker, engine_ok) = (pool.docker.clone(), pool.engine_ok.clone());
+                ctx.spawn(
+                    async move {
+                        let answered = tokio::time::timeout(Duration::from_secs(2), docker.ping())
+                            .await
+                            .is_ok_and(|r| r.is_ok());
+                        let changed = answered != engine_ok.swap(answered, Ordering::SeqCst);
+                        (answered, changed)
+                    }
+                    .into_actor(pool)
+                    .map(|(answered, changed), pool, ctx| {
+                        if !changed {
+                            return;
+                        }
                         if answered {
                             tracing::info!("the Docker engine answers again; taking jobs");
+                            pool.refill_all(ctx);
                         } else {
-                            tracing::error!("the Docker engine does not answer; taking no jobs until it does");
+                            tracing::error!(
+                                "the Docker engine does not answer; taking no jobs until it does"
+                            );
+                            // Their attach streams went with the connection.
+                            drop(pool.warm.discard_all());
                         }
-                    }
-                }
-                .into_actor(pool),
-            );
-        });
+                    }),
+                );
+            },
+        );
         ctx.run_interval(
             Duration::from_millis(self.settings.reap_interval_ms.max(1000)),
             |pool, ctx| {

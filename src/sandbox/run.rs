@@ -249,18 +249,45 @@ pub async fn run_job<F>(
     job: &Job,
     language: &Language,
     prepared: Option<Prepared>,
-    control: RunControl,
-    on_output: F,
+    mut control: RunControl,
+    mut on_output: F,
 ) -> Result<JobResult, SandboxError>
 where
     F: FnMut(OutputStream, &[u8]),
 {
-    let prepared = match prepared {
-        Some(warm) => warm,
-        None => prepare(docker, container_body(job, language, settings, labels)).await?,
-    };
+    if let Some(warm) = prepared {
+        let (id, ran) = (
+            warm.id().to_string(),
+            drive(
+                docker,
+                warm,
+                settings,
+                job,
+                language,
+                &mut control,
+                &mut on_output,
+            )
+            .await,
+        );
+        match ran {
+            // The warm container did not take the job (its stdin died, e.g.
+            // with the engine connection it was attached over): nothing ran,
+            // so the job gets a fresh container within the same attempt.
+            Err(SandboxError::SendJob(error)) => {
+                tracing::warn!(job_id = %job.id, container = %id, %error, "a warm container did not take its job; starting a fresh one");
+            }
+            other => return other,
+        }
+    }
+    let fresh = prepare(docker, container_body(job, language, settings, labels)).await?;
     drive(
-        docker, prepared, settings, job, language, control, on_output,
+        docker,
+        fresh,
+        settings,
+        job,
+        language,
+        &mut control,
+        &mut on_output,
     )
     .await
 }
@@ -279,8 +306,8 @@ async fn drive<F>(
     settings: &SandboxSettings,
     job: &Job,
     language: &Language,
-    mut control: RunControl,
-    mut on_output: F,
+    control: &mut RunControl,
+    on_output: &mut F,
 ) -> Result<JobResult, SandboxError>
 where
     F: FnMut(OutputStream, &[u8]),

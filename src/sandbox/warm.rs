@@ -7,7 +7,10 @@
 //! prepared. Warm containers carry the worker's labels and a `warm-…` job
 //! label that stays in the worker's live set, so the reaper leaves them alone
 //! while this worker lives and removes them once it is dead. Each container
-//! still serves exactly one job.
+//! still serves exactly one job. When the Docker engine stops answering, the
+//! idle containers are discarded (their attach streams died with the
+//! connection: a job sent to one would fail and burn a delivery attempt) and
+//! preparations under way are dropped when they come back.
 
 use super::container::{container_body, ContainerLabels, LABEL_WARM};
 use super::run::Prepared;
@@ -27,6 +30,9 @@ pub struct WarmPool {
     /// Job labels of every warm container this pool created and that is not
     /// yet removed (idle, preparing, or serving a job).
     tokens: HashSet<String>,
+    /// Bumped by [`WarmPool::discard_all`]: a preparation of an earlier
+    /// epoch is stale when it finishes.
+    epoch: u64,
 }
 
 /// A request to prepare one more container for `language`.
@@ -34,6 +40,8 @@ pub struct Refill {
     pub language: String,
     pub token: String,
     pub body: ContainerCreateBody,
+    /// Handed back to [`WarmPool::prepared`].
+    pub epoch: u64,
 }
 
 impl WarmPool {
@@ -78,13 +86,26 @@ impl WarmPool {
                     language: language.id.clone(),
                     token,
                     body,
+                    epoch: self.epoch,
                 }
             })
             .collect()
     }
 
-    /// A preparation finished: keep the container (or, on failure, forget it).
-    pub fn prepared(&mut self, language: &str, token: String, prepared: Option<Prepared>) {
+    /// A preparation of `epoch` finished: keep the container (or, on
+    /// failure or when the pool was discarded since, forget it; a dropped
+    /// container is removed, or reaped once the engine answers again).
+    pub fn prepared(
+        &mut self,
+        language: &str,
+        token: String,
+        epoch: u64,
+        prepared: Option<Prepared>,
+    ) {
+        if epoch != self.epoch {
+            self.tokens.remove(&token);
+            return;
+        }
         if let Some(count) = self.preparing.get_mut(language) {
             *count = count.saturating_sub(1);
         }
@@ -98,6 +119,23 @@ impl WarmPool {
                 self.tokens.remove(&token);
             }
         }
+    }
+
+    /// Gives up every idle container and every preparation under way (the
+    /// engine stopped answering), and forgets their labels so the reaper
+    /// removes whatever the dropped guards could not. Containers serving a
+    /// job are not touched.
+    pub fn discard_all(&mut self) -> Vec<Prepared> {
+        self.epoch += 1;
+        self.preparing.clear();
+        let idle = std::mem::take(&mut self.idle);
+        idle.into_values()
+            .flatten()
+            .map(|(token, prepared)| {
+                self.tokens.remove(&token);
+                prepared
+            })
+            .collect()
     }
 
     /// The container labelled `token` is gone (its job finished).
@@ -180,7 +218,7 @@ mod tests {
             pool.refills(&python(), &settings, &labels).is_empty(),
             "preparations count toward the size"
         );
-        pool.prepared("python", first[0].token.clone(), None);
+        pool.prepared("python", first[0].token.clone(), first[0].epoch, None);
         assert_eq!(
             pool.refills(&python(), &settings, &labels).len(),
             1,
@@ -190,6 +228,33 @@ mod tests {
         let mut other = python();
         other.id = "ruby".into();
         assert!(pool.refills(&other, &settings, &labels).is_empty());
+    }
+
+    /// After a discard the pool refills to its full size, and a preparation
+    /// started before it neither counts nor keeps its label when it ends.
+    #[test]
+    fn discarded_preparations_are_forgotten() {
+        let settings = SandboxSettings {
+            warm_pool_size: 2,
+            warm_languages: vec!["python".into()],
+            ..Default::default()
+        };
+        let labels = ContainerLabels {
+            worker: "w".into(),
+            prefix: "p".into(),
+        };
+        let mut pool = WarmPool::default();
+        let before = pool.refills(&python(), &settings, &labels);
+        assert!(pool.discard_all().is_empty());
+        let after = pool.refills(&python(), &settings, &labels);
+        assert_eq!(after.len(), 2, "the discarded preparations no longer count");
+        for refill in &before {
+            pool.prepared("python", refill.token.clone(), refill.epoch, None);
+        }
+        assert!(pool.refills(&python(), &settings, &labels).is_empty());
+        let tokens: HashSet<&String> = pool.tokens().collect();
+        assert!(before.iter().all(|r| !tokens.contains(&r.token)));
+        assert!(after.iter().all(|r| tokens.contains(&r.token)));
     }
 
     /// Only jobs with the default limits fit a warm container.

@@ -126,3 +126,53 @@ async fn warm_pool_serves_default_jobs_and_stays_bounded() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Idle warm containers that die behind the worker's back (killed from
+/// outside, here) do not fail the jobs that take them: each job still ends
+/// `ok`, in a fresh container, and nothing is left behind.
+#[actix_rt::test]
+async fn jobs_survive_dead_warm_containers() {
+    let mut rce = start_rce_with(RceOptions {
+        env: warm_env("2"),
+        ..Default::default()
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while warm_containers_where(&rce.prefix, &["running"]).await < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the pool never filled\n{}",
+            rce.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let docker = docker().await;
+    let filters = HashMap::from([(
+        "label",
+        vec![format!("rce.prefix={}", rce.prefix), "rce.warm".to_string()],
+    )]);
+    let options = bollard::query_parameters::ListContainersOptionsBuilder::default()
+        .filters(&filters)
+        .build();
+    for container in docker.list_containers(Some(options)).await.unwrap() {
+        let id = container.id.unwrap();
+        docker
+            .kill_container(&id, None::<bollard::query_parameters::KillContainerOptions>)
+            .await
+            .unwrap();
+    }
+    for i in 0..2 {
+        let id = submit(
+            &rce,
+            json!({"language": "python", "source": format!("print({i})")}),
+        )
+        .await;
+        let done = wait_completed(&rce, &id, Duration::from_secs(60)).await;
+        assert_eq!(done["result"]["verdict"], "ok", "{done}\n{}", rce.log());
+        assert_eq!(done["result"]["stdout"], format!("{i}\n"), "{done}");
+    }
+    let status = rce.terminate();
+    assert!(status.success(), "exit status {status:?}");
+    let left = containers_left(&rce.prefix, Duration::from_secs(20)).await;
+    assert!(left.is_empty(), "containers left: {left:?}");
+}

@@ -51,6 +51,10 @@ pub enum SandboxError {
     Frames(rce_protocol::FrameError),
     #[error("the Docker engine stopped answering while the job ran")]
     EngineLost,
+    /// A warm container that died while it waited (killed from outside):
+    /// the job never reached it.
+    #[error("the container had exited before its job was sent")]
+    ExitedBeforeJob,
 }
 
 impl SandboxError {
@@ -270,10 +274,11 @@ where
             .await,
         );
         match ran {
-            // The warm container did not take the job (its stdin died, e.g.
-            // with the engine connection it was attached over): nothing ran,
-            // so the job gets a fresh container within the same attempt.
-            Err(SandboxError::SendJob(error)) => {
+            // The warm container did not take the job (its stdin died with
+            // the engine connection it was attached over, or it died while
+            // it waited): nothing ran, so the job gets a fresh container
+            // within the same attempt.
+            Err(error @ (SandboxError::SendJob(_) | SandboxError::ExitedBeforeJob)) => {
                 tracing::warn!(job_id = %job.id, container = %id, %error, "a warm container did not take its job; starting a fresh one");
             }
             other => return other,
@@ -323,6 +328,7 @@ where
 
     let spec = job_spec(job, language, settings);
     let frame = Frame::json(FrameKind::Job, &spec).map_err(SandboxError::Frames)?;
+    let sent_at = time::OffsetDateTime::now_utc();
     input
         .write_all(&frame.encode())
         .await
@@ -421,6 +427,9 @@ where
                 // it) went away. Retriable, so the job runs again.
                 return Err(SandboxError::EngineLost);
             }
+            if end.finished_at.is_some_and(|at| at < sent_at) {
+                return Err(SandboxError::ExitedBeforeJob);
+            }
             let facts = ContainerFacts {
                 oom_killed: end.oom_killed,
                 deadline_hit: false,
@@ -464,6 +473,8 @@ const EXIT_WAIT: Duration = Duration::from_secs(5);
 struct ContainerEnd {
     oom_killed: bool,
     exit_code: Option<i64>,
+    /// When it exited, if it has.
+    finished_at: Option<time::OffsetDateTime>,
     /// The engine answered the inspection.
     reachable: bool,
 }
@@ -483,9 +494,19 @@ async fn inspect_end(docker: &Docker, id: &str) -> ContainerEnd {
     match docker.inspect_container(id, None).await {
         Ok(info) => {
             let state = info.state.unwrap_or_default();
+            // A container that never exited reports year 1 here.
+            let finished_at = state
+                .finished_at
+                .filter(|_| state.running == Some(false))
+                .and_then(|at| {
+                    time::OffsetDateTime::parse(&at, &time::format_description::well_known::Rfc3339)
+                        .ok()
+                })
+                .filter(|at| at.year() > 1970);
             ContainerEnd {
                 oom_killed: state.oom_killed.unwrap_or(false),
                 exit_code: state.exit_code,
+                finished_at,
                 reachable: true,
             }
         }

@@ -245,6 +245,10 @@ export async function setCode(page, code) {
     const event = new ClipboardEvent("paste", { clipboardData: data, bubbles: true, cancelable: true });
     document.activeElement?.dispatchEvent(event);
   }, code);
+  // Monaco applies a paste asynchronously: a Run pressed before it lands
+  // would submit the emptied editor (seen once as "source is empty").
+  const want = code.trimEnd();
+  await expectEditorText(page, { test: (text) => text.trimEnd() === want, toString: () => JSON.stringify(want) });
 }
 
 /** The editor's text, from Monaco's rendered lines (non-breaking spaces normalised). */

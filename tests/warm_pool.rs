@@ -38,12 +38,9 @@ fn warm_env(size: &str) -> Vec<(String, String)> {
     ]
 }
 
-/// The pool fills to its size, a default-limit job runs in a warm container
-/// and one with other limits runs cold, the pool never holds more than its
-/// size, and SIGTERM removes the idle warm containers.
-#[actix_rt::test]
-async fn warm_pool_serves_default_jobs_and_stays_bounded() {
-    let mut rce = start_rce_with(RceOptions {
+/// An rce with a python pool of two, once both containers are ready.
+async fn start_with_full_pool() -> Rce {
+    let rce = start_rce_with(RceOptions {
         env: warm_env("2"),
         ..Default::default()
     });
@@ -58,6 +55,15 @@ async fn warm_pool_serves_default_jobs_and_stays_bounded() {
     }
     // Running is reported just before the pool files the container as ready.
     tokio::time::sleep(Duration::from_millis(500)).await;
+    rce
+}
+
+/// The pool fills to its size, a default-limit job runs in a warm container
+/// and one with other limits runs cold, the pool never holds more than its
+/// size, and SIGTERM removes the idle warm containers.
+#[actix_rt::test]
+async fn warm_pool_serves_default_jobs_and_stays_bounded() {
+    let mut rce = start_with_full_pool().await;
 
     let warm = submit(
         &rce,
@@ -132,20 +138,7 @@ async fn warm_pool_serves_default_jobs_and_stays_bounded() {
 /// `ok`, in a fresh container, and nothing is left behind.
 #[actix_rt::test]
 async fn jobs_survive_dead_warm_containers() {
-    let mut rce = start_rce_with(RceOptions {
-        env: warm_env("2"),
-        ..Default::default()
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while warm_containers_where(&rce.prefix, &["running"]).await < 2 {
-        assert!(
-            Instant::now() < deadline,
-            "the pool never filled\n{}",
-            rce.log()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut rce = start_with_full_pool().await;
     let docker = docker().await;
     let filters = HashMap::from([(
         "label",

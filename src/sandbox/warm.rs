@@ -198,10 +198,8 @@ mod tests {
         }
     }
 
-    /// Refills never push the pool past its size, counting preparations
-    /// under way, and only warm languages get any.
-    #[test]
-    fn refills_respect_the_size() {
+    /// Settings with a pool of two for python, and labels.
+    fn python_pool_of_two() -> (SandboxSettings, ContainerLabels) {
         let settings = SandboxSettings {
             warm_pool_size: 2,
             warm_languages: vec!["python".into()],
@@ -211,6 +209,14 @@ mod tests {
             worker: "w".into(),
             prefix: "p".into(),
         };
+        (settings, labels)
+    }
+
+    /// Refills never push the pool past its size, counting preparations
+    /// under way, and only warm languages get any.
+    #[test]
+    fn refills_respect_the_size() {
+        let (settings, labels) = python_pool_of_two();
         let mut pool = WarmPool::default();
         let first = pool.refills(&python(), &settings, &labels);
         assert_eq!(first.len(), 2);
@@ -234,15 +240,7 @@ mod tests {
     /// started before it neither counts nor keeps its label when it ends.
     #[test]
     fn discarded_preparations_are_forgotten() {
-        let settings = SandboxSettings {
-            warm_pool_size: 2,
-            warm_languages: vec!["python".into()],
-            ..Default::default()
-        };
-        let labels = ContainerLabels {
-            worker: "w".into(),
-            prefix: "p".into(),
-        };
+        let (settings, labels) = python_pool_of_two();
         let mut pool = WarmPool::default();
         let before = pool.refills(&python(), &settings, &labels);
         assert!(pool.discard_all().is_empty());

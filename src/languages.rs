@@ -49,6 +49,24 @@ pub enum LanguagesError {
     Duplicate(String),
 }
 
+#[cfg(test)]
+impl Language {
+    /// Python as images/languages.toml describes it, for unit tests that
+    /// need a language without reading the manifest.
+    pub(crate) fn python_for_tests() -> Language {
+        Language {
+            id: "python".into(),
+            name: "Python".into(),
+            version: "3".into(),
+            aliases: vec![],
+            image: "rce-python".into(),
+            file: "main.py".into(),
+            compile: None,
+            run: vec!["python3".into(), "main.py".into()],
+        }
+    }
+}
+
 /// All languages, looked up by id or alias.
 #[derive(Debug, Clone)]
 pub struct Languages {

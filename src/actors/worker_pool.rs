@@ -311,8 +311,9 @@ impl Handler<FreeSlots> for WorkerPool {
     }
 }
 
-/// Removes every idle warm container (shutdown); the removals run in the
-/// background and `sandbox::pending_removals` counts them.
+/// Removes every idle warm container (shutdown), and those still being
+/// prepared once they are; the removals run in the background and
+/// `sandbox::pending_removals` counts them.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct DrainWarm;
@@ -323,7 +324,7 @@ impl Handler<DrainWarm> for WorkerPool {
     fn handle(&mut self, _: DrainWarm, _: &mut Context<Self>) {
         // Stop refilling: a pool of size 0 asks for nothing.
         Arc::make_mut(&mut self.sandbox).warm_pool_size = 0;
-        drop(self.warm.drain());
+        drop(self.warm.discard_all());
     }
 }
 

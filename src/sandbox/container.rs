@@ -152,16 +152,7 @@ mod tests {
     use time::OffsetDateTime;
 
     fn python() -> Language {
-        Language {
-            id: "python".into(),
-            name: "Python".into(),
-            version: "3".into(),
-            aliases: vec![],
-            image: "rce-python".into(),
-            file: "main.py".into(),
-            compile: None,
-            run: vec!["python3".into(), "main.py".into()],
-        }
+        Language::python_for_tests()
     }
 
     fn job(pids: u64) -> Job {

@@ -156,9 +156,7 @@ impl Drop for RemoveGuard {
             PENDING_REMOVALS.fetch_add(1, Ordering::SeqCst);
             handle.spawn(async move {
                 if exits_by_itself {
-                    let mut wait = docker.wait_container(&id, None::<WaitContainerOptions>);
-                    // A non-zero exit arrives as an error; either way it ended.
-                    let _ = tokio::time::timeout(EXIT_WAIT, wait.next()).await;
+                    wait_for_exit(&docker, &id).await;
                 }
                 remove(&docker, &id).await;
                 PENDING_REMOVALS.fetch_sub(1, Ordering::SeqCst);
@@ -483,10 +481,15 @@ struct ContainerEnd {
 /// close a moment before the engine marks the container exited (and sets
 /// its OOM flag), so this waits for the exit first (at most [`EXIT_WAIT`]).
 async fn container_end(docker: &Docker, id: &str) -> ContainerEnd {
+    wait_for_exit(docker, id).await;
+    inspect_end(docker, id).await
+}
+
+/// Returns once the container has exited, or after [`EXIT_WAIT`].
+async fn wait_for_exit(docker: &Docker, id: &str) {
     let mut wait = docker.wait_container(id, None::<WaitContainerOptions>);
     // A non-zero exit arrives as an error; either way it has ended.
     let _ = tokio::time::timeout(EXIT_WAIT, wait.next()).await;
-    inspect_end(docker, id).await
 }
 
 /// Docker's OOM flag and exit code as they are now.

@@ -122,9 +122,9 @@ impl WarmPool {
     }
 
     /// Gives up every idle container and every preparation under way (the
-    /// engine stopped answering), and forgets their labels so the reaper
-    /// removes whatever the dropped guards could not. Containers serving a
-    /// job are not touched.
+    /// engine stopped answering, or shutdown), and forgets their labels so
+    /// the reaper removes whatever the dropped guards could not. Containers
+    /// serving a job are not touched.
     pub fn discard_all(&mut self) -> Vec<Prepared> {
         self.epoch += 1;
         self.preparing.clear();
@@ -146,14 +146,6 @@ impl WarmPool {
     /// Job labels of every container of this pool that still exists.
     pub fn tokens(&self) -> impl Iterator<Item = &String> {
         self.tokens.iter()
-    }
-
-    /// Every idle container, leaving the pool empty (shutdown).
-    pub fn drain(&mut self) -> Vec<Prepared> {
-        self.idle
-            .drain()
-            .flat_map(|(_, queue)| queue.into_iter().map(|(_, prepared)| prepared))
-            .collect()
     }
 
     /// Idle containers per language (metrics, tests).
@@ -186,16 +178,7 @@ mod tests {
     use super::*;
 
     fn python() -> Language {
-        Language {
-            id: "python".into(),
-            name: "Python".into(),
-            version: "3".into(),
-            aliases: vec![],
-            image: "rce-python".into(),
-            file: "main.py".into(),
-            compile: None,
-            run: vec!["python3".into()],
-        }
+        Language::python_for_tests()
     }
 
     /// Settings with a pool of two for python, and labels.

@@ -97,6 +97,37 @@ pub struct StoredJob {
 }
 
 impl StoredJob {
+    /// Decodes a job as both backends keep it: the job as JSON text, the
+    /// status by name, the result as JSON text and the finish time as RFC
+    /// 3339. Anything else is [`StoreError::Corrupt`].
+    pub(crate) fn from_columns(
+        job: &str,
+        status: &str,
+        result: Option<String>,
+        finished_at: Option<String>,
+    ) -> Result<StoredJob, StoreError> {
+        let job: Job =
+            serde_json::from_str(job).map_err(|e| StoreError::Corrupt(format!("job: {e}")))?;
+        let status = JobStatus::parse(status)
+            .ok_or_else(|| StoreError::Corrupt(format!("status {status:?}")))?;
+        let result = result
+            .map(|text| serde_json::from_str::<JobResult>(&text))
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("result: {e}")))?;
+        let finished_at = finished_at
+            .map(|text| {
+                OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339)
+            })
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("finished_at: {e}")))?;
+        Ok(StoredJob {
+            job,
+            status,
+            finished_at,
+            result,
+        })
+    }
+
     /// The job as the API shows it.
     pub fn submission(&self) -> Submission {
         Submission {

@@ -93,25 +93,12 @@ fn decode_key(document: &Document) -> Result<ApiKey, StoreError> {
 }
 
 fn decode_job(document: &Document) -> Result<StoredJob, StoreError> {
-    let job: Job = serde_json::from_str(&text(document, "job")?)
-        .map_err(|e| StoreError::Corrupt(format!("job: {e}")))?;
-    let status = text(document, "status")?;
-    let status = JobStatus::parse(&status)
-        .ok_or_else(|| StoreError::Corrupt(format!("status {status:?}")))?;
-    let result = optional_text(document, "result")
-        .map(|json| serde_json::from_str::<JobResult>(&json))
-        .transpose()
-        .map_err(|e| StoreError::Corrupt(format!("result: {e}")))?;
-    let finished_at = optional_text(document, "finished_at")
-        .map(|at| OffsetDateTime::parse(&at, &Rfc3339))
-        .transpose()
-        .map_err(|e| StoreError::Corrupt(format!("finished_at: {e}")))?;
-    Ok(StoredJob {
-        job,
-        status,
-        finished_at,
-        result,
-    })
+    StoredJob::from_columns(
+        &text(document, "job")?,
+        &text(document, "status")?,
+        optional_text(document, "result"),
+        optional_text(document, "finished_at"),
+    )
 }
 
 fn index(keys: Document, unique: bool) -> IndexModel {

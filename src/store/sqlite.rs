@@ -5,7 +5,7 @@
 //! keyed by `PRAGMA user_version`.
 
 use super::backend::{ApiKey, Store, StoreError, StoredJob, User};
-use crate::job::{Job, JobId, JobResult, JobStatus};
+use crate::job::{Job, JobId, JobResult};
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
@@ -182,24 +182,7 @@ fn decode(
     columns: (String, String, Option<String>, Option<String>),
 ) -> Result<StoredJob, StoreError> {
     let (job, status, result, finished_at) = columns;
-    let job: Job =
-        serde_json::from_str(&job).map_err(|e| StoreError::Corrupt(format!("job: {e}")))?;
-    let status = JobStatus::parse(&status)
-        .ok_or_else(|| StoreError::Corrupt(format!("status {status:?}")))?;
-    let result = result
-        .map(|text| serde_json::from_str::<JobResult>(&text))
-        .transpose()
-        .map_err(|e| StoreError::Corrupt(format!("result: {e}")))?;
-    let finished_at = finished_at
-        .map(|text| OffsetDateTime::parse(&text, &Rfc3339))
-        .transpose()
-        .map_err(|e| StoreError::Corrupt(format!("finished_at: {e}")))?;
-    Ok(StoredJob {
-        job,
-        status,
-        finished_at,
-        result,
-    })
+    StoredJob::from_columns(&job, &status, result, finished_at)
 }
 
 const SELECT: &str = "SELECT job, status, result, finished_at FROM jobs";
@@ -420,7 +403,7 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::job::{Limits, Verdict};
+    use crate::job::{JobStatus, Limits, Verdict};
 
     fn job(user: &str) -> Job {
         Job {

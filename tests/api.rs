@@ -562,7 +562,9 @@ async fn submission_rate_limit_is_shared_across_api_processes() {
         .status,
         202
     );
-    let metrics = reqwest_text(&first.url("/metrics")).await;
+    let metrics = get_text(&first.url("/metrics"))
+        .await
+        .expect("GET /metrics");
     assert!(
         metrics.contains(r#"rce_quota_refusals_total{reason="rate_limit.submissions"}"#)
             || second_metrics_has_refusal(&second).await,
@@ -571,15 +573,10 @@ async fn submission_rate_limit_is_shared_across_api_processes() {
 }
 
 async fn second_metrics_has_refusal(rce: &Rce) -> bool {
-    reqwest_text(&rce.url("/metrics"))
+    get_text(&rce.url("/metrics"))
         .await
+        .expect("GET /metrics")
         .contains(r#"rce_quota_refusals_total{reason="rate_limit.submissions"}"#)
-}
-
-/// GETs a URL's body as text.
-async fn reqwest_text(url: &str) -> String {
-    let mut response = client().get(url).send().await.unwrap();
-    String::from_utf8_lossy(&response.body().limit(16 * 1024 * 1024).await.unwrap()).into_owned()
 }
 
 /// The cap on a user's queued + running jobs answers 429 with Retry-After,
@@ -803,7 +800,7 @@ async fn wait_is_bounded_and_metrics_show_the_queue() {
     )
     .await;
 
-    let metrics = reqwest_text(&rce.url("/metrics")).await;
+    let metrics = get_text(&rce.url("/metrics")).await.expect("GET /metrics");
     for expected in [
         r#"rce_queue_entries{state="length"} 1"#,
         r#"rce_queue_entries{state="lag"} 1"#,
@@ -848,7 +845,7 @@ async fn wait_returns_the_finished_submission() {
     assert_eq!(reply.status, 200, "{}\n{}", reply.body, rce.log());
     assert_eq!(reply.body["status"], "completed");
     assert_eq!(reply.body["result"]["stdout"], "42\n");
-    let metrics = reqwest_text(&rce.url("/metrics")).await;
+    let metrics = get_text(&rce.url("/metrics")).await.expect("GET /metrics");
     assert!(
         metrics.contains(r#"rce_jobs_finished_total{language="python",verdict="ok"} 1"#),
         "{metrics}"

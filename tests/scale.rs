@@ -59,9 +59,7 @@ fn queue_entries(metrics: &str, state: &str) -> Option<i64> {
 /// The `workers` group's lag (entries not yet delivered) and pending count
 /// (delivered, not yet acked), as the API at `base` reports them.
 async fn group_state(base: &str) -> Option<(i64, i64)> {
-    let mut response = client().get(format!("{base}/metrics")).send().await.ok()?;
-    let body = response.body().limit(1 << 20).await.ok()?;
-    let text = String::from_utf8_lossy(&body);
+    let text = get_text(&format!("{base}/metrics")).await?;
     Some((
         queue_entries(&text, "lag")?,
         queue_entries(&text, "pending")?,

@@ -16,6 +16,11 @@ async fn warm_containers(prefix: &str) -> usize {
 }
 
 async fn warm_containers_where(prefix: &str, status: &[&str]) -> usize {
+    warm_container_ids(prefix, status).await.len()
+}
+
+/// Ids of this prefix's warm containers in one of `status` (any when empty).
+async fn warm_container_ids(prefix: &str, status: &[&str]) -> Vec<String> {
     let docker = docker().await;
     let mut filters = HashMap::from([(
         "label",
@@ -28,7 +33,8 @@ async fn warm_containers_where(prefix: &str, status: &[&str]) -> usize {
         .all(true)
         .filters(&filters)
         .build();
-    docker.list_containers(Some(options)).await.unwrap().len()
+    let containers = docker.list_containers(Some(options)).await.unwrap();
+    containers.into_iter().filter_map(|c| c.id).collect()
 }
 
 fn warm_env(size: &str) -> Vec<(String, String)> {
@@ -140,15 +146,7 @@ async fn warm_pool_serves_default_jobs_and_stays_bounded() {
 async fn jobs_survive_dead_warm_containers() {
     let mut rce = start_with_full_pool().await;
     let docker = docker().await;
-    let filters = HashMap::from([(
-        "label",
-        vec![format!("rce.prefix={}", rce.prefix), "rce.warm".to_string()],
-    )]);
-    let options = bollard::query_parameters::ListContainersOptionsBuilder::default()
-        .filters(&filters)
-        .build();
-    for container in docker.list_containers(Some(options)).await.unwrap() {
-        let id = container.id.unwrap();
+    for id in warm_container_ids(&rce.prefix, &["running"]).await {
         docker
             .kill_container(&id, None::<bollard::query_parameters::KillContainerOptions>)
             .await

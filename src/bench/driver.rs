@@ -281,13 +281,13 @@ fn python(source: &str) -> Value {
     json!({"language": "python", "source": source})
 }
 
-/// Runs the whole benchmark and returns its report.
 /// Latency samples start at most this often: 5 jobs/s, a third of the
 /// containers per second this 2-core machine's engine can start, so a sample
 /// measures one job rather than a queue behind the engine. (Back to back, a
 /// 45 ms job asks for 22 containers/s; no fresh-container design keeps up.)
 const LATENCY_PACE: Duration = Duration::from_millis(200);
 
+/// Runs the whole benchmark and returns its report.
 pub async fn run(options: BenchOptions) -> Result<Report, BenchError> {
     let server = start_server(&options)?;
     let pid = server.child.id();
@@ -346,7 +346,10 @@ pub async fn run(options: BenchOptions) -> Result<Report, BenchError> {
     report.floor_docker_cpu_ms = floor.docker_cpu_per_job.as_secs_f64() * 1000.0;
     report.floor_machine_cpu_ms = floor.machine_cpu_per_job.as_secs_f64() * 1000.0;
 
-    eprintln!("rce-bench: latency: one job at a time, one every 200 ms, then back to back");
+    eprintln!(
+        "rce-bench: latency: one job at a time, one every {} ms, then back to back",
+        LATENCY_PACE.as_millis()
+    );
     // Latency, one job at a time, on the finished event.
     let programs = [
         ("python hello", python("print('hello')"), scale(30, 5)),
@@ -393,21 +396,12 @@ pub async fn run(options: BenchOptions) -> Result<Report, BenchError> {
         let per_second = jobs as f64 / total.as_secs_f64();
         report.throughput.push((concurrency, per_second));
         if concurrency == 8 {
-            report.rce_cpu_per_job_ms = procstat::cpu_time(pid)
-                .saturating_sub(rce_cpu)
-                .as_secs_f64()
-                * 1000.0
-                / jobs as f64;
-            report.machine_cpu_per_job_ms = procstat::machine_busy_cpu()
-                .saturating_sub(machine_cpu)
-                .as_secs_f64()
-                * 1000.0
-                / jobs as f64;
-            report.docker_cpu_per_job_ms = procstat::docker_stack_cpu()
-                .saturating_sub(docker_cpu)
-                .as_secs_f64()
-                * 1000.0
-                / jobs as f64;
+            let per_job_ms = |now: Duration, before: Duration| {
+                now.saturating_sub(before).as_secs_f64() * 1000.0 / jobs as f64
+            };
+            report.rce_cpu_per_job_ms = per_job_ms(procstat::cpu_time(pid), rce_cpu);
+            report.machine_cpu_per_job_ms = per_job_ms(procstat::machine_busy_cpu(), machine_cpu);
+            report.docker_cpu_per_job_ms = per_job_ms(procstat::docker_stack_cpu(), docker_cpu);
         }
     }
 

@@ -325,6 +325,14 @@ pub async fn get_json(url: &str) -> (u16, Value) {
     (reply.status, reply.body)
 }
 
+/// GETs a text body without credentials (`/metrics`); `None` when the
+/// request fails (a sampler may ask while a process is still starting).
+pub async fn get_text(url: &str) -> Option<String> {
+    let mut response = client().get(url).send().await.ok()?;
+    let body = response.body().limit(16 * 1024 * 1024).await.ok()?;
+    Some(String::from_utf8_lossy(&body).into_owned())
+}
+
 /// GETs JSON as the holder of `token`.
 pub async fn get_json_as(token: &str, url: &str) -> (u16, Value) {
     let reply = request("GET", url, Some(token), None).await;

@@ -6,11 +6,16 @@
 //! order (store, Redis, Docker, reaper, actors, HTTP) and the shutdown
 //! signal (SIGTERM/SIGINT: stop accepting, close WebSockets with 1001
 //! going-away, finish open requests, stop reading the stream, let running
-//! jobs finish, exit 0). Logging and tracing are set up by
+//! jobs finish, exit 0), all within `shutdown.drain_timeout_ms`: jobs still
+//! running then are handed back to the stream and their containers removed,
+//! and a thread of last resort exits the process a second later whatever
+//! it waits on (Redis or Docker down). Every long-lived actor runs under
+//! [`crate::actors::supervisor`]. Logging and tracing are set up by
 //! [`crate::telemetry`].
 
 use crate::actors::store::StoreActor;
 use crate::actors::stream_consumer::{ConsumerHandle, StreamConsumer};
+use crate::actors::supervisor;
 use crate::actors::worker_pool::{DrainWarm, RunningJobs, WorkerPool};
 use crate::actors::{JobControl, PubSubBridge};
 use crate::auth::Accounts;
@@ -22,8 +27,9 @@ use crate::languages::Languages;
 use crate::queue::{self, EventPublisher, JobQueue, Keys};
 use crate::quota::Quota;
 use crate::sandbox::{self, ContainerLabels};
-use actix::{Actor, Addr, AsyncContext, Supervisor};
+use actix::{Addr, AsyncContext};
 use actix_web::{web, App, HttpServer};
+use serde::Deserialize;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -71,6 +77,34 @@ pub enum AppError {
     Server(std::io::Error),
 }
 
+/// How a process ends.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ShutdownSettings {
+    /// From SIGTERM to exit, at most: open requests finish, the stream
+    /// consumer stops, running jobs finish and are acked. Jobs still running
+    /// when it runs out are handed back (their entries stay pending and
+    /// another worker claims them after `worker.claim_idle_ms`) and their
+    /// containers removed. Past it plus a second, the process exits
+    /// whatever it is waiting on (Redis or Docker down).
+    pub drain_timeout_ms: u64,
+}
+
+impl Default for ShutdownSettings {
+    fn default() -> Self {
+        // Within Kubernetes' default 30 s termination grace period.
+        ShutdownSettings {
+            drain_timeout_ms: 25_000,
+        }
+    }
+}
+
+impl ShutdownSettings {
+    fn drain_timeout(&self) -> Duration {
+        Duration::from_millis(self.drain_timeout_ms)
+    }
+}
+
 /// Runs the service until SIGTERM or SIGINT.
 pub fn serve(settings: Settings, role: Role) -> Result<(), AppError> {
     // Every WebSocket and every attached container holds descriptors; the
@@ -78,7 +112,26 @@ pub fn serve(settings: Settings, role: Role) -> Result<(), AppError> {
     if let Err(error) = rlimit::increase_nofile_limit(u64::MAX) {
         tracing::warn!(%error, "cannot raise the open-files limit");
     }
-    actix_rt::System::new().block_on(async move { run(settings, role, shutdown_signal()).await })
+    let last_resort = settings.shutdown.drain_timeout() + Duration::from_secs(1);
+    actix_rt::System::new().block_on(async move {
+        let shutdown = shutdown_signal();
+        exit_after(shutdown.clone(), last_resort);
+        run(settings, role, shutdown).await
+    })
+}
+
+/// Once `shutdown` is cancelled, ends the process after `limit` whatever it
+/// is waiting on: a thread of its own, so even a blocked runtime cannot keep
+/// it alive.
+fn exit_after(shutdown: CancellationToken, limit: Duration) {
+    actix_rt::spawn(async move {
+        shutdown.cancelled().await;
+        std::thread::spawn(move || {
+            std::thread::sleep(limit);
+            eprintln!("rce: shutdown did not finish within the drain timeout; exiting");
+            std::process::exit(1);
+        });
+    });
 }
 
 /// A token cancelled on the first SIGTERM or SIGINT.
@@ -115,9 +168,11 @@ pub async fn run(
             "auth.jwt_secret is the built-in development secret; set RCE_AUTH__JWT_SECRET"
         );
     }
+    supervisor::configure(&settings.supervision);
+    crate::fault::watch();
     let languages = Languages::load(&settings.sandbox.languages_file)?;
     let store = crate::store::open(&settings.store).await?;
-    let store = Supervisor::start(move |_| StoreActor::new(store));
+    let store = supervisor::start("store", move |_| StoreActor::new(store));
     let redis_error = |source| AppError::Redis {
         url: settings.redis.url.clone(),
         source,
@@ -128,6 +183,7 @@ pub async fn run(
 
     let mut worker = None;
     let mut docker = None;
+    let mut worker_name = String::new();
     if role.runs_worker() {
         let engine = sandbox::connect().await?;
         let name = sandbox::worker_name();
@@ -149,14 +205,15 @@ pub async fn run(
             events.clone(),
             labels,
         );
-        let slot_freed = pool.slot_signal();
-        let pool = WorkerPool::create(|ctx| {
+        let (slot_freed, pipeline) = (pool.slot_signal(), pool.pipeline());
+        let pool = supervisor::start("worker_pool", |ctx| {
             // JobControl and WorkerPool address each other: jobs register
             // with it, and it routes stdin and kill back to the pool.
             let control = ControlClient::new(redis.clone(), keys.clone());
             let (redis_settings, pool_address) = (settings.redis.clone(), ctx.address());
-            let job_control =
-                Supervisor::start(move |_| JobControl::new(redis_settings, control, pool_address));
+            let job_control = supervisor::start("job_control", move |_| {
+                JobControl::new(redis_settings, control, pool_address)
+            });
             pool.with_control(job_control)
         });
         let consumer = StreamConsumer::new(
@@ -164,14 +221,13 @@ pub async fn run(
             settings.worker.clone(),
             name.clone(),
             pool.clone(),
-            store.clone(),
-            events.clone(),
+            pipeline,
             redis.clone(),
             slot_freed,
             shutdown.clone(),
         );
         let handle = consumer.handle();
-        let consumer = Supervisor::start(move |_| consumer);
+        let consumer = supervisor::start(StreamConsumer::NAME, move |_| consumer);
         if settings.compat.judge0.enabled && settings.compat.judge0.callbacks_enabled() {
             let dispatcher = crate::compat::judge0::CallbackDispatcher::new(
                 redis.clone(),
@@ -180,11 +236,12 @@ pub async fn run(
                 languages.clone(),
                 settings.compat.judge0.clone(),
             );
-            Supervisor::start(move |_| dispatcher);
+            supervisor::start("callback_dispatcher", move |_| dispatcher);
         }
         tracing::info!(worker = %name, concurrency = settings.worker.concurrency, "worker started");
         worker = Some((pool, consumer, handle));
         docker = Some(engine);
+        worker_name = name;
     }
 
     // A worker-only process has no API server; orchestrators still need
@@ -214,7 +271,7 @@ pub async fn run(
     }
 
     if role.runs_api() {
-        let bridge = Supervisor::start({
+        let bridge = supervisor::start("pubsub_bridge", {
             let redis = settings.redis.clone();
             move |_| PubSubBridge::new(redis)
         });
@@ -250,6 +307,8 @@ pub async fn run(
         })
         .workers(settings.http.workers)
         .shutdown_signal(shutdown.clone().cancelled_owned())
+        // Open requests get at most half the drain; the rest is the jobs'.
+        .shutdown_timeout((settings.shutdown.drain_timeout_ms / 2000).max(1))
         .bind(&settings.http.bind)
         .map_err(|source| AppError::Bind {
             bind: settings.http.bind.clone(),
@@ -263,15 +322,41 @@ pub async fn run(
     } else {
         shutdown.cancelled().await;
     }
+    let deadline = tokio::time::Instant::now() + settings.shutdown.drain_timeout();
 
     if let Some((pool, _consumer, handle)) = worker {
-        drain(&pool, &handle).await;
+        let drained = tokio::time::timeout_at(
+            deadline - Duration::from_millis(500).min(settings.shutdown.drain_timeout() / 4),
+            drain(&pool, &handle),
+        )
+        .await;
+        if drained.is_err() {
+            hand_back(docker.as_ref(), &worker_name).await;
+        }
     }
     if let Some(probes) = probes {
         probes.stop(true).await;
     }
     tracing::info!("rce stopped");
     Ok(())
+}
+
+/// The drain ran out of time: the jobs still running are handed back (their
+/// entries stay pending in the stream, unacked, and another worker claims
+/// them after `claim_idle_ms`) and their containers are removed, as far as
+/// the engine answers within a second.
+async fn hand_back(docker: Option<&bollard::Docker>, worker: &str) {
+    tracing::warn!("drain timeout: handing running jobs back to the stream and exiting");
+    let Some(docker) = docker else {
+        return;
+    };
+    let none_running = Default::default();
+    let removal = sandbox::reap_orphans(docker, worker, &none_running);
+    match tokio::time::timeout(Duration::from_secs(1), removal).await {
+        Ok(Ok(removed)) => tracing::info!(removed, "removed the containers of handed-back jobs"),
+        Ok(Err(error)) => tracing::warn!(%error, "removing containers at shutdown failed"),
+        Err(_) => tracing::warn!("the Docker engine did not answer at shutdown"),
+    }
 }
 
 /// Waits until the stream consumer has stopped dispatching, every job it

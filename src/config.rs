@@ -4,7 +4,9 @@
 //! settings struct and defaults; this file only composes them.
 
 use crate::actors::session::WsSettings;
+use crate::actors::supervisor::SupervisionSettings;
 use crate::actors::worker_pool::WorkerSettings;
+use crate::app::ShutdownSettings;
 use crate::auth::AuthSettings;
 use crate::compat::CompatSettings;
 use crate::http::HttpSettings;
@@ -39,6 +41,8 @@ pub struct Settings {
     /// The Judge0 and Piston compatibility APIs.
     pub compat: CompatSettings,
     pub telemetry: TelemetrySettings,
+    pub shutdown: ShutdownSettings,
+    pub supervision: SupervisionSettings,
     /// `RCE_MONGODB_URL`, the conventional name for `store.mongodb_url`
     /// (which wins when both are set).
     pub mongodb_url: Option<String>,
@@ -59,6 +63,8 @@ impl Default for Settings {
             log: LogSettings::default(),
             compat: CompatSettings::default(),
             telemetry: TelemetrySettings::default(),
+            shutdown: ShutdownSettings::default(),
+            supervision: SupervisionSettings::default(),
             mongodb_url: None,
         }
     }

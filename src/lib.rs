@@ -27,6 +27,8 @@
 //! - [`compat`]: drop-in Judge0 CE 1.13.1 and Piston v2 APIs over the same
 //!   intake and store, and the Judge0 callback dispatcher.
 //! - [`bench`]: the benchmark driver behind `rce-bench`.
+//! - [`backoff`]: the back-off of every restarting actor.
+//! - [`fault`]: fault injection for tests (`fault-injection` feature only).
 //! - [`app`]: wires the actors and the HTTP server together for a role.
 //! - [`telemetry`]: logs (text/JSON), spans and their OpenTelemetry export,
 //!   and the trace context a job carries from the API to a worker.
@@ -35,11 +37,13 @@
 pub mod actors;
 pub mod app;
 pub mod auth;
+pub mod backoff;
 pub mod bench;
 pub mod compat;
 pub mod config;
 pub mod control;
 pub mod events;
+pub mod fault;
 pub mod http;
 pub mod intake;
 pub mod job;

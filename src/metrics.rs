@@ -1,6 +1,6 @@
 //! The process's one Prometheus registry and every metric in it. Other
 //! modules record through the small functions here (WorkerPool: verdicts,
-//! execution time, running containers; the HTTP middleware: latency by
+//! execution time, running containers; the actor supervisor: restarts; the HTTP middleware: latency by
 //! route; the API: submissions and quota refusals); `/metrics` renders the
 //! registry in the text exposition format, after reading the queue's state
 //! (XINFO GROUPS on the job stream) at scrape time, so those gauges are
@@ -34,6 +34,7 @@ struct Metrics {
     http_request_seconds: HistogramVec,
     quota_refusals: IntCounterVec,
     queue: IntGaugeVec,
+    actor_restarts: IntCounterVec,
 }
 
 impl Metrics {
@@ -87,7 +88,15 @@ impl Metrics {
         registry.register(Box::new(running_containers.clone()))?;
         registry.register(Box::new(http_request_seconds.clone()))?;
         registry.register(Box::new(quota_refusals.clone()))?;
+        let actor_restarts = IntCounterVec::new(
+            Opts::new(
+                "actor_restarts_total",
+                "Restarts of a supervised actor after a panic or a stop, by actor",
+            ),
+            &["actor"],
+        )?;
         registry.register(Box::new(queue.clone()))?;
+        registry.register(Box::new(actor_restarts.clone()))?;
         Ok(Metrics {
             registry,
             jobs_submitted,
@@ -97,6 +106,7 @@ impl Metrics {
             http_request_seconds,
             quota_refusals,
             queue,
+            actor_restarts,
         })
     }
 }
@@ -145,6 +155,11 @@ pub fn quota_refused(reason: &str) {
     METRICS.quota_refusals.with_label_values(&[reason]).inc();
 }
 
+/// A supervised actor was restarted (after a panic or a stop).
+pub fn actor_restarted(actor: &str) {
+    METRICS.actor_restarts.with_label_values(&[actor]).inc();
+}
+
 /// The job stream's state, read at scrape time.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct QueueState {
@@ -190,6 +205,7 @@ mod tests {
         job_finished("python", "ok", Duration::from_millis(20));
         http_request("GET", "/api/v1/languages", 200, Duration::from_millis(3));
         set_running_containers(2);
+        actor_restarted("stream_consumer");
         let text = render(Some(QueueState {
             length: 5,
             pending: 1,
@@ -206,6 +222,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("rce_running_containers 2"), "{text}");
+        assert!(
+            text.contains(r#"rce_actor_restarts_total{actor="stream_consumer"} 1"#),
+            "{text}"
+        );
         assert!(text.contains(r#"route="/api/v1/languages""#), "{text}");
     }
 }

@@ -17,9 +17,10 @@
 //! before the pump's first drain, so a kill or chunk is seen either in Redis
 //! or as a notice, never neither.
 //!
-//! Started by `app` (worker role) under an actix `Supervisor`. When the
-//! Pub/Sub connection drops, the notice stream ends, the actor stops and is
-//! restarted with back-off, keeping its job set; on reconnecting it wakes
+//! Started by `app` (worker role) under [`super::supervisor`]. When the
+//! Pub/Sub connection drops, the notice stream ends and the actor stops, or
+//! a handler panics; either way it is restarted after the shared back-off,
+//! keeping its job set; on reconnecting it wakes
 //! every pump and re-reads every kill flag, so a notice lost in the gap is
 //! recovered from Redis. Pumps are not the actor's futures, so a restart
 //! does not interrupt them.
@@ -38,8 +39,6 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-/// Longest wait between reconnection attempts.
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// Chunks taken from Redis per LPOP.
 const DRAIN_BATCH: NonZeroUsize = match NonZeroUsize::new(32) {
     Some(n) => n,
@@ -62,7 +61,6 @@ pub struct JobControl {
     control: ControlClient,
     pool: Addr<WorkerPool>,
     jobs: HashMap<JobId, Tracked>,
-    failures: u32,
 }
 
 impl JobControl {
@@ -73,7 +71,6 @@ impl JobControl {
             control,
             pool,
             jobs: HashMap::new(),
-            failures: 0,
         }
     }
 
@@ -102,15 +99,8 @@ impl Actor for JobControl {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        let backoff = if self.failures == 0 {
-            Duration::ZERO
-        } else {
-            (Duration::from_millis(100) * 2u32.saturating_pow(self.failures.min(10)))
-                .min(MAX_BACKOFF)
-        };
         let (url, channel) = (self.redis.url.clone(), self.keys.control_channel());
         let connect = async move {
-            tokio::time::sleep(backoff).await;
             let client = redis::Client::open(url.as_str())?;
             let mut pubsub = client.get_async_pubsub().await?;
             pubsub.subscribe(&channel).await?;
@@ -118,7 +108,6 @@ impl Actor for JobControl {
         };
         ctx.spawn(connect.into_actor(self).map(|connected, control, ctx| match connected {
             Ok(pubsub) => {
-                control.failures = 0;
                 ctx.add_stream(pubsub.into_on_message().map(|msg| Notice { payload: msg.get_payload_bytes().to_vec() }));
                 // Anything sent while we were away waits in Redis.
                 let ids: Vec<JobId> = control.jobs.keys().copied().collect();
@@ -131,8 +120,7 @@ impl Actor for JobControl {
                 tracing::info!(channel = %control.keys.control_channel(), "job control listening");
             }
             Err(error) => {
-                control.failures += 1;
-                tracing::error!(%error, failures = control.failures, "job control cannot subscribe; retrying");
+                tracing::error!(%error, "job control cannot subscribe; retrying");
                 ctx.stop();
             }
         }));
@@ -168,7 +156,6 @@ impl StreamHandler<Notice> for JobControl {
     }
 
     fn finished(&mut self, ctx: &mut Context<Self>) {
-        self.failures += 1;
         tracing::warn!("control channel connection lost; reconnecting");
         ctx.stop();
     }

@@ -4,6 +4,7 @@ pub mod sandbox;
 pub mod session;
 pub mod store;
 pub mod stream_consumer;
+pub mod supervisor;
 pub mod worker_pool;
 
 pub use job_control::JobControl;

@@ -8,10 +8,13 @@
 //! channel, so no event of one user reaches another. Delivery uses
 //! `try_send`: a session whose mailbox is full misses `output` chunks, never
 //! `finished` (which is queued past the mailbox's capacity). Started by `app`
-//! under an actix `Supervisor`; when the Redis connection drops the message
-//! stream ends, the actor stops and is restarted with back-off, keeping its
-//! session map, and resubscribes every user on the new connection (events
+//! under [`super::supervisor`]; when the Redis connection drops the message
+//! stream ends and the actor stops, or a handler panics: either way it is
+//! restarted after the shared back-off, keeping its session map, and resubscribes every user on the new connection (events
 //! published during the gap are lost; `watch` recovers a job's state).
+//! A session whose actor is gone without unsubscribing (a panicking
+//! SessionActor skips `stopped()`) is forgotten at the next event for its
+//! user or the next sweep, every 5 s.
 
 use super::session::Deliver;
 use crate::queue::{Keys, RedisSettings};
@@ -24,6 +27,8 @@ use tokio::sync::oneshot;
 
 /// Messages the bridge's own mailbox holds (subscriptions from sessions).
 const MAILBOX: usize = 4096;
+/// How often sessions that are gone are swept from the map.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// One user with sessions in this process.
 struct UserChannel {
@@ -45,7 +50,6 @@ pub struct PubSubBridge {
     sessions: HashMap<u64, (String, Recipient<Deliver>)>,
     users: HashMap<String, UserChannel>,
     generations: u64,
-    failures: u32,
 }
 
 impl PubSubBridge {
@@ -57,7 +61,6 @@ impl PubSubBridge {
             sessions: HashMap::new(),
             users: HashMap::new(),
             generations: 0,
-            failures: 0,
         }
     }
 
@@ -110,34 +113,47 @@ impl Actor for PubSubBridge {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(MAILBOX);
-        let backoff = super::stream_consumer::backoff(self.failures);
+        // Sessions that ended without Unsubscribe (a panicking SessionActor
+        // never runs `stopped()`) are dropped even if no event comes.
+        ctx.run_interval(SWEEP_EVERY, |bridge, ctx| {
+            let gone: Vec<u64> = bridge
+                .sessions
+                .iter()
+                .filter(|(_, (_, recipient))| !recipient.connected())
+                .map(|(id, _)| *id)
+                .collect();
+            for session_id in gone {
+                bridge.forget_session(ctx, session_id);
+            }
+        });
         let url = self.redis.url.clone();
         let connect = async move {
-            tokio::time::sleep(backoff).await;
             let client = redis::Client::open(url.as_str())?;
             client.get_async_pubsub().await
         };
-        ctx.spawn(connect.into_actor(self).map(|connected, bridge, ctx| match connected {
-            Ok(pubsub) => {
-                bridge.failures = 0;
-                let (sink, stream) = pubsub.split();
-                bridge.sink = Some(sink);
-                ctx.add_stream(stream.map(|msg| Published {
-                    channel: msg.get_channel_name().to_string(),
-                    payload: msg.get_payload_bytes().to_vec(),
-                }));
-                let users: Vec<String> = bridge.users.keys().cloned().collect();
-                for user in users {
-                    bridge.subscribe_user(ctx, &user);
-                }
-                tracing::info!("pub/sub bridge connected");
-            }
-            Err(error) => {
-                bridge.failures += 1;
-                tracing::error!(%error, failures = bridge.failures, "pub/sub bridge cannot connect; retrying");
-                ctx.stop();
-            }
-        }));
+        ctx.spawn(
+            connect
+                .into_actor(self)
+                .map(|connected, bridge, ctx| match connected {
+                    Ok(pubsub) => {
+                        let (sink, stream) = pubsub.split();
+                        bridge.sink = Some(sink);
+                        ctx.add_stream(stream.map(|msg| Published {
+                            channel: msg.get_channel_name().to_string(),
+                            payload: msg.get_payload_bytes().to_vec(),
+                        }));
+                        let users: Vec<String> = bridge.users.keys().cloned().collect();
+                        for user in users {
+                            bridge.subscribe_user(ctx, &user);
+                        }
+                        tracing::info!("pub/sub bridge connected");
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "pub/sub bridge cannot connect; retrying");
+                        ctx.stop();
+                    }
+                }),
+        );
     }
 }
 
@@ -151,7 +167,7 @@ impl actix::Supervised for PubSubBridge {
 }
 
 impl StreamHandler<Published> for PubSubBridge {
-    fn handle(&mut self, msg: Published, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: Published, ctx: &mut Context<Self>) {
         let Some(user) = self.keys.user_of_channel(&msg.channel) else {
             return;
         };
@@ -161,6 +177,7 @@ impl StreamHandler<Published> for PubSubBridge {
         let text: Arc<str> = Arc::from(String::from_utf8_lossy(&msg.payload));
         // Events are serialised with their tag first.
         let is_final = text.starts_with(r#"{"type":"finished""#);
+        let mut gone = Vec::new();
         for session_id in &channel.sessions {
             let Some((_, recipient)) = self.sessions.get(session_id) else {
                 continue;
@@ -177,13 +194,18 @@ impl StreamHandler<Published> for PubSubBridge {
                     user,
                     "session mailbox full; dropped an output event"
                 ),
-                Err(SendError::Closed(_)) => {}
+                // A session that died without unregistering (a panic
+                // skips `stopped()`).
+                Err(SendError::Closed(_)) => gone.push(*session_id),
             }
+        }
+        for session_id in gone {
+            tracing::debug!(session_id, "forgetting a session that is gone");
+            self.forget_session(ctx, session_id);
         }
     }
 
     fn finished(&mut self, ctx: &mut Context<Self>) {
-        self.failures += 1;
         tracing::warn!("pub/sub connection lost; reconnecting");
         ctx.stop();
     }
@@ -248,12 +270,19 @@ impl Handler<Unsubscribe> for PubSubBridge {
     type Result = ();
 
     fn handle(&mut self, msg: Unsubscribe, ctx: &mut Context<Self>) {
-        let Some((user, _)) = self.sessions.remove(&msg.session_id) else {
+        self.forget_session(ctx, msg.session_id);
+    }
+}
+
+impl PubSubBridge {
+    /// Drops a session, and the user's subscription with its last one.
+    fn forget_session(&mut self, ctx: &mut Context<Self>, session_id: u64) {
+        let Some((user, _)) = self.sessions.remove(&session_id) else {
             return;
         };
         let last = match self.users.get_mut(&user) {
             Some(entry) => {
-                entry.sessions.remove(&msg.session_id);
+                entry.sessions.remove(&session_id);
                 entry.sessions.is_empty()
             }
             None => false,

@@ -4,8 +4,10 @@
 //! a panic in Docker or frame handling is caught as that task's error and
 //! becomes an `internal_error` result instead of taking the arbiter down; the
 //! task's drop guard force-removes the container on every exit path. The
-//! actor stops itself when Run finishes; if it dies first, WorkerPool sees a
-//! `MailboxError` and completes the job as `internal_error`.
+//! actor stops itself when Run finishes; if it dies first (even by a panic,
+//! which skips `stopped()`: dropping the actor cancels the run, so the guard
+//! removes the container), WorkerPool sees a `MailboxError` and completes
+//! the job as `internal_error`.
 
 use crate::events::OutputStream;
 use crate::job::{Job, JobResult};
@@ -68,6 +70,14 @@ impl Actor for SandboxActor {
     }
 }
 
+impl Drop for SandboxActor {
+    fn drop(&mut self) {
+        // A panic ends the actor without `stopped()`; the container goes
+        // all the same.
+        self.kill.cancel();
+    }
+}
+
 /// Run the job; replies with its result (the container's removal follows
 /// off the critical path).
 #[derive(Message)]
@@ -96,7 +106,13 @@ pub struct Kill;
 impl Handler<Run> for SandboxActor {
     type Result = ResponseActFuture<Self, Result<JobResult, SandboxError>>;
 
-    fn handle(&mut self, msg: Run, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: Run, ctx: &mut Context<Self>) -> Self::Result {
+        if crate::fault::take("sandbox") {
+            // Test builds only: the actor dies while its job runs.
+            ctx.run_later(std::time::Duration::from_millis(300), |_, _| {
+                panic!("injected fault: sandbox")
+            });
+        }
         let Some(control) = self.control.take() else {
             return Box::pin(fut::ready(Ok(JobResult::internal_error(
                 "a sandbox runs one job only",

@@ -2,8 +2,9 @@
 //! default, MongoDB by configuration). Handles InsertJob, MarkRunning,
 //! CompleteJob, GetJob, ListJobs, CountActiveJobs, PingStore and the account
 //! messages InsertUser, FindUserByName, GetUser, InsertApiKey, ListApiKeys,
-//! DeleteApiKey, FindApiKey. Started by `app` and run under an actix `Supervisor`; it holds
-//! no state besides the backend handle, so a restart loses nothing. Backend
+//! DeleteApiKey, FindApiKey. Started by `app` and run under [`super::supervisor`] (a panic in a
+//! handler restarts it on the same mailbox); it holds no state besides the
+//! backend handle, so a restart loses nothing. Backend
 //! calls never block its arbiter (SQLite runs on the blocking pool), so
 //! requests are served concurrently; each reply is the backend's `Result`.
 

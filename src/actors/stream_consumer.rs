@@ -1,26 +1,34 @@
 //! StreamConsumer: owns this worker's reading of the job stream in the
-//! consumer group (`rce:jobs`, group `workers`, consumer `<host>-<pid>`).
+//! consumer group (`rce:jobs`, group `workers`, consumer `<host>-<pid>`)
+//! through one [`ReadLoop`].
 //! Reads only as many entries as WorkerPool has free slots (back-pressure), on
 //! a dedicated connection without the client's reply timeout (a blocking
 //! XREADGROUP would otherwise time out after 500 ms); takes over entries left
 //! pending by dead consumers with XAUTOCLAIM after `claim_idle_ms`;
 //! dead-letters entries delivered more than `max_attempts` times (completing
 //! their job as internal_error) so a poison job never loops. Handles JobDone
-//! (XACK once the result is stored). Started by `app` under an actix
-//! `Supervisor`: when Redis goes away the read loop fails, the actor stops,
-//! and the supervisor restarts it with a growing back-off; pending entries
-//! stay in Redis, so nothing is lost. Every `trim_interval_ms` it trims the
-//! acknowledged history from the stream (XTRIM MINID up to the oldest entry
-//! that is still pending or undelivered), so the stream's memory stays
-//! bounded. On shutdown it finishes the XREADGROUP in flight (at most
-//! `read_block_ms`), dispatches what that read returned, stops reading and
-//! signals [`ConsumerHandle::stopped`]; JobDone acks keep being served until
-//! the process exits, and `pending_acks` says how many are still in flight.
+//! (XACK once the result is stored; the ack runs as its own task, so a
+//! restart never drops one). Started by `app` under
+//! [`super::supervisor`]: when Redis goes away the read loop fails and the
+//! actor stops; when the loop panics the panic is caught; either way the
+//! supervisor restarts it after the shared back-off (reset after a healthy
+//! period). Entries read but not yet dispatched stay pending in Redis and
+//! are claimed again, so nothing is lost; a job already dispatched keeps
+//! running in WorkerPool and acks through the same address. Each turn of the
+//! loop reports progress, so a wedged loop shows in `/healthz`. Every
+//! `trim_interval_ms` it trims the acknowledged history from the stream
+//! (XTRIM MINID up to the oldest entry that is still pending or
+//! undelivered), so the stream's memory stays bounded. On shutdown it
+//! finishes the XREADGROUP in flight (at most `read_block_ms`), dispatches
+//! what that read returned, stops reading and signals
+//! [`ConsumerHandle::stopped`] (also when it is restarted after shutdown
+//! began, as when Redis is down); JobDone acks keep being served until the
+//! process exits, and `pending_acks` says how many are still in flight.
 
-use super::store::StoreActor;
-use super::worker_pool::{finish, Execute, FreeSlots, JobDone, WorkerPool, WorkerSettings};
+use super::supervisor::{self, ActorHealth};
+use super::worker_pool::{Execute, FreeSlots, JobDone, Pipeline, WorkerPool, WorkerSettings};
 use crate::job::{Job, JobResult};
-use crate::queue::{EventPublisher, Keys, RedisSettings, JOB_FIELD, TRACEPARENT_FIELD};
+use crate::queue::{Keys, RedisSettings, JOB_FIELD, TRACEPARENT_FIELD};
 use actix::prelude::*;
 use redis::aio::{ConnectionManager, MultiplexedConnection};
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamPendingCountReply, StreamReadReply};
@@ -31,28 +39,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-/// Longest wait between restarts after Redis failures.
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
-
 pub struct StreamConsumer {
-    redis: RedisSettings,
-    keys: Keys,
-    settings: WorkerSettings,
-    consumer: String,
-    pool: Addr<WorkerPool>,
-    store: Addr<StoreActor>,
-    events: EventPublisher,
-    /// Shared connection for XACK and XADD (short commands).
-    commands: ConnectionManager,
-    /// Woken by WorkerPool when a job's slot is free again.
-    slot_freed: Arc<Notify>,
-    shutdown: CancellationToken,
-    /// Consecutive failed runs of the read loop, for the back-off.
-    failures: u32,
+    /// The read loop's parts; each (re)start runs a copy of it.
+    read_loop: ReadLoop,
     handle: ConsumerHandle,
-    /// Entries dispatched to WorkerPool and not yet done; their idle time is
-    /// reset regularly so live jobs are never claimed by another worker.
-    in_flight: InFlight,
 }
 
 /// Entry ids in flight; a std mutex, held only for a set insert/remove/copy.
@@ -75,7 +65,8 @@ pub struct ConsumerHandle {
     pub pending_acks: Arc<AtomicUsize>,
 }
 
-/// Everything the read loop needs, owned by the loop's future.
+/// Everything the read loop needs; StreamConsumer owns one and each run of
+/// the loop works on a clone (the connections and sets inside are shared).
 #[derive(Clone)]
 struct ReadLoop {
     redis: RedisSettings,
@@ -83,42 +74,50 @@ struct ReadLoop {
     settings: WorkerSettings,
     consumer: String,
     pool: Addr<WorkerPool>,
-    store: Addr<StoreActor>,
-    events: EventPublisher,
+    /// Completes dead-lettered jobs.
+    pipeline: Pipeline,
+    /// Shared connection for XACK and XADD (short commands).
     commands: ConnectionManager,
+    /// Woken by WorkerPool when a job's slot is free again.
     slot_freed: Arc<Notify>,
     shutdown: CancellationToken,
-    done: Recipient<JobDone>,
+    /// Entries dispatched to WorkerPool and not yet done; their idle time is
+    /// reset regularly so live jobs are never claimed by another worker.
     in_flight: InFlight,
+    /// Where each turn of the loop is reported (the wedge check).
+    health: Arc<ActorHealth>,
 }
 
 impl StreamConsumer {
+    /// The supervisor's name for this actor.
+    pub const NAME: &'static str = "stream_consumer";
+
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         redis: RedisSettings,
         settings: WorkerSettings,
         consumer: String,
         pool: Addr<WorkerPool>,
-        store: Addr<StoreActor>,
-        events: EventPublisher,
+        pipeline: Pipeline,
         commands: ConnectionManager,
         slot_freed: Arc<Notify>,
         shutdown: CancellationToken,
     ) -> StreamConsumer {
         StreamConsumer {
-            keys: Keys::new(&redis.prefix),
-            redis,
-            settings,
-            consumer,
-            pool,
-            store,
-            events,
-            commands,
-            slot_freed,
-            shutdown,
-            failures: 0,
+            read_loop: ReadLoop {
+                keys: Keys::new(&redis.prefix),
+                redis,
+                settings,
+                consumer,
+                pool,
+                pipeline,
+                commands,
+                slot_freed,
+                shutdown,
+                in_flight: InFlight::default(),
+                health: supervisor::health(Self::NAME),
+            },
             handle: ConsumerHandle::default(),
-            in_flight: InFlight::default(),
         }
     }
 
@@ -132,33 +131,23 @@ impl Actor for StreamConsumer {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        let backoff = backoff(self.failures);
-        let read_loop = ReadLoop {
-            redis: self.redis.clone(),
-            keys: self.keys.clone(),
-            settings: self.settings.clone(),
-            consumer: self.consumer.clone(),
-            pool: self.pool.clone(),
-            store: self.store.clone(),
-            events: self.events.clone(),
-            commands: self.commands.clone(),
-            slot_freed: self.slot_freed.clone(),
-            shutdown: self.shutdown.clone(),
-            done: ctx.address().recipient(),
-            in_flight: self.in_flight.clone(),
-        };
-        let run = async move {
-            tokio::time::sleep(backoff).await;
-            read_loop.run().await
-        };
+        if self.read_loop.shutdown.is_cancelled() {
+            // Restarted after shutdown began (Redis went away while it
+            // drained): nothing more is read; entries still pending stay in
+            // Redis for another worker.
+            self.handle.stopped.cancel();
+            return;
+        }
+        self.read_loop.health.progress();
+        let run = self.read_loop.clone().run(ctx.address().recipient());
         ctx.spawn(run.into_actor(self).map(|outcome, consumer, ctx| match outcome {
             Ok(()) => {
-                tracing::info!(consumer = %consumer.consumer, "stopped reading the job stream");
+                tracing::info!(consumer = %consumer.read_loop.consumer, "stopped reading the job stream");
                 consumer.handle.stopped.cancel();
             }
             Err(error) => {
-                consumer.failures += 1;
-                tracing::error!(consumer = %consumer.consumer, %error, failures = consumer.failures, "job stream read loop failed; restarting");
+                tracing::error!(consumer = %consumer.read_loop.consumer, %error, "job stream read loop failed; restarting");
+                // The supervisor restarts it after its back-off.
                 ctx.stop();
             }
         }));
@@ -167,49 +156,47 @@ impl Actor for StreamConsumer {
 
 impl actix::Supervised for StreamConsumer {
     fn restarting(&mut self, _: &mut Context<Self>) {
-        tracing::info!(consumer = %self.consumer, "restarting the stream consumer");
-    }
-}
-
-/// Wait before the next restart after `failures` consecutive Redis failures
-/// (also used by PubSubBridge).
-pub(crate) fn backoff(failures: u32) -> Duration {
-    if failures == 0 {
-        Duration::ZERO
-    } else {
-        (Duration::from_millis(100) * 2u32.saturating_pow(failures.min(10))).min(MAX_BACKOFF)
+        tracing::info!(consumer = %self.read_loop.consumer, "restarting the stream consumer");
     }
 }
 
 impl Handler<JobDone> for StreamConsumer {
     type Result = ();
 
-    fn handle(&mut self, msg: JobDone, ctx: &mut Context<Self>) {
-        lock(&self.in_flight).remove(&msg.entry_id);
+    fn handle(&mut self, msg: JobDone, _: &mut Context<Self>) {
+        lock(&self.read_loop.in_flight).remove(&msg.entry_id);
         if !msg.ack {
             return;
         }
-        let (mut commands, keys) = (self.commands.clone(), self.keys.clone());
         let pending_acks = self.handle.pending_acks.clone();
         pending_acks.fetch_add(1, Ordering::SeqCst);
-        ctx.spawn(
-            async move {
-                let acked: redis::RedisResult<i64> = redis::cmd("XACK")
-                    .arg(keys.jobs_stream())
-                    .arg(keys.group())
-                    .arg(&msg.entry_id)
-                    .query_async(&mut commands)
-                    .await;
-                match acked {
-                    Ok(_) => tracing::debug!(job_id = %msg.job_id, entry = %msg.entry_id, "acked"),
-                    // Not lost: the entry is redelivered and, being
-                    // completed, acked without running again.
-                    Err(error) => tracing::warn!(job_id = %msg.job_id, %error, "XACK failed; the entry will be redelivered"),
-                }
-                pending_acks.fetch_sub(1, Ordering::SeqCst);
+        let read_loop = self.read_loop.clone();
+        // Its own task: a restart of this actor must not drop an ack.
+        actix_rt::spawn(async move {
+            read_loop.ack(&msg).await;
+            pending_acks.fetch_sub(1, Ordering::SeqCst);
+        });
+    }
+}
+
+impl ReadLoop {
+    /// XACKs a finished job's entry (its result is stored).
+    async fn ack(&self, msg: &JobDone) {
+        let mut commands = self.commands.clone();
+        let acked: redis::RedisResult<i64> = redis::cmd("XACK")
+            .arg(self.keys.jobs_stream())
+            .arg(self.keys.group())
+            .arg(&msg.entry_id)
+            .query_async(&mut commands)
+            .await;
+        match acked {
+            Ok(_) => tracing::debug!(job_id = %msg.job_id, entry = %msg.entry_id, "acked"),
+            // Not lost: the entry is redelivered and, being
+            // completed, acked without running again.
+            Err(error) => {
+                tracing::warn!(job_id = %msg.job_id, %error, "XACK failed; the entry will be redelivered")
             }
-            .into_actor(self),
-        );
+        }
     }
 }
 
@@ -232,7 +219,7 @@ fn stream_id_less(a: &str, b: &str) -> bool {
 }
 
 impl ReadLoop {
-    async fn run(self) -> redis::RedisResult<()> {
+    async fn run(self, done: Recipient<JobDone>) -> redis::RedisResult<()> {
         let client = redis::Client::open(self.redis.url.as_str())?;
         // Dedicated connection without a reply timeout: XREADGROUP BLOCK
         // legitimately takes up to read_block_ms to answer.
@@ -250,6 +237,8 @@ impl ReadLoop {
         let refresh_every = Duration::from_millis((self.settings.claim_idle_ms / 3).max(50));
         let trim_every = Duration::from_millis(self.settings.trim_interval_ms.max(100));
         while !self.shutdown.is_cancelled() {
+            self.health.progress();
+            crate::fault::trip("stream_consumer.read_loop");
             if last_refresh.elapsed() >= refresh_every {
                 last_refresh = Instant::now();
                 self.refresh_in_flight(&mut reader).await?;
@@ -278,7 +267,7 @@ impl ReadLoop {
                 entries = self.read_new(&mut reader, free).await?;
             }
             for (entry, delivered) in entries {
-                self.dispatch(entry, delivered).await?;
+                self.dispatch(entry, delivered, &done).await?;
             }
         }
         Ok(())
@@ -432,7 +421,12 @@ impl ReadLoop {
         Ok(claimed)
     }
 
-    async fn dispatch(&self, entry: StreamId, delivered: usize) -> redis::RedisResult<()> {
+    async fn dispatch(
+        &self,
+        entry: StreamId,
+        delivered: usize,
+        done: &Recipient<JobDone>,
+    ) -> redis::RedisResult<()> {
         let job = entry
             .get::<String>(JOB_FIELD)
             .and_then(|text| serde_json::from_str::<Job>(&text).ok());
@@ -452,11 +446,14 @@ impl ReadLoop {
                 let execute = Execute {
                     entry_id: entry.id.clone(),
                     job,
-                    done: self.done.clone(),
+                    done: done.clone(),
                     span,
                 };
                 if self.pool.send(execute).await.is_err() {
-                    tracing::error!(entry = %entry.id, "worker pool is gone; entry stays pending");
+                    // It panicked or is restarting: the entry is not in
+                    // flight here, so it is claimed again after claim_idle_ms.
+                    lock(&self.in_flight).remove(&entry.id);
+                    tracing::error!(entry = %entry.id, "worker pool did not take the job; entry stays pending");
                 }
             }
             // Left pending: it is reclaimed, and dead-lettered once it has
@@ -497,7 +494,7 @@ impl ReadLoop {
                 JobResult::internal_error(format!("the job failed on every attempt: {reason}"));
             // Even if storing fails here, the entry is in the dead-letter
             // stream and must not loop; it is acked regardless.
-            let _ = finish(job.id, &job.user_id, result, &self.store, &self.events).await;
+            let _ = self.pipeline.finish(job.id, &job.user_id, result).await;
         }
         redis::cmd("XACK")
             .arg(self.keys.jobs_stream())
@@ -519,13 +516,5 @@ mod tests {
         assert!(stream_id_less("999-0", "1000-0"));
         assert!(stream_id_less("1000-2", "1000-10"));
         assert!(!stream_id_less("1000-10", "1000-10"));
-    }
-
-    /// The back-off grows and is capped.
-    #[test]
-    fn backoff_grows_to_a_cap() {
-        assert_eq!(backoff(0), Duration::ZERO);
-        assert!(backoff(1) < backoff(2));
-        assert_eq!(backoff(30), MAX_BACKOFF);
     }
 }

@@ -12,9 +12,14 @@
 //! an infrastructure failure worth retrying leaves the entry unacked for
 //! another delivery. It pings the Docker engine every `engine_check_ms` and
 //! offers no slots while the engine is away, and removes containers left by
-//! dead workers every `reap_interval_ms`. Started by `app`; its state is the
-//! running set, so it is not restarted on its own: if it stopped, its jobs
-//! stay pending in the stream and are reclaimed.
+//! dead workers every `reap_interval_ms`. Started by `app` under [`super::supervisor`]:
+//! a panic in a handler or a stop restarts it on the same mailbox, keeping
+//! its running set. Each job runs as its own task (the [`Pipeline`]'s
+//! `execute` then `finish`), not as a future of the pool, so a restart
+//! interrupts no job; the task reports back with JobEnded, and a panic
+//! inside it leaves the entry pending for another delivery and still frees
+//! the slot. Warm containers are prepared in tasks of their own too and
+//! come back as WarmReady.
 
 use super::job_control::{JobControl, Track, Untrack};
 use super::sandbox::{Kill, Run, SandboxActor, Stdin};
@@ -29,8 +34,10 @@ use crate::sandbox::{
 };
 use actix::prelude::*;
 use bollard::Docker;
+use futures_util::FutureExt;
 use serde::Deserialize;
 use std::collections::{HashMap, HashSet};
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -136,13 +143,21 @@ pub(crate) enum Outcome {
     Retry,
 }
 
+/// The job pipeline's parts: everything one job needs from delivery to
+/// stored result, cloned into each job's task.
+#[derive(Clone)]
+pub struct Pipeline {
+    languages: Languages,
+    store: Addr<StoreActor>,
+    events: EventPublisher,
+    control: Option<Addr<JobControl>>,
+}
+
 pub struct WorkerPool {
     settings: WorkerSettings,
     sandbox: Arc<SandboxSettings>,
-    languages: Languages,
     docker: Docker,
-    store: Addr<StoreActor>,
-    events: EventPublisher,
+    pipeline: Pipeline,
     labels: ContainerLabels,
     running: HashMap<JobId, Addr<SandboxActor>>,
     /// The Docker engine answered the last check; shared with readiness.
@@ -151,8 +166,6 @@ pub struct WorkerPool {
     slot_freed: Arc<Notify>,
     /// Containers started ahead of time for default-limit jobs.
     warm: WarmPool,
-    /// Carries stdin and kill from other processes (see `with_control`).
-    control: Option<Addr<JobControl>>,
 }
 
 impl WorkerPool {
@@ -168,58 +181,75 @@ impl WorkerPool {
         WorkerPool {
             settings,
             sandbox,
-            languages,
             docker,
-            store,
-            events,
+            pipeline: Pipeline::new(languages, store, events),
             labels,
             running: HashMap::new(),
             engine_ok: Arc::new(AtomicBool::new(true)),
             slot_freed: Arc::new(Notify::new()),
             warm: WarmPool::default(),
-            control: None,
         }
     }
 
     /// Registers every job with `control`, so owners can send it stdin and
     /// stop it from any API process.
     pub fn with_control(mut self, control: Addr<JobControl>) -> WorkerPool {
-        self.control = Some(control);
+        self.pipeline.control = Some(control);
         self
     }
 
     /// Starts preparing warm containers until `language`'s pool is full.
     fn refill(&mut self, ctx: &mut Context<Self>, language: &str) {
-        let Some(language) = self.languages.get(language).cloned() else {
+        let Some(language) = self.pipeline.languages.get(language).cloned() else {
             return;
         };
         if !self.engine_ok.load(Ordering::SeqCst) {
             return;
         }
         for refill in self.warm.refills(&language, &self.sandbox, &self.labels) {
-            let docker = self.docker.clone();
+            let (docker, pool) = (self.docker.clone(), ctx.address());
             let Refill {
                 language,
                 token,
                 body,
                 epoch,
             } = refill;
-            ctx.spawn(async move { prepare(&docker, body).await }.into_actor(self).map(move |prepared, pool, _| {
-                let prepared = prepared
+            // Its own task, so a restart of the pool cannot drop a container
+            // half made: the result always comes back as WarmReady.
+            actix_rt::spawn(async move {
+                let prepared = prepare(&docker, body)
+                    .await
                     .map_err(|error| tracing::warn!(language, %error, "preparing a warm container failed"))
                     .ok();
-                pool.warm.prepared(&language, token, epoch, prepared);
-            }));
+                pool.do_send(WarmReady {
+                    language,
+                    token,
+                    epoch,
+                    prepared,
+                });
+            });
         }
     }
 
     /// Starts preparing warm containers for every language whose pool is
     /// not full.
     fn refill_all(&mut self, ctx: &mut Context<Self>) {
-        let languages: Vec<String> = self.languages.all().iter().map(|l| l.id.clone()).collect();
+        let languages: Vec<String> = self
+            .pipeline
+            .languages
+            .all()
+            .iter()
+            .map(|l| l.id.clone())
+            .collect();
         for language in &languages {
             self.refill(ctx, language);
         }
+    }
+
+    /// The job pipeline (StreamConsumer completes dead-lettered jobs
+    /// through it).
+    pub fn pipeline(&self) -> Pipeline {
+        self.pipeline.clone()
     }
 
     /// Notified whenever a slot frees up.
@@ -297,6 +327,14 @@ impl Actor for WorkerPool {
                 );
             },
         );
+    }
+}
+
+impl actix::Supervised for WorkerPool {
+    fn restarting(&mut self, _: &mut Context<Self>) {
+        // Running jobs are tasks of their own and report back through
+        // JobEnded; the interval checks start again in `started`.
+        tracing::warn!(running = self.running.len(), "restarting the worker pool");
     }
 }
 
@@ -409,23 +447,19 @@ impl Handler<Execute> for WorkerPool {
         .start();
         self.running.insert(job_id, sandbox.clone());
         crate::metrics::set_running_containers(self.running.len());
-        let (languages, store, events, control) = (
-            self.languages.clone(),
-            self.store.clone(),
-            self.events.clone(),
-            self.control.clone(),
-        );
+        let pipeline = self.pipeline.clone();
+        let pool = ctx.address();
         let work = async move {
-            let outcome = execute(
-                job,
-                prepared,
-                sandbox,
-                languages,
-                store,
-                events,
-                control.clone(),
-            )
-            .await;
+            let control = pipeline.control.clone();
+            // A panic in the job's own code path must still free the slot
+            // and leave the entry for another delivery.
+            let outcome = AssertUnwindSafe(pipeline.execute(job, prepared, sandbox))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| {
+                    tracing::error!(job_id = %job_id, "the job's task panicked");
+                    Outcome::Retry
+                });
             if let Some(control) = control {
                 control.do_send(Untrack { job_id });
             }
@@ -446,170 +480,206 @@ impl Handler<Execute> for WorkerPool {
             {
                 tracing::warn!(job_id = %job_id, "stream consumer gone; the entry will be redelivered");
             }
+            pool.do_send(JobEnded { job_id, warm_token });
         };
-        ctx.spawn(
-            work.instrument(span)
-                .into_actor(self)
-                .map(move |(), pool, _| {
-                    pool.running.remove(&job_id);
-                    crate::metrics::set_running_containers(pool.running.len());
-                    if let Some(token) = warm_token {
-                        pool.warm.retire(&token);
-                    }
-                    pool.slot_freed.notify_one();
-                }),
-        );
+        // Its own task, not the pool's future: a restart of the pool does
+        // not interrupt running jobs.
+        actix_rt::spawn(work.instrument(span));
     }
 }
 
-/// One job from delivery to stored result.
-async fn execute(
-    job: Job,
-    prepared: Option<Prepared>,
-    sandbox: Addr<SandboxActor>,
-    languages: Languages,
-    store: Addr<StoreActor>,
-    events: EventPublisher,
-    control: Option<Addr<JobControl>>,
-) -> Outcome {
-    let (job_id, user_id) = (job.id, job.user_id.clone());
-    match store.send(GetJob { id: job_id }).await {
-        Ok(Ok(Some(stored))) if stored.status == JobStatus::Completed => {
-            tracing::info!(job_id = %job_id, user_id, "redelivered job is already completed; acking");
-            return Outcome::Done;
-        }
-        Ok(Ok(Some(_))) => {}
-        Ok(Ok(None)) => {
-            // Accepted by an API whose store we do not share: nothing to
-            // complete, so running it would only waste a container.
-            tracing::error!(job_id = %job_id, user_id, "job is not in the store; dropping it");
-            return Outcome::Done;
-        }
-        Ok(Err(error)) => {
-            tracing::error!(job_id = %job_id, %error, "store unavailable; job stays pending");
-            return Outcome::Retry;
-        }
-        Err(error) => {
-            tracing::error!(job_id = %job_id, %error, "store actor unavailable; job stays pending");
-            return Outcome::Retry;
-        }
-    }
-    if let Some(control) = control {
-        if control
-            .send(Track {
-                job_id,
-                interactive: job.interactive,
-            })
-            .await
-            .unwrap_or(false)
-        {
-            tracing::info!(job_id = %job_id, user_id, "stopped on request before it started");
-            return finish(
-                job_id,
-                &user_id,
-                sandbox::stopped_on_request(true),
-                &store,
-                &events,
-            )
-            .await;
-        }
-    }
-    if let Ok(Err(error)) = store.send(MarkRunning { id: job_id }).await {
-        tracing::warn!(job_id = %job_id, %error, "marking the job running failed");
-    }
-    publish(&events, &user_id, ServerEvent::Started { id: job_id }).await;
-    tracing::info!(job_id = %job_id, user_id, language = %job.language, "job started");
-    let language_id = job.language.clone();
+/// A job's task has ended (its entry is acked or left pending).
+#[derive(Message)]
+#[rtype(result = "()")]
+struct JobEnded {
+    job_id: JobId,
+    warm_token: Option<String>,
+}
 
-    let result = match languages.get(&job.language).cloned() {
-        None => JobResult::internal_error(format!(
-            "language {:?} is not installed on this worker",
-            job.language
-        )),
-        Some(language) => {
-            let budget = job.limits.output_kb as usize * 1024;
-            let live = Arc::new(LiveOutput::start(
-                events.clone(),
-                user_id.clone(),
-                job_id,
-                budget,
-            ));
-            let sink = live.clone();
-            let on_output = Box::new(move |stream, bytes: &[u8]| sink.push(stream, bytes));
-            let container =
-                tracing::info_span!("container", job_id = %job_id, language = %language.id);
-            let outcome = sandbox
-                .send(Run {
-                    job,
-                    language,
-                    prepared,
-                    on_output,
-                })
-                .instrument(container)
-                .await;
-            // Every output event is out before `finished` (even if a
-            // sandbox task still held the sink, later chunks are dropped).
-            live.finish().await;
-            match outcome {
-                Ok(Ok(result)) => result,
-                Ok(Err(error)) if error.is_retriable() => {
-                    tracing::error!(job_id = %job_id, %error, "sandbox failed; job stays pending for a retry");
-                    return Outcome::Retry;
-                }
-                Ok(Err(error)) => JobResult::internal_error(error.to_string()),
-                Err(mailbox) => {
-                    JobResult::internal_error(format!("the sandbox actor died: {mailbox}"))
-                }
+impl Handler<JobEnded> for WorkerPool {
+    type Result = ();
+
+    fn handle(&mut self, msg: JobEnded, _: &mut Context<Self>) {
+        self.running.remove(&msg.job_id);
+        crate::metrics::set_running_containers(self.running.len());
+        if let Some(token) = msg.warm_token {
+            self.warm.retire(&token);
+        }
+        self.slot_freed.notify_one();
+    }
+}
+
+/// A warm container's preparation has ended (`None`: it failed).
+#[derive(Message)]
+#[rtype(result = "()")]
+struct WarmReady {
+    language: String,
+    token: String,
+    epoch: u64,
+    prepared: Option<Prepared>,
+}
+
+impl Handler<WarmReady> for WorkerPool {
+    type Result = ();
+
+    fn handle(&mut self, msg: WarmReady, _: &mut Context<Self>) {
+        self.warm
+            .prepared(&msg.language, msg.token, msg.epoch, msg.prepared);
+    }
+}
+
+impl Pipeline {
+    fn new(languages: Languages, store: Addr<StoreActor>, events: EventPublisher) -> Pipeline {
+        Pipeline {
+            languages,
+            store,
+            events,
+            control: None,
+        }
+    }
+
+    /// One job from delivery to stored result.
+    async fn execute(
+        self,
+        job: Job,
+        prepared: Option<Prepared>,
+        sandbox: Addr<SandboxActor>,
+    ) -> Outcome {
+        let Pipeline {
+            languages,
+            store,
+            events,
+            control,
+        } = &self;
+        let (job_id, user_id) = (job.id, job.user_id.clone());
+        match store.send(GetJob { id: job_id }).await {
+            Ok(Ok(Some(stored))) if stored.status == JobStatus::Completed => {
+                tracing::info!(job_id = %job_id, user_id, "redelivered job is already completed; acking");
+                return Outcome::Done;
+            }
+            Ok(Ok(Some(_))) => {}
+            Ok(Ok(None)) => {
+                // Accepted by an API whose store we do not share: nothing to
+                // complete, so running it would only waste a container.
+                tracing::error!(job_id = %job_id, user_id, "job is not in the store; dropping it");
+                return Outcome::Done;
+            }
+            Ok(Err(error)) => {
+                tracing::error!(job_id = %job_id, %error, "store unavailable; job stays pending");
+                return Outcome::Retry;
+            }
+            Err(error) => {
+                tracing::error!(job_id = %job_id, %error, "store actor unavailable; job stays pending");
+                return Outcome::Retry;
             }
         }
-    };
-    let verdict = serde_json::to_value(result.verdict)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
-    crate::metrics::job_finished(
-        &language_id,
-        &verdict,
-        std::time::Duration::from_millis(result.wall_ms),
-    );
-    finish(job_id, &user_id, result, &store, &events).await
-}
+        if let Some(control) = control {
+            if control
+                .send(Track {
+                    job_id,
+                    interactive: job.interactive,
+                })
+                .await
+                .unwrap_or(false)
+            {
+                tracing::info!(job_id = %job_id, user_id, "stopped on request before it started");
+                return self
+                    .finish(job_id, &user_id, sandbox::stopped_on_request(true))
+                    .await;
+            }
+        }
+        if let Ok(Err(error)) = store.send(MarkRunning { id: job_id }).await {
+            tracing::warn!(job_id = %job_id, %error, "marking the job running failed");
+        }
+        publish(events, &user_id, ServerEvent::Started { id: job_id }).await;
+        tracing::info!(job_id = %job_id, user_id, language = %job.language, "job started");
+        let language_id = job.language.clone();
 
-/// Stores the result and publishes `finished` once; `Retry` if the result
-/// could not be stored (the entry stays pending, nothing is lost).
-pub(crate) async fn finish(
-    job_id: JobId,
-    user_id: &str,
-    result: JobResult,
-    store: &Addr<StoreActor>,
-    events: &EventPublisher,
-) -> Outcome {
-    let verdict = result.verdict;
-    match store
-        .send(CompleteJob {
-            id: job_id,
-            result: result.clone(),
-        })
-        .await
-    {
-        Ok(Ok(true)) => {
-            tracing::info!(job_id = %job_id, user_id, ?verdict, "job finished");
-            publish(
-                events,
-                user_id,
-                ServerEvent::Finished { id: job_id, result },
-            )
-            .await;
-            Outcome::Done
-        }
-        Ok(Ok(false)) => Outcome::Done,
-        Ok(Err(error)) => {
-            tracing::error!(job_id = %job_id, %error, "storing the result failed; job stays pending");
-            Outcome::Retry
-        }
-        Err(error) => {
-            tracing::error!(job_id = %job_id, %error, "store actor unavailable; job stays pending");
-            Outcome::Retry
+        let result = match languages.get(&job.language).cloned() {
+            None => JobResult::internal_error(format!(
+                "language {:?} is not installed on this worker",
+                job.language
+            )),
+            Some(language) => {
+                let budget = job.limits.output_kb as usize * 1024;
+                let live = Arc::new(LiveOutput::start(
+                    events.clone(),
+                    user_id.clone(),
+                    job_id,
+                    budget,
+                ));
+                let sink = live.clone();
+                let on_output = Box::new(move |stream, bytes: &[u8]| sink.push(stream, bytes));
+                let container =
+                    tracing::info_span!("container", job_id = %job_id, language = %language.id);
+                let outcome = sandbox
+                    .send(Run {
+                        job,
+                        language,
+                        prepared,
+                        on_output,
+                    })
+                    .instrument(container)
+                    .await;
+                // Every output event is out before `finished` (even if a
+                // sandbox task still held the sink, later chunks are dropped).
+                live.finish().await;
+                match outcome {
+                    Ok(Ok(result)) => result,
+                    Ok(Err(error)) if error.is_retriable() => {
+                        tracing::error!(job_id = %job_id, %error, "sandbox failed; job stays pending for a retry");
+                        return Outcome::Retry;
+                    }
+                    Ok(Err(error)) => JobResult::internal_error(error.to_string()),
+                    Err(mailbox) => {
+                        JobResult::internal_error(format!("the sandbox actor died: {mailbox}"))
+                    }
+                }
+            }
+        };
+        let verdict = serde_json::to_value(result.verdict)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        crate::metrics::job_finished(
+            &language_id,
+            &verdict,
+            std::time::Duration::from_millis(result.wall_ms),
+        );
+        self.finish(job_id, &user_id, result).await
+    }
+
+    /// Stores the result and publishes `finished` once; `Retry` if the result
+    /// could not be stored (the entry stays pending, nothing is lost).
+    pub(crate) async fn finish(&self, job_id: JobId, user_id: &str, result: JobResult) -> Outcome {
+        let (store, events) = (&self.store, &self.events);
+        let verdict = result.verdict;
+        match store
+            .send(CompleteJob {
+                id: job_id,
+                result: result.clone(),
+            })
+            .await
+        {
+            Ok(Ok(true)) => {
+                tracing::info!(job_id = %job_id, user_id, ?verdict, "job finished");
+                publish(
+                    events,
+                    user_id,
+                    ServerEvent::Finished { id: job_id, result },
+                )
+                .await;
+                Outcome::Done
+            }
+            Ok(Ok(false)) => Outcome::Done,
+            Ok(Err(error)) => {
+                tracing::error!(job_id = %job_id, %error, "storing the result failed; job stays pending");
+                Outcome::Retry
+            }
+            Err(error) => {
+                tracing::error!(job_id = %job_id, %error, "store actor unavailable; job stays pending");
+                Outcome::Retry
+            }
         }
     }
 }

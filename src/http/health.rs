@@ -1,5 +1,9 @@
-//! Liveness (`/healthz`: the process answers), readiness (`/readyz`: Redis,
-//! the store and, where this process runs jobs, the Docker engine answer) and
+//! Liveness (`/healthz`: every supervised actor of this process is alive
+//! and not wedged, see [`crate::actors::supervisor`]; 503 otherwise, so an
+//! orchestrator restarts the process), readiness (`/readyz`: Redis, the store
+//! and, where this process runs jobs, the Docker engine answer, and no
+//! supervised actor is restarting, dead or wedged; the body names each
+//! actor's state) and
 //! `/metrics` (Prometheus text; on the API the queue gauges are read from
 //! Redis at scrape time). All public. The API mounts them through its state;
 //! a worker-only process serves the same routes on its own small server
@@ -8,6 +12,7 @@
 
 use super::server::ApiState;
 use crate::actors::store::{PingStore, StoreActor};
+use crate::actors::supervisor::{self, ActorState, ActorStatus};
 use crate::metrics::{self, QueueState};
 use actix::Addr;
 use actix_web::body::MessageBody;
@@ -27,8 +32,10 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 /// Liveness.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
-    /// Always `ok`.
+    /// `ok`, or `failing` when an actor is dead or wedged.
     pub status: String,
+    /// Every supervised actor of this process.
+    pub actors: Vec<ActorStatus>,
 }
 
 /// Readiness and what it is made of.
@@ -46,6 +53,9 @@ pub struct ReadinessChecks {
     pub store: bool,
     /// Null where this process runs no jobs.
     pub docker: Option<bool>,
+    /// Every supervised actor of this process; any not `running` makes the
+    /// process not ready.
+    pub actors: Vec<ActorStatus>,
 }
 
 /// What readiness checks.
@@ -78,13 +88,16 @@ impl Readiness {
                     .is_ok_and(|r| r.is_ok()),
             ),
         };
-        let ready = redis_ok && store_ok && docker_ok.unwrap_or(true);
+        let actors = supervisor::statuses();
+        let actors_ok = actors.iter().all(|a| a.state == ActorState::Running);
+        let ready = redis_ok && store_ok && docker_ok.unwrap_or(true) && actors_ok;
         let body = ReadinessReport {
             status: if ready { "ready" } else { "not_ready" }.into(),
             checks: ReadinessChecks {
                 redis: redis_ok,
                 store: store_ok,
                 docker: docker_ok,
+                actors,
             },
         };
         if ready {
@@ -95,12 +108,25 @@ impl Readiness {
     }
 }
 
-/// The process answers.
-#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, description = "Alive", body = Health)))]
+/// Every supervised actor is alive and not wedged.
+#[utoipa::path(get, path = "/healthz", tag = "health", responses(
+    (status = 200, description = "Alive", body = Health),
+    (status = 503, description = "An actor is dead or wedged: restart the process", body = Health),
+))]
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(Health {
-        status: "ok".into(),
-    })
+    let actors = supervisor::statuses();
+    let alive = actors
+        .iter()
+        .all(|a| !matches!(a.state, ActorState::Dead | ActorState::Wedged));
+    let body = Health {
+        status: if alive { "ok" } else { "failing" }.into(),
+        actors,
+    };
+    if alive {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
 }
 
 /// Redis, the store and (on workers) Docker answer.

@@ -206,6 +206,7 @@ pub async fn run(
             labels,
         );
         let (slot_freed, pipeline) = (pool.slot_signal(), pool.pipeline());
+        let pipeline_for_shutdown = pipeline.clone();
         let pool = supervisor::start("worker_pool", |ctx| {
             // JobControl and WorkerPool address each other: jobs register
             // with it, and it routes stdin and kill back to the pool.
@@ -227,7 +228,7 @@ pub async fn run(
             shutdown.clone(),
         );
         let handle = consumer.handle();
-        let consumer = supervisor::start(StreamConsumer::NAME, move |_| consumer);
+        supervisor::start(StreamConsumer::NAME, move |_| consumer);
         if settings.compat.judge0.enabled && settings.compat.judge0.callbacks_enabled() {
             let dispatcher = crate::compat::judge0::CallbackDispatcher::new(
                 redis.clone(),
@@ -239,7 +240,7 @@ pub async fn run(
             supervisor::start("callback_dispatcher", move |_| dispatcher);
         }
         tracing::info!(worker = %name, concurrency = settings.worker.concurrency, "worker started");
-        worker = Some((pool, consumer, handle));
+        worker = Some((pool, pipeline_for_shutdown, handle));
         docker = Some(engine);
         worker_name = name;
     }
@@ -324,13 +325,14 @@ pub async fn run(
     }
     let deadline = tokio::time::Instant::now() + settings.shutdown.drain_timeout();
 
-    if let Some((pool, _consumer, handle)) = worker {
+    if let Some((pool, pipeline, handle)) = worker {
         let drained = tokio::time::timeout_at(
             deadline - Duration::from_millis(500).min(settings.shutdown.drain_timeout() / 4),
             drain(&pool, &handle),
         )
         .await;
         if drained.is_err() {
+            pipeline.hand_back();
             hand_back(docker.as_ref(), &worker_name).await;
         }
     }

@@ -8,7 +8,8 @@
 //! A test arms a point by creating a file named after it in the directory
 //! given by the `FAULT_INJECTION_DIR` environment variable; [`watch`] polls that
 //! directory, deletes the file and arms the point, and the next [`trip`] of
-//! that point panics. No HTTP route exists for it, on any build.
+//! that point panics ([`wedge`]: `<actor>.wedge` blocks the actor's thread
+//! for a while instead). No HTTP route exists for it, on any build.
 
 #[cfg(feature = "fault-injection")]
 mod armed {
@@ -58,6 +59,22 @@ pub fn trip(point: &str) {
     if take(point) {
         panic!("injected fault: {point}");
     }
+}
+
+/// How long an armed wedge blocks its thread.
+pub const WEDGE: std::time::Duration = std::time::Duration::from_secs(4);
+
+/// If `<actor>.wedge` is armed, blocks the calling thread (the actor's
+/// arbiter) for [`WEDGE`]: the actor is alive but answers nothing.
+#[inline]
+pub fn wedge(actor: &str) {
+    #[cfg(feature = "fault-injection")]
+    if take(&format!("{actor}.wedge")) {
+        tracing::warn!(actor, "injected wedge");
+        std::thread::sleep(WEDGE);
+    }
+    #[cfg(not(feature = "fault-injection"))]
+    let _ = actor;
 }
 
 /// Disarms `point`; whether it was armed.

@@ -8,56 +8,8 @@ mod common;
 
 use common::*;
 use serde_json::{json, Value};
-use std::process::{Child, Command};
+use std::process::Child;
 use std::time::{Duration, Instant};
-
-fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
-/// Worker settings that make recovery quick enough to test.
-fn fast_recovery() -> Vec<(String, String)> {
-    env(&[
-        ("RCE_WORKER__CLAIM_IDLE_MS", "3000"),
-        ("RCE_WORKER__REAP_INTERVAL_MS", "1000"),
-        ("RCE_WORKER__TRIM_INTERVAL_MS", "1000"),
-        ("RCE_WORKER__READ_BLOCK_MS", "500"),
-    ])
-}
-
-fn sleepy_job(i: usize, seconds: f64) -> serde_json::Value {
-    json!({"language": "python", "source": format!("import time\ntime.sleep({seconds})\nprint({i})")})
-}
-
-async fn redis_connection(url: &str) -> redis::aio::MultiplexedConnection {
-    redis::Client::open(url)
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap()
-}
-
-fn redis_url() -> String {
-    service_env()
-        .get("RCE_REDIS__URL")
-        .cloned()
-        .unwrap_or_else(|| "redis://127.0.0.1:6379/".into())
-}
-
-/// Entries pending in the workers group of `prefix`.
-async fn pending_count(url: &str, prefix: &str) -> usize {
-    let mut conn = redis_connection(url).await;
-    let summary: (usize, Option<String>, Option<String>, redis::Value) = redis::cmd("XPENDING")
-        .arg(format!("{prefix}:jobs"))
-        .arg("workers")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    summary.0
-}
 
 /// Polls the submission until it is running (panics after 30 s).
 async fn wait_running(rce: &Rce, id: &str) {
@@ -81,13 +33,6 @@ fn submit_to_finish(submission: &Value) -> time::Duration {
             .expect("an RFC 3339 timestamp")
     };
     at("finished_at") - at("created_at")
-}
-
-fn kill(child: &Child, signal: &str) {
-    Command::new("kill")
-        .args([signal, &child.id().to_string()])
-        .status()
-        .unwrap();
 }
 
 /// Three worker processes run 60 jobs; one is killed with SIGKILL while it
@@ -254,75 +199,6 @@ async fn poison_entry_is_dead_lettered() {
     while pending_count(&redis_url(), &rce.prefix).await > 0 {
         assert!(Instant::now() < deadline, "entries still pending");
         tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// A redis-server of this test's own, on a free port, with appendonly.
-struct OwnRedis {
-    port: u16,
-    dir: std::path::PathBuf,
-    child: Option<Child>,
-}
-
-impl OwnRedis {
-    fn start() -> OwnRedis {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let dir = std::env::temp_dir().join(format!("rce-redis-{port}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut redis = OwnRedis {
-            port,
-            dir,
-            child: None,
-        };
-        redis.spawn();
-        redis
-    }
-
-    fn spawn(&mut self) {
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--appendonly",
-                "yes",
-                "--save",
-                "",
-            ])
-            .arg("--dir")
-            .arg(&self.dir)
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            kill(&child, "-TERM");
-            child.wait().unwrap();
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        self.stop();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

@@ -17,8 +17,9 @@
 //! Each supervised actor has an [`ActorHealth`] in a process-wide registry
 //! (one per actor name; a process runs each actor once): the supervisor beats
 //! every [`BEAT`] while it is polled, and actors with a loop of their own
-//! (StreamConsumer's read loop) report progress. An actor whose supervisor
-//! ended (no address left, or its arbiter died) is `dead`; one whose beat or
+//! (StreamConsumer's read loop) report progress. The supervisor holds an address of its actor, so it restarts it
+//! whoever else still holds one; an actor whose supervisor ended (its
+//! arbiter died) is `dead`; one whose beat or
 //! progress is older than the bound is `wedged`.
 
 use crate::backoff::Backoff;
@@ -196,6 +197,7 @@ where
     health.beat();
     actix_rt::spawn(Supervising {
         name,
+        _address: address.clone(),
         fut: Box::pin(ctx.into_future(actor)),
         health,
         backoff: Backoff::default(),
@@ -210,6 +212,9 @@ where
     A: actix::Supervised + Actor<Context = Context<A>>,
 {
     name: &'static str,
+    /// Held so the actor always has an address and is always restarted
+    /// (actix restarts only actors someone can still reach).
+    _address: Addr<A>,
     fut: Pin<Box<ContextFut<A, Context<A>>>>,
     health: Arc<ActorHealth>,
     backoff: Backoff,
@@ -226,6 +231,7 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut task::Context<'_>) -> Poll<()> {
         let this = self.get_mut();
+        crate::fault::wedge(this.name);
         while this.beat.poll_tick(cx).is_ready() {
             this.health.beat();
         }
@@ -258,8 +264,7 @@ where
                 }
             }
             if !this.fut.restart() {
-                // No address is left: nobody can send it anything.
-                tracing::info!(actor = name, "actor has no address left; not restarting");
+                // Unreachable while `_address` is held.
                 this.health.alive.store(false, Ordering::SeqCst);
                 return Poll::Ready(());
             }

@@ -151,6 +151,9 @@ pub struct Pipeline {
     store: Addr<StoreActor>,
     events: EventPublisher,
     control: Option<Addr<JobControl>>,
+    /// Set when shutdown runs out of time: results are no longer stored,
+    /// the entries stay pending for another worker (see [`Pipeline::hand_back`]).
+    handed_back: Arc<AtomicBool>,
 }
 
 pub struct WorkerPool {
@@ -535,7 +538,16 @@ impl Pipeline {
             store,
             events,
             control: None,
+            handed_back: Arc::default(),
         }
+    }
+
+    /// From now on no result is stored or acked: every job still running
+    /// (and any finishing later) stays pending in the stream for another
+    /// worker, so removing their containers at shutdown completes nothing
+    /// with a wrong verdict.
+    pub fn hand_back(&self) {
+        self.handed_back.store(true, Ordering::SeqCst);
     }
 
     /// One job from delivery to stored result.
@@ -550,6 +562,7 @@ impl Pipeline {
             store,
             events,
             control,
+            ..
         } = &self;
         let (job_id, user_id) = (job.id, job.user_id.clone());
         match store.send(GetJob { id: job_id }).await {
@@ -652,6 +665,10 @@ impl Pipeline {
     /// Stores the result and publishes `finished` once; `Retry` if the result
     /// could not be stored (the entry stays pending, nothing is lost).
     pub(crate) async fn finish(&self, job_id: JobId, user_id: &str, result: JobResult) -> Outcome {
+        if self.handed_back.load(Ordering::SeqCst) {
+            tracing::warn!(job_id = %job_id, user_id, "handed back at shutdown; its result is not stored");
+            return Outcome::Retry;
+        }
         let (store, events) = (&self.store, &self.events);
         let verdict = result.verdict;
         match store

@@ -662,3 +662,133 @@ pub async fn runsc_unavailable() -> Option<String> {
         Err(error) => Some(format!("docker info failed: {error}")),
     }
 }
+
+/// Environment pairs for [`RceOptions::env`] and [`start_worker`].
+pub fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Worker settings that make recovery quick enough to test.
+pub fn fast_recovery() -> Vec<(String, String)> {
+    env(&[
+        ("RCE_WORKER__CLAIM_IDLE_MS", "3000"),
+        ("RCE_WORKER__REAP_INTERVAL_MS", "1000"),
+        ("RCE_WORKER__TRIM_INTERVAL_MS", "1000"),
+        ("RCE_WORKER__READ_BLOCK_MS", "500"),
+    ])
+}
+
+/// A python job that sleeps `seconds` and prints `i`.
+pub fn sleepy_job(i: usize, seconds: f64) -> serde_json::Value {
+    serde_json::json!({"language": "python", "source": format!("import time\ntime.sleep({seconds})\nprint({i})")})
+}
+
+/// A fresh connection to `url`.
+pub async fn redis_connection(url: &str) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
+/// The shared Redis's URL.
+pub fn redis_url() -> String {
+    service_env()
+        .get("RCE_REDIS__URL")
+        .cloned()
+        .unwrap_or_else(|| "redis://127.0.0.1:6379/".into())
+}
+
+/// Entries pending in the workers group of `prefix`.
+pub async fn pending_count(url: &str, prefix: &str) -> usize {
+    let mut conn = redis_connection(url).await;
+    let summary: (usize, Option<String>, Option<String>, redis::Value) = redis::cmd("XPENDING")
+        .arg(format!("{prefix}:jobs"))
+        .arg("workers")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    summary.0
+}
+
+/// Sends `signal` (`-TERM`, `-KILL`) to `child`.
+pub fn kill(child: &Child, signal: &str) {
+    Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+}
+
+/// A redis-server of the test's own, on a free port, with appendonly (so a
+/// restart keeps the stream and its group); stopped on drop.
+pub struct OwnRedis {
+    pub port: u16,
+    dir: std::path::PathBuf,
+    child: Option<Child>,
+}
+
+impl OwnRedis {
+    pub fn start() -> OwnRedis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = std::env::temp_dir().join(format!("rce-redis-{port}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut redis = OwnRedis {
+            port,
+            dir,
+            child: None,
+        };
+        redis.spawn();
+        redis
+    }
+
+    pub fn spawn(&mut self) {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--appendonly",
+                "yes",
+                "--save",
+                "",
+            ])
+            .arg("--dir")
+            .arg(&self.dir)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            kill(&child, "-TERM");
+            child.wait().unwrap();
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

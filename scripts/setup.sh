@@ -27,14 +27,15 @@ apt_update() { if [ $updated = no ]; then log "    apt-get update"; apt-get upda
 
 missing=()
 # chromium: the browser the web editor's end-to-end tests drive (web/e2e).
-for p in docker.io redis-server debootstrap docker-compose chromium; do installed "$p" || missing+=("$p"); done
+# prometheus brings promtool, which tests/deploy_manifests.rs uses to check deploy/prometheus.
+for p in docker.io redis-server debootstrap docker-compose chromium prometheus; do installed "$p" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
   command -v apt-get >/dev/null || die "missing ${missing[*]} and no apt-get"
   apt_update
   log "    apt-get install -y ${missing[*]}"
   apt-get install -y -q "${missing[@]}"
 else
-  log "    docker.io redis-server debootstrap docker-compose chromium: installed"
+  log "    docker.io redis-server debootstrap docker-compose chromium prometheus: installed"
 fi
 # runsc (gVisor) is optional: install it when Debian has it, never fail without it.
 if [ -x /usr/bin/runsc ] || installed runsc; then

@@ -1,6 +1,7 @@
 //! The process's one Prometheus registry and every metric in it. Other
 //! modules record through the small functions here (WorkerPool: verdicts,
-//! execution time, running containers; the actor supervisor: restarts; the HTTP middleware: latency by
+//! execution time, running containers; the actor supervisor: restarts, and which actors are up at scrape time;
+//! StreamConsumer: dead letters; the HTTP middleware: latency by
 //! route; the API: submissions and quota refusals); `/metrics` renders the
 //! registry in the text exposition format, after reading the queue's state
 //! (XINFO GROUPS on the job stream) at scrape time, so those gauges are
@@ -11,7 +12,7 @@
 //! process that also serves HTTP (`--role all`).
 
 use prometheus::{
-    exponential_buckets, Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge,
+    exponential_buckets, Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use std::sync::LazyLock;
@@ -25,8 +26,32 @@ pub enum MetricsError {
     Encode(String),
 }
 
+/// Prefix of every metric name.
+const NAMESPACE: &str = "rce";
+
+/// Registers `collector` and notes its full name (with the namespace).
+fn register<C>(
+    registry: &Registry,
+    names: &mut Vec<String>,
+    collector: &C,
+) -> Result<(), MetricsError>
+where
+    C: prometheus::core::Collector + Clone + 'static,
+{
+    names.extend(
+        collector
+            .desc()
+            .iter()
+            .map(|desc| format!("{NAMESPACE}_{}", desc.fq_name)),
+    );
+    registry.register(Box::new(collector.clone()))?;
+    Ok(())
+}
+
 struct Metrics {
     registry: Registry,
+    /// Every family's full name, recorded or not yet.
+    names: Vec<String>,
     jobs_submitted: IntCounterVec,
     jobs_finished: IntCounterVec,
     job_execution_seconds: HistogramVec,
@@ -35,11 +60,15 @@ struct Metrics {
     quota_refusals: IntCounterVec,
     queue: IntGaugeVec,
     actor_restarts: IntCounterVec,
+    actor_up: IntGaugeVec,
+    jobs_dead_lettered: IntCounter,
+    docker_engine_up: IntGauge,
 }
 
 impl Metrics {
     fn new() -> Result<Metrics, MetricsError> {
-        let registry = Registry::new_custom(Some("rce".into()), None)?;
+        let registry = Registry::new_custom(Some(NAMESPACE.into()), None)?;
+        let mut names = Vec::new();
         let jobs_submitted = IntCounterVec::new(
             Opts::new("jobs_submitted_total", "Submissions accepted, by language"),
             &["language"],
@@ -82,12 +111,12 @@ impl Metrics {
             Opts::new("queue_entries", "Job stream state at scrape time: length, pending (delivered, unacked), lag (not yet delivered)"),
             &["state"],
         )?;
-        registry.register(Box::new(jobs_submitted.clone()))?;
-        registry.register(Box::new(jobs_finished.clone()))?;
-        registry.register(Box::new(job_execution_seconds.clone()))?;
-        registry.register(Box::new(running_containers.clone()))?;
-        registry.register(Box::new(http_request_seconds.clone()))?;
-        registry.register(Box::new(quota_refusals.clone()))?;
+        register(&registry, &mut names, &jobs_submitted)?;
+        register(&registry, &mut names, &jobs_finished)?;
+        register(&registry, &mut names, &job_execution_seconds)?;
+        register(&registry, &mut names, &running_containers)?;
+        register(&registry, &mut names, &http_request_seconds)?;
+        register(&registry, &mut names, &quota_refusals)?;
         let actor_restarts = IntCounterVec::new(
             Opts::new(
                 "actor_restarts_total",
@@ -95,10 +124,29 @@ impl Metrics {
             ),
             &["actor"],
         )?;
-        registry.register(Box::new(queue.clone()))?;
-        registry.register(Box::new(actor_restarts.clone()))?;
+        register(&registry, &mut names, &queue)?;
+        let actor_up = IntGaugeVec::new(
+            Opts::new(
+                "actor_up",
+                "1 while a supervised actor is running, 0 while it restarts, is dead or wedged (at scrape time)",
+            ),
+            &["actor"],
+        )?;
+        let jobs_dead_lettered = IntCounter::new(
+            "jobs_dead_lettered_total",
+            "Entries moved to the dead-letter stream after max_attempts deliveries",
+        )?;
+        let docker_engine_up = IntGauge::new(
+            "docker_engine_up",
+            "1 while this worker's Docker engine answers its checks",
+        )?;
+        register(&registry, &mut names, &actor_restarts)?;
+        register(&registry, &mut names, &actor_up)?;
+        register(&registry, &mut names, &jobs_dead_lettered)?;
+        register(&registry, &mut names, &docker_engine_up)?;
         Ok(Metrics {
             registry,
+            names,
             jobs_submitted,
             jobs_finished,
             job_execution_seconds,
@@ -107,6 +155,9 @@ impl Metrics {
             quota_refusals,
             queue,
             actor_restarts,
+            actor_up,
+            jobs_dead_lettered,
+            docker_engine_up,
         })
     }
 }
@@ -116,6 +167,13 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     // them fails only on a duplicate name, which the unit test below pins.
     Metrics::new().expect("metrics register")
 });
+
+/// The name of every metric this process can export (`rce_…`; histograms
+/// add `_bucket`, `_sum` and `_count`), whether or not it has samples yet:
+/// alert rules and dashboards are checked against it.
+pub fn names() -> Vec<String> {
+    METRICS.names.clone()
+}
 
 /// A submission was accepted.
 pub fn job_submitted(language: &str) {
@@ -158,6 +216,24 @@ pub fn quota_refused(reason: &str) {
 /// A supervised actor was restarted (after a panic or a stop).
 pub fn actor_restarted(actor: &str) {
     METRICS.actor_restarts.with_label_values(&[actor]).inc();
+}
+
+/// Whether `actor` is running now (set at scrape time).
+pub fn set_actor_up(actor: &str, up: bool) {
+    METRICS
+        .actor_up
+        .with_label_values(&[actor])
+        .set(i64::from(up));
+}
+
+/// An entry was dead-lettered.
+pub fn job_dead_lettered() {
+    METRICS.jobs_dead_lettered.inc();
+}
+
+/// Whether this worker's Docker engine answered its last check.
+pub fn set_docker_engine_up(up: bool) {
+    METRICS.docker_engine_up.set(i64::from(up));
 }
 
 /// The job stream's state, read at scrape time.
@@ -206,6 +282,9 @@ mod tests {
         http_request("GET", "/api/v1/languages", 200, Duration::from_millis(3));
         set_running_containers(2);
         actor_restarted("stream_consumer");
+        set_actor_up("store", true);
+        job_dead_lettered();
+        set_docker_engine_up(true);
         let text = render(Some(QueueState {
             length: 5,
             pending: 1,
@@ -226,6 +305,10 @@ mod tests {
             text.contains(r#"rce_actor_restarts_total{actor="stream_consumer"} 1"#),
             "{text}"
         );
+        assert!(text.contains(r#"rce_actor_up{actor="store"} 1"#), "{text}");
+        assert!(text.contains("rce_jobs_dead_lettered_total 1"), "{text}");
+        assert!(text.contains("rce_docker_engine_up 1"), "{text}");
+        assert!(names().contains(&"rce_actor_restarts_total".to_string()));
         assert!(text.contains(r#"route="/api/v1/languages""#), "{text}");
     }
 }

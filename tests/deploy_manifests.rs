@@ -647,3 +647,115 @@ async fn probe_paths_answer_on_real_processes() {
         }
     }
 }
+
+/// `rce_…` metric names an expression refers to, histogram suffixes removed.
+fn metric_names_in(expr: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    let mut rest = expr;
+    while let Some(at) = rest.find("rce_") {
+        let tail = &rest[at..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(tail.len());
+        let name = &tail[..end];
+        let base = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|suffix| name.strip_suffix(suffix))
+            .unwrap_or(name);
+        names.insert(base.to_string());
+        rest = &tail[end..];
+    }
+    names
+}
+
+/// Every metric named by `exprs` is one rce registers (`rce::metrics::names`).
+fn assert_exported(exprs: &[String], place: &str) {
+    let exported: BTreeSet<String> = rce::metrics::names().into_iter().collect();
+    for expr in exprs {
+        let names = metric_names_in(expr);
+        assert!(!names.is_empty(), "{place}: `{expr}` names no rce metric");
+        for name in names {
+            assert!(
+                exported.contains(&name),
+                "{place}: `{expr}` uses {name}, which rce does not export ({exported:?})"
+            );
+        }
+    }
+}
+
+/// deploy/prometheus/alerts.yml passes `promtool check rules` (Debian's
+/// prometheus package, installed by `make setup`), covers queue lag, dead
+/// letters, actor restarts and a worker that is not ready, and uses only
+/// metrics rce exports.
+#[test]
+fn alert_rules_pass_promtool_and_use_exported_metrics() {
+    let file = common::repo().join("deploy/prometheus/alerts.yml");
+    let output = std::process::Command::new("promtool")
+        .args(["check", "rules"])
+        .arg(&file)
+        .output()
+        .expect("promtool is missing: apt-get install prometheus (make setup installs it)");
+    assert!(
+        output.status.success(),
+        "promtool check rules: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rules: Vec<Value> = yaml_documents(&file)[0]["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|group| group["rules"].as_array().unwrap().clone())
+        .collect();
+    let exprs: Vec<String> = rules
+        .iter()
+        .map(|rule| rule["expr"].as_str().unwrap().to_string())
+        .collect();
+    assert_exported(&exprs, "alerts.yml");
+    let watched: BTreeSet<String> = exprs.iter().flat_map(|e| metric_names_in(e)).collect();
+    for needed in [
+        "rce_queue_entries",
+        "rce_jobs_dead_lettered_total",
+        "rce_actor_restarts_total",
+        "rce_docker_engine_up",
+        "rce_actor_up",
+    ] {
+        assert!(watched.contains(needed), "no alert watches {needed}");
+    }
+}
+
+/// deploy/grafana/rce-dashboard.json is a dashboard Grafana can import:
+/// valid JSON with a title and uid, unique panel ids, every panel placed and
+/// querying the Prometheus datasource variable with expressions over
+/// metrics rce exports.
+#[test]
+fn grafana_dashboard_parses_and_queries_exported_metrics() {
+    let file = common::repo().join("deploy/grafana/rce-dashboard.json");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let dashboard: Value = serde_json::from_str(&text).expect("the dashboard is valid JSON");
+    assert!(dashboard["title"].is_string() && dashboard["uid"].is_string());
+    let panels = dashboard["panels"].as_array().expect("panels");
+    assert!(!panels.is_empty());
+    let mut ids = BTreeSet::new();
+    let mut exprs = Vec::new();
+    for panel in panels {
+        let title = panel["title"].as_str().unwrap_or_default();
+        assert!(
+            ids.insert(panel["id"].as_u64().unwrap()),
+            "duplicate id at {title}"
+        );
+        assert!(
+            panel["gridPos"]["w"].as_u64().is_some(),
+            "{title} has no place"
+        );
+        assert_eq!(panel["datasource"]["uid"], "${datasource}", "{title}");
+        let targets = panel["targets"].as_array().expect("targets");
+        assert!(!targets.is_empty(), "{title} queries nothing");
+        exprs.extend(
+            targets
+                .iter()
+                .map(|t| t["expr"].as_str().unwrap().to_string()),
+        );
+    }
+    assert_exported(&exprs, "rce-dashboard.json");
+}

@@ -478,6 +478,7 @@ impl ReadLoop {
             self.settings.max_attempts
         );
         tracing::error!(entry = %entry.id, %reason, "dead-lettering a job entry");
+        crate::metrics::job_dead_lettered();
         redis::cmd("XADD")
             .arg(self.keys.dead_stream())
             .arg("*")

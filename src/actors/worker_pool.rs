@@ -270,6 +270,7 @@ impl Actor for WorkerPool {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        crate::metrics::set_docker_engine_up(self.engine_ok.load(Ordering::SeqCst));
         self.refill_all(ctx);
         ctx.run_interval(
             Duration::from_millis(self.settings.engine_check_ms.max(100)),
@@ -281,6 +282,7 @@ impl Actor for WorkerPool {
                             .await
                             .is_ok_and(|r| r.is_ok());
                         let changed = answered != engine_ok.swap(answered, Ordering::SeqCst);
+                        crate::metrics::set_docker_engine_up(answered);
                         (answered, changed)
                     }
                     .into_actor(pool)

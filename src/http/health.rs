@@ -167,6 +167,9 @@ pub fn probe_routes(readiness: Readiness) -> impl FnOnce(&mut web::ServiceConfig
 }
 
 fn metrics_response(queue: Option<QueueState>) -> HttpResponse {
+    for status in supervisor::statuses() {
+        metrics::set_actor_up(&status.actor, status.state == ActorState::Running);
+    }
     let text = metrics::render(queue).unwrap_or_else(|error| {
         tracing::error!(%error, "rendering metrics failed");
         String::new()

@@ -491,7 +491,11 @@ impl WsClient {
 /// Containers (running or not) carrying this test's prefix label, except
 /// idle warm-pool containers (made before any job; at most the pool size).
 pub async fn containers_of(prefix: &str) -> Vec<String> {
-    let docker = docker().await;
+    containers_on(&docker().await, prefix).await
+}
+
+/// The job containers (not warm ones) of `prefix` on the engine `docker`.
+pub async fn containers_on(docker: &bollard::Docker, prefix: &str) -> Vec<String> {
     let filters = HashMap::from([("label", vec![format!("rce.prefix={prefix}")])]);
     let options = bollard::query_parameters::ListContainersOptionsBuilder::default()
         .all(true)
@@ -771,6 +775,14 @@ impl OwnRedis {
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             assert!(Instant::now() < deadline, "redis-server did not start");
             std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGKILL: writes not yet in the append-only file are lost.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            kill(&child, "-KILL");
+            child.wait().unwrap();
         }
     }
 

@@ -35,7 +35,7 @@ impl PrivateDocker {
         };
         docker.spawn();
         // The sandbox image, copied from the shared engine.
-        let save = Command::new("docker")
+        let mut save = Command::new("docker")
             .args(["save", "rce-python:latest"])
             .envs(service_env())
             .stdout(Stdio::piped())
@@ -44,11 +44,12 @@ impl PrivateDocker {
         let load = Command::new("docker")
             .arg("load")
             .env("DOCKER_HOST", docker.host())
-            .stdin(save.stdout.expect("piped"))
+            .stdin(save.stdout.take().expect("piped"))
             .stdout(Stdio::null())
             .status()
             .expect("docker load");
         assert!(load.success(), "loading rce-python into the private engine");
+        assert!(save.wait().unwrap().success(), "docker save rce-python");
         docker
     }
 

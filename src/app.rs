@@ -308,8 +308,15 @@ pub async fn run(
         })
         .workers(settings.http.workers)
         .shutdown_signal(shutdown.clone().cancelled_owned())
-        // Open requests get at most half the drain; the rest is the jobs'.
-        .shutdown_timeout((settings.shutdown.drain_timeout_ms / 2000).max(1))
+        // Open requests get the drain (less a second to exit); half of it
+        // where jobs run here too, the rest is theirs.
+        .shutdown_timeout(if role.runs_worker() {
+            (settings.shutdown.drain_timeout_ms / 2000).max(1)
+        } else {
+            (settings.shutdown.drain_timeout_ms / 1000)
+                .saturating_sub(1)
+                .max(1)
+        })
         .bind(&settings.http.bind)
         .map_err(|source| AppError::Bind {
             bind: settings.http.bind.clone(),

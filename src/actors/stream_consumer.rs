@@ -135,6 +135,7 @@ impl Actor for StreamConsumer {
             // Restarted after shutdown began (Redis went away while it
             // drained): nothing more is read; entries still pending stay in
             // Redis for another worker.
+            self.read_loop.health.loop_ended();
             self.handle.stopped.cancel();
             return;
         }
@@ -143,6 +144,7 @@ impl Actor for StreamConsumer {
         ctx.spawn(run.into_actor(self).map(|outcome, consumer, ctx| match outcome {
             Ok(()) => {
                 tracing::info!(consumer = %consumer.read_loop.consumer, "stopped reading the job stream");
+                consumer.read_loop.health.loop_ended();
                 consumer.handle.stopped.cancel();
             }
             Err(error) => {

@@ -107,6 +107,12 @@ impl ActorHealth {
         self.last_progress_ms.store(now_ms(), Ordering::SeqCst);
     }
 
+    /// The actor's own loop has ended for good (shutdown): its progress is
+    /// no longer watched.
+    pub fn loop_ended(&self) {
+        self.last_progress_ms.store(0, Ordering::SeqCst);
+    }
+
     /// Restarts so far.
     pub fn restarts(&self) -> u64 {
         self.restarts.load(Ordering::SeqCst)

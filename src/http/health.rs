@@ -44,6 +44,9 @@ pub struct ReadinessReport {
     /// `ready` or `not_ready`.
     pub status: String,
     pub checks: ReadinessChecks,
+    /// Every supervised actor of this process; any not `running` makes the
+    /// process not ready.
+    pub actors: Vec<ActorStatus>,
 }
 
 /// One flag per dependency.
@@ -53,9 +56,6 @@ pub struct ReadinessChecks {
     pub store: bool,
     /// Null where this process runs no jobs.
     pub docker: Option<bool>,
-    /// Every supervised actor of this process; any not `running` makes the
-    /// process not ready.
-    pub actors: Vec<ActorStatus>,
 }
 
 /// What readiness checks.
@@ -97,8 +97,8 @@ impl Readiness {
                 redis: redis_ok,
                 store: store_ok,
                 docker: docker_ok,
-                actors,
             },
+            actors,
         };
         if ready {
             HttpResponse::Ok().json(body)

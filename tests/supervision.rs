@@ -1,8 +1,8 @@
 //! Self-healing with injected faults: every long-lived actor panics on demand
 //! (the `fault-injection` feature, on in test builds: a file named after the
 //! point in `FAULT_INJECTION_DIR` arms it) under load, a SandboxActor dies
-//! mid-job, the actors' thread wedges, and SIGTERM arrives while Redis is
-//! down. Real rce processes, Redis and Docker throughout.
+//! mid-job, the actors' thread wedges, and SIGTERM arrives while Redis or the
+//! Docker engine is away. Real rce processes, Redis and Docker throughout.
 
 mod common;
 
@@ -252,4 +252,50 @@ async fn sigterm_during_a_redis_outage_exits_within_the_drain_timeout() {
         assert!(Instant::now() < deadline, "entries still pending");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// SIGTERM while the Docker engine is away and a job runs: the process exits
+/// 0 within `shutdown.drain_timeout_ms` (plus a second of slack) and the job
+/// is not completed by the outage; a new worker, with the engine back,
+/// finishes it with its own output and removes every container.
+#[actix_rt::test]
+async fn sigterm_with_the_docker_engine_away_exits_within_the_drain_timeout() {
+    let proxy = DockerProxy::start();
+    let engine = vec![("DOCKER_HOST".to_string(), proxy.docker_host())];
+    let mut rce = start_rce_with(RceOptions {
+        env: [
+            engine.clone(),
+            fast_recovery(),
+            env(&[("RCE_SHUTDOWN__DRAIN_TIMEOUT_MS", "2000")]),
+        ]
+        .concat(),
+        ..Default::default()
+    });
+    let id = submit(&rce, sleepy_job(4, 6.0)).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while get_submission(&rce, &id).await.1["status"] != "running" {
+        assert!(Instant::now() < deadline, "the job never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    proxy.cut();
+    let signalled = Instant::now();
+    let status = rce.terminate();
+    let took = signalled.elapsed();
+    eprintln!("exited {took:?} after SIGTERM with the engine away");
+    assert!(status.success(), "exit status {status:?}\n{}", rce.log());
+    assert!(
+        took < Duration::from_millis(2000 + 1000),
+        "took {took:?}\n{}",
+        rce.log()
+    );
+    proxy.restore();
+    let again = start_rce_with(RceOptions {
+        env: [engine, fast_recovery()].concat(),
+        share_with: Some((rce.prefix.clone(), rce.dir.clone())),
+        ..Default::default()
+    });
+    let submission = wait_completed(&again, &id, Duration::from_secs(60)).await;
+    assert_eq!(submission["result"]["stdout"], "4\n", "{submission}");
+    let left = containers_left(&rce.prefix, Duration::from_secs(20)).await;
+    assert!(left.is_empty(), "containers left: {left:?}");
 }

@@ -11,19 +11,6 @@ use serde_json::{json, Value};
 use std::process::Child;
 use std::time::{Duration, Instant};
 
-/// Polls the submission until it is running (panics after 30 s).
-async fn wait_running(rce: &Rce, id: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (_, submission) = get_submission(rce, id).await;
-        if submission["status"] == "running" {
-            return;
-        }
-        assert!(Instant::now() < deadline, "job never started: {submission}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// How long a completed submission took from its creation to its result,
 /// by the server's own timestamps.
 fn submit_to_finish(submission: &Value) -> time::Duration {
@@ -224,14 +211,7 @@ async fn redis_restart_mid_load_loses_nothing() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     redis.spawn();
     let started = Instant::now();
-    for (i, id) in ids.iter().enumerate() {
-        let submission = wait_completed(&rce, id, Duration::from_secs(180)).await;
-        assert_eq!(
-            submission["result"]["stdout"],
-            format!("{i}\n"),
-            "{submission}"
-        );
-    }
+    assert_each_printed_its_index(&rce, &ids, Duration::from_secs(180)).await;
     eprintln!(
         "all 30 jobs completed {:?} after Redis returned",
         started.elapsed()

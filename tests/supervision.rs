@@ -7,7 +7,7 @@
 mod common;
 
 use common::*;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -96,14 +96,7 @@ async fn every_actor_panics_under_load_and_every_job_finishes_once() {
         }
         eprintln!("{point}: {actor} running again after {:?}", armed.elapsed());
     }
-    for (i, id) in ids.iter().enumerate() {
-        let submission = wait_completed(&rce, id, Duration::from_secs(120)).await;
-        assert_eq!(
-            submission["result"]["stdout"],
-            format!("{i}\n"),
-            "{submission}"
-        );
-    }
+    assert_each_printed_its_index(&rce, &ids, Duration::from_secs(120)).await;
     assert_eq!(
         jobs_executed(&rce).await,
         24,
@@ -196,57 +189,76 @@ async fn a_wedged_actor_fails_liveness() {
     let _ = std::fs::remove_dir_all(faults);
 }
 
-/// SIGTERM while Redis is down and a job runs: the process exits 0 within
-/// `shutdown.drain_timeout_ms` (plus a second of slack), removes the job's
-/// container and leaves its entry pending; once Redis is back a new worker
-/// finishes the job with its own output and nothing stays pending.
-#[actix_rt::test]
-async fn sigterm_during_a_redis_outage_exits_within_the_drain_timeout() {
-    let mut redis = OwnRedis::start();
-    let redis_env = vec![("RCE_REDIS__URL".to_string(), redis.url())];
-    let mut rce = start_rce_with(RceOptions {
+/// Drain timeout of the SIGTERM tests.
+const DRAIN_MS: u64 = 2000;
+
+/// rce on `service` (where Redis or Docker is) with a [`DRAIN_MS`] drain
+/// timeout, running a job that sleeps 6 s and prints `n`.
+async fn rce_running_a_job(service: &[(String, String)], n: usize) -> (Rce, String) {
+    let rce = start_rce_with(RceOptions {
         env: [
-            redis_env.clone(),
+            service.to_vec(),
             fast_recovery(),
-            env(&[("RCE_SHUTDOWN__DRAIN_TIMEOUT_MS", "2000")]),
+            env(&[("RCE_SHUTDOWN__DRAIN_TIMEOUT_MS", &DRAIN_MS.to_string())]),
         ]
         .concat(),
         ..Default::default()
     });
-    let id = submit(
-        &rce,
-        json!({"language": "python", "source": "import time\ntime.sleep(6)\nprint(5)"}),
-    )
-    .await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while get_submission(&rce, &id).await.1["status"] != "running" {
-        assert!(Instant::now() < deadline, "the job never started");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    redis.stop();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let id = submit(&rce, sleepy_job(n, 6.0)).await;
+    wait_running(&rce, &id).await;
+    (rce, id)
+}
+
+/// SIGTERMs `rce` and asserts it exits 0 within the drain timeout plus a
+/// second of slack.
+fn terminate_within_the_drain(rce: &mut Rce, outage: &str) {
     let signalled = Instant::now();
     let status = rce.terminate();
     let took = signalled.elapsed();
-    eprintln!("exited {took:?} after SIGTERM with Redis down");
+    eprintln!("exited {took:?} after SIGTERM with {outage}");
     assert!(status.success(), "exit status {status:?}\n{}", rce.log());
     assert!(
-        took < Duration::from_millis(2000 + 1000),
+        took < Duration::from_millis(DRAIN_MS + 1000),
         "took {took:?}\n{}",
         rce.log()
     );
-    let left = containers_left(&rce.prefix, Duration::from_secs(10)).await;
-    assert!(left.is_empty(), "containers left: {left:?}");
+}
 
-    redis.spawn();
+/// A new process on `rce`'s prefix and store finishes job `id` with its own
+/// output `n`, and no container of it is left.
+async fn finished_by_the_next_worker(rce: &Rce, service: &[(String, String)], id: &str, n: usize) {
     let again = start_rce_with(RceOptions {
-        env: [redis_env, fast_recovery()].concat(),
+        env: [service.to_vec(), fast_recovery()].concat(),
         share_with: Some((rce.prefix.clone(), rce.dir.clone())),
         ..Default::default()
     });
-    let submission = wait_completed(&again, &id, Duration::from_secs(60)).await;
+    let submission = wait_completed(&again, id, Duration::from_secs(60)).await;
     assert_eq!(submission["result"]["verdict"], "ok", "{submission}");
-    assert_eq!(submission["result"]["stdout"], "5\n", "{submission}");
+    assert_eq!(
+        submission["result"]["stdout"],
+        format!("{n}\n"),
+        "{submission}"
+    );
+    let left = containers_left(&rce.prefix, Duration::from_secs(20)).await;
+    assert!(left.is_empty(), "containers left: {left:?}");
+}
+
+/// SIGTERM while Redis is down and a job runs: the process exits 0 within
+/// `shutdown.drain_timeout_ms` (plus a second of slack) and removes the
+/// job's container, leaving its entry pending; once Redis is back a new
+/// worker finishes the job with its own output and nothing stays pending.
+#[actix_rt::test]
+async fn sigterm_during_a_redis_outage_exits_within_the_drain_timeout() {
+    let mut redis = OwnRedis::start();
+    let service = vec![("RCE_REDIS__URL".to_string(), redis.url())];
+    let (mut rce, id) = rce_running_a_job(&service, 5).await;
+    redis.stop();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    terminate_within_the_drain(&mut rce, "Redis down");
+    let left = containers_left(&rce.prefix, Duration::from_secs(10)).await;
+    assert!(left.is_empty(), "containers left: {left:?}");
+    redis.spawn();
+    finished_by_the_next_worker(&rce, &service, &id, 5).await;
     let deadline = Instant::now() + Duration::from_secs(10);
     while pending_count(&redis.url(), &rce.prefix).await > 0 {
         assert!(Instant::now() < deadline, "entries still pending");
@@ -255,47 +267,16 @@ async fn sigterm_during_a_redis_outage_exits_within_the_drain_timeout() {
 }
 
 /// SIGTERM while the Docker engine is away and a job runs: the process exits
-/// 0 within `shutdown.drain_timeout_ms` (plus a second of slack) and the job
-/// is not completed by the outage; a new worker, with the engine back,
-/// finishes it with its own output and removes every container.
+/// 0 within `shutdown.drain_timeout_ms` (plus a second of slack) without
+/// completing the job; a new worker, with the engine back, finishes it with
+/// its own output and no container is left.
 #[actix_rt::test]
 async fn sigterm_with_the_docker_engine_away_exits_within_the_drain_timeout() {
     let proxy = DockerProxy::start();
-    let engine = vec![("DOCKER_HOST".to_string(), proxy.docker_host())];
-    let mut rce = start_rce_with(RceOptions {
-        env: [
-            engine.clone(),
-            fast_recovery(),
-            env(&[("RCE_SHUTDOWN__DRAIN_TIMEOUT_MS", "2000")]),
-        ]
-        .concat(),
-        ..Default::default()
-    });
-    let id = submit(&rce, sleepy_job(4, 6.0)).await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while get_submission(&rce, &id).await.1["status"] != "running" {
-        assert!(Instant::now() < deadline, "the job never started");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let service = vec![("DOCKER_HOST".to_string(), proxy.docker_host())];
+    let (mut rce, id) = rce_running_a_job(&service, 4).await;
     proxy.cut();
-    let signalled = Instant::now();
-    let status = rce.terminate();
-    let took = signalled.elapsed();
-    eprintln!("exited {took:?} after SIGTERM with the engine away");
-    assert!(status.success(), "exit status {status:?}\n{}", rce.log());
-    assert!(
-        took < Duration::from_millis(2000 + 1000),
-        "took {took:?}\n{}",
-        rce.log()
-    );
+    terminate_within_the_drain(&mut rce, "the engine away");
     proxy.restore();
-    let again = start_rce_with(RceOptions {
-        env: [engine, fast_recovery()].concat(),
-        share_with: Some((rce.prefix.clone(), rce.dir.clone())),
-        ..Default::default()
-    });
-    let submission = wait_completed(&again, &id, Duration::from_secs(60)).await;
-    assert_eq!(submission["result"]["stdout"], "4\n", "{submission}");
-    let left = containers_left(&rce.prefix, Duration::from_secs(20)).await;
-    assert!(left.is_empty(), "containers left: {left:?}");
+    finished_by_the_next_worker(&rce, &service, &id, 4).await;
 }

@@ -804,3 +804,29 @@ impl Drop for OwnRedis {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// Polls the submission until it is running (panics after 30 s).
+pub async fn wait_running(rce: &Rce, id: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, submission) = get_submission(rce, id).await;
+        if submission["status"] == "running" {
+            return;
+        }
+        assert!(Instant::now() < deadline, "job never started: {submission}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits for every job of `ids` (in order) and asserts that job `i` printed
+/// `i` (the jobs of [`sleepy_job`]).
+pub async fn assert_each_printed_its_index(rce: &Rce, ids: &[String], within: Duration) {
+    for (i, id) in ids.iter().enumerate() {
+        let submission = wait_completed(rce, id, within).await;
+        assert_eq!(
+            submission["result"]["stdout"],
+            format!("{i}\n"),
+            "{submission}"
+        );
+    }
+}

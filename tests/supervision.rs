@@ -61,8 +61,16 @@ async fn actor_state(rce: &Rce, actor: &str) -> Option<String> {
 #[actix_rt::test]
 async fn every_actor_panics_under_load_and_every_job_finishes_once() {
     let (faults, fault_env) = fault_dir();
+    // Judge0 callbacks on, so the CallbackDispatcher runs too.
+    let callbacks = env(&[
+        (
+            "RCE_COMPAT__JUDGE0__CALLBACK_ALLOWED_HOSTS",
+            "callbacks.invalid",
+        ),
+        ("RCE_COMPAT__JUDGE0__CALLBACK_SECRET", "a test secret"),
+    ]);
     let rce = start_rce_with(RceOptions {
-        env: [fast_recovery(), fault_env].concat(),
+        env: [fast_recovery(), fault_env, callbacks].concat(),
         ..Default::default()
     });
     let mut ids = Vec::new();
@@ -76,6 +84,7 @@ async fn every_actor_panics_under_load_and_every_job_finishes_once() {
         ("store", "store", 1),
         ("job_control", "job_control", 1),
         ("pubsub_bridge", "pubsub_bridge", 1),
+        ("callback_dispatcher", "callback_dispatcher", 1),
         ("stream_consumer", "stream_consumer", 2),
     ];
     for (point, actor, expected) in points {

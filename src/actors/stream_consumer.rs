@@ -182,16 +182,20 @@ impl Handler<JobDone> for StreamConsumer {
 }
 
 impl ReadLoop {
-    /// XACKs a finished job's entry (its result is stored).
-    async fn ack(&self, msg: &JobDone) {
-        let mut commands = self.commands.clone();
-        let acked: redis::RedisResult<i64> = redis::cmd("XACK")
+    /// XACK of one entry: the one way an entry leaves the pending list (a
+    /// finished job's ack and a dead letter both end here).
+    async fn xack(&self, entry_id: &str) -> redis::RedisResult<i64> {
+        redis::cmd("XACK")
             .arg(self.keys.jobs_stream())
             .arg(self.keys.group())
-            .arg(&msg.entry_id)
-            .query_async(&mut commands)
-            .await;
-        match acked {
+            .arg(entry_id)
+            .query_async(&mut self.commands.clone())
+            .await
+    }
+
+    /// XACKs a finished job's entry (its result is stored).
+    async fn ack(&self, msg: &JobDone) {
+        match self.xack(&msg.entry_id).await {
             Ok(_) => tracing::debug!(job_id = %msg.job_id, entry = %msg.entry_id, "acked"),
             // Not lost: the entry is redelivered and, being
             // completed, acked without running again.
@@ -499,12 +503,7 @@ impl ReadLoop {
             // stream and must not loop; it is acked regardless.
             let _ = self.pipeline.finish(job.id, &job.user_id, result).await;
         }
-        redis::cmd("XACK")
-            .arg(self.keys.jobs_stream())
-            .arg(self.keys.group())
-            .arg(&entry.id)
-            .query_async::<i64>(&mut commands)
-            .await?;
+        self.xack(&entry.id).await?;
         Ok(())
     }
 }

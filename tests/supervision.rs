@@ -19,9 +19,16 @@ fn fault_dir() -> (PathBuf, Vec<(String, String)>) {
     (dir, vec![pair])
 }
 
-/// Arms `point` once.
+/// Arms `point` once; returns when rce has taken the arming (deleted the
+/// file), so what the test does next meets the armed point.
 fn arm(dir: &std::path::Path, point: &str) {
-    std::fs::write(dir.join(point), b"").unwrap();
+    let file = dir.join(point);
+    std::fs::write(&file, b"").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while file.exists() {
+        assert!(Instant::now() < deadline, "rce did not arm {point}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// `rce_actor_restarts_total{actor}` from /metrics (0 when absent).
@@ -288,4 +295,51 @@ async fn sigterm_with_the_docker_engine_away_exits_within_the_drain_timeout() {
     terminate_within_the_drain(&mut rce, "the engine away");
     proxy.restore();
     finished_by_the_next_worker(&rce, &service, &id, 4).await;
+}
+
+/// Subscribers of a user's event channel on the shared Redis.
+async fn subscribers(prefix: &str, user_id: &str) -> i64 {
+    let mut redis = redis_connection(&redis_url()).await;
+    let counts: Vec<(String, i64)> = redis::cmd("PUBSUB")
+        .arg("NUMSUB")
+        .arg(format!("{prefix}:events:{user_id}"))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    counts.first().map_or(0, |(_, n)| *n)
+}
+
+/// A SessionActor that panics does not leak its user's subscription: the
+/// user is unsubscribed (by `stopped()`, which actix 0.13 runs while it drops
+/// the panicked actor, or else by the PubSubBridge's sweep of dead sessions,
+/// both within 10 s), and a new session subscribes again.
+#[actix_rt::test]
+async fn a_panicking_session_is_unsubscribed() {
+    let (faults, fault_env) = fault_dir();
+    let rce = start_rce_with(RceOptions {
+        env: fault_env,
+        ..Default::default()
+    });
+    let token = rce.token().await;
+    let (_, me) = get_json_as(&token, &rce.url("/api/v1/auth/me")).await;
+    let user_id = me["id"].as_str().unwrap().to_string();
+    let mut ws = WsClient::connect_authed(&rce, &token).await;
+    assert_eq!(subscribers(&rce.prefix, &user_id).await, 1);
+    arm(&faults, "session");
+    ws.send(&serde_json::json!({"type": "watch", "id": "00000000-0000-0000-0000-000000000000"}))
+        .await;
+    let panicked = Instant::now();
+    let deadline = panicked + Duration::from_secs(10);
+    while subscribers(&rce.prefix, &user_id).await > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the dead session's subscription leaked\n{}",
+            rce.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!("unsubscribed {:?} after the panic", panicked.elapsed());
+    let _again = WsClient::connect_authed(&rce, &token).await;
+    assert_eq!(subscribers(&rce.prefix, &user_id).await, 1);
+    let _ = std::fs::remove_dir_all(faults);
 }

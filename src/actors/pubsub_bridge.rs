@@ -12,9 +12,10 @@
 //! stream ends and the actor stops, or a handler panics: either way it is
 //! restarted after the shared back-off, keeping its session map, and resubscribes every user on the new connection (events
 //! published during the gap are lost; `watch` recovers a job's state).
-//! A session whose actor is gone without unsubscribing (a panicking
-//! SessionActor skips `stopped()`) is forgotten at the next event for its
-//! user or the next sweep, every 5 s.
+//! A session whose actor is gone without unsubscribing (actix 0.13 runs
+//! `stopped()` while it drops a panicked actor, but a panic inside
+//! `stopped()` itself, or an actor dropped with its arbiter, skips it) is
+//! forgotten at the next event for its user or the next sweep, every 5 s.
 
 use super::session::Deliver;
 use crate::queue::{Keys, RedisSettings};
@@ -113,8 +114,8 @@ impl Actor for PubSubBridge {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(MAILBOX);
-        // Sessions that ended without Unsubscribe (a panicking SessionActor
-        // never runs `stopped()`) are dropped even if no event comes.
+        // Sessions that ended without Unsubscribe are dropped even if no
+        // event comes.
         ctx.run_interval(SWEEP_EVERY, |bridge, ctx| {
             let gone: Vec<u64> = bridge
                 .sessions
@@ -123,6 +124,7 @@ impl Actor for PubSubBridge {
                 .map(|(id, _)| *id)
                 .collect();
             for session_id in gone {
+                tracing::debug!(session_id, "forgetting a session that is gone");
                 bridge.forget_session(ctx, session_id);
             }
         });
@@ -194,8 +196,7 @@ impl StreamHandler<Published> for PubSubBridge {
                     user,
                     "session mailbox full; dropped an output event"
                 ),
-                // A session that died without unregistering (a panic
-                // skips `stopped()`).
+                // A session that died without unregistering.
                 Err(SendError::Closed(_)) => gone.push(*session_id),
             }
         }

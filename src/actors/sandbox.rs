@@ -4,10 +4,10 @@
 //! a panic in Docker or frame handling is caught as that task's error and
 //! becomes an `internal_error` result instead of taking the arbiter down; the
 //! task's drop guard force-removes the container on every exit path. The
-//! actor stops itself when Run finishes; if it dies first (even by a panic,
-//! which skips `stopped()`: dropping the actor cancels the run, so the guard
-//! removes the container), WorkerPool sees a `MailboxError` and completes
-//! the job as `internal_error`.
+//! actor stops itself when Run finishes; if it dies first (even by a panic:
+//! `stopped()`, and dropping the actor in any case, cancel the run, so the
+//! guard removes the container), WorkerPool sees a `MailboxError` and
+//! completes the job as `internal_error`.
 
 use crate::events::OutputStream;
 use crate::job::{Job, JobResult};
@@ -72,8 +72,8 @@ impl Actor for SandboxActor {
 
 impl Drop for SandboxActor {
     fn drop(&mut self) {
-        // A panic ends the actor without `stopped()`; the container goes
-        // all the same.
+        // However the actor ends (a panic inside `stopped()` skips the
+        // rest of it), the container goes.
         self.kill.cancel();
     }
 }

@@ -30,7 +30,10 @@
 //! and hands them to [`ControlClient`] (Redis; the worker running the job
 //! applies them). Started by the `/api/v1/ws` handler, one per connection;
 //! unregisters from the bridge in `stopped()`, whichever way it ends, and
-//! the writer gets a short grace to flush a close frame before it is cut.
+//! the writer gets a short grace to flush a close frame before it is cut. A
+//! panic ends it too (actix runs `stopped()` while dropping the panicked
+//! actor); should `stopped()` not run, the bridge forgets the session on its
+//! own (its mailbox is closed), so its user's subscription does not leak.
 
 use super::pubsub_bridge::{PubSubBridge, Subscribe, Unsubscribe};
 use super::store::{GetJob, StoreActor};
@@ -998,6 +1001,8 @@ impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for SessionActor {
         message: Result<AggregatedMessage, ProtocolError>,
         ctx: &mut Context<Self>,
     ) {
+        // Test builds only: a session that panics.
+        crate::fault::trip("session");
         self.last_heartbeat = Instant::now();
         match message {
             Ok(AggregatedMessage::Text(text)) => self.handle_text(&text, ctx),

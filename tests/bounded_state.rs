@@ -1,5 +1,5 @@
 //! Bounded state in the real Redis: after jobs have finished (an interactive
-//! one over the WebSocket with stdin, a kill and input sent after its end, a
+//! one fed over the WebSocket, a kill and input sent after its end, a
 //! Judge0 submission, logins), every key rce left under its prefix either
 //! expires on its own or is the job stream (trimmed by the workers, never
 //! expired: it must not be evicted either). A key without a TTL would grow
@@ -40,22 +40,6 @@ async fn keys_of(redis: &mut redis::aio::MultiplexedConnection, prefix: &str) ->
     }
 }
 
-/// Submits over the WebSocket and returns the job id.
-async fn submit_ws(ws: &mut WsClient, mut body: Value) -> String {
-    body["type"] = json!("submit");
-    body["ref"] = json!("r1");
-    ws.send(&body).await;
-    loop {
-        let event = ws
-            .next_event(Duration::from_secs(10))
-            .await
-            .expect("queued event");
-        if event["type"] == "queued" && event["ref"] == "r1" {
-            return event["id"].as_str().expect("id").to_string();
-        }
-    }
-}
-
 /// The keys finished jobs leave behind all carry a TTL (or are the job
 /// stream), and the ones this run must have made are among them, so the
 /// check cannot pass on an empty prefix.
@@ -64,18 +48,17 @@ async fn every_key_a_finished_job_leaves_expires() {
     let rce = start_rce();
     let token = rce.token().await;
 
-    let mut ws = WsClient::connect_authed(&rce, &token).await;
-    let id = submit_ws(
-        &mut ws,
+    let id = submit(
+        &rce,
         json!({"language": "python", "source": "print(input()[::-1])", "interactive": true}),
     )
     .await;
+    let mut ws = WsClient::connect_authed(&rce, &token).await;
     ws.send(&json!({"type": "stdin", "id": id, "data": "olleh\n"}))
         .await;
-    let events = ws.events_until_finished(&id, Duration::from_secs(60)).await;
-    let result = &events.last().unwrap()["result"];
-    assert_eq!(result["stdout"], "hello\n", "{result}");
-    // Control sent after the end must not leave anything forever either.
+    let done = wait_completed(&rce, &id, Duration::from_secs(60)).await;
+    assert_eq!(done["result"]["stdout"], "hello\n", "{done}");
+    // Control sent after the end is refused and must leave nothing behind.
     ws.send(&json!({"type": "kill", "id": id})).await;
     ws.send(&json!({"type": "stdin", "id": id, "data": "late\n"}))
         .await;

@@ -166,22 +166,18 @@ impl MongoStore {
             .create_index(index(doc! {"user_id": 1, "_id": 1}, false))
             .await
             .map_err(open_error)?;
+        let job_indexes = [
+            // Listing newest first; counting active jobs.
+            doc! {"user_id": 1, "_id": -1},
+            doc! {"user_id": 1, "status": 1},
+            // The retention purge (completed jobs by age) and the
+            // stored-bytes sum per user (covered; jobs from before the
+            // field count 0).
+            doc! {"status": 1, "finished_at": 1},
+            doc! {"user_id": 1, "stored_bytes": 1},
+        ];
         self.jobs
-            .create_index(index(doc! {"user_id": 1, "_id": -1}, false))
-            .await
-            .map_err(open_error)?;
-        self.jobs
-            .create_index(index(doc! {"user_id": 1, "status": 1}, false))
-            .await
-            .map_err(open_error)?;
-        // The retention purge (completed jobs by age) and the stored-bytes
-        // sum per user (covered; jobs from before the field count 0).
-        self.jobs
-            .create_index(index(doc! {"status": 1, "finished_at": 1}, false))
-            .await
-            .map_err(open_error)?;
-        self.jobs
-            .create_index(index(doc! {"user_id": 1, "stored_bytes": 1}, false))
+            .create_indexes(job_indexes.map(|keys| index(keys, false)))
             .await
             .map_err(open_error)?;
         meta.update_one(

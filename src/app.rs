@@ -172,7 +172,8 @@ pub async fn run(
     crate::fault::watch();
     let languages = Languages::load(&settings.sandbox.languages_file)?;
     let store = crate::store::open(&settings.store).await?;
-    let store = supervisor::start("store", move |_| StoreActor::new(store));
+    let retention = settings.store.retention();
+    let store = supervisor::start("store", move |_| StoreActor::new(store).with_retention(retention));
     let redis_error = |source| AppError::Redis {
         url: settings.redis.url.clone(),
         source,
@@ -288,8 +289,15 @@ pub async fn run(
                     store.clone(),
                     settings.quota.clone(),
                 ),
+                max_user_stored_bytes: settings.store.max_user_stored_bytes,
             },
             accounts: Accounts::new(&settings.auth, store.clone())?,
+            throttle: crate::auth::Throttle::new(
+                redis.clone(),
+                keys.clone(),
+                settings.auth.throttle.clone(),
+                &settings.http.trusted_proxies,
+            ),
             bridge,
             redis: redis.clone(),
             keys: keys.clone(),

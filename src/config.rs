@@ -108,6 +108,7 @@ impl Settings {
                     // are lists, every other value stays a plain string.
                     .list_separator(",")
                     .with_list_parse_key("sandbox.warm_languages")
+                    .with_list_parse_key("http.trusted_proxies")
                     .with_list_parse_key("compat.judge0.callback_allowed_hosts")
                     .with_list_parse_key("compat.judge0.callback_allowed_addresses")
                     .source(Some(environment)),

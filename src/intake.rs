@@ -34,6 +34,8 @@ pub struct Intake {
     pub languages: Languages,
     pub bounds: SubmissionBounds,
     pub quota: Quota,
+    /// `store.max_user_stored_bytes` (0 = unlimited).
+    pub max_user_stored_bytes: u64,
 }
 
 impl Intake {
@@ -56,6 +58,7 @@ impl Intake {
         user_id: &str,
     ) -> Result<Job, IntakeError> {
         self.quota.check_submission(user_id).await?;
+        crate::store::check_stored_bytes(&self.store, user_id, self.max_user_stored_bytes).await?;
         let job = Job::from_request(request, user_id, &self.languages, &self.bounds)
             .map_err(IntakeError::Rejected)?;
         self.store

@@ -122,9 +122,20 @@ pub struct SubmissionBounds {
     pub max_limits: Limits,
     /// All files (or the source) together, in bytes.
     pub max_source_bytes: u64,
+    /// stdin, and separately all test cases' stdin + expected output.
     pub max_stdin_bytes: u64,
+    /// Program arguments (and, separately, compiler arguments) at most.
     pub max_args: usize,
+    /// All program arguments together in bytes (and, separately, all
+    /// compiler arguments): they travel in the stored job and the stream.
+    pub max_args_bytes: u64,
     pub max_tests: usize,
+    /// The compile stage's wall limit, counted in a compiled job's total.
+    pub compile_wall_ms: u64,
+    /// A job's worst-case wall time at most: the compile stage (compiled
+    /// languages) plus the wall limit once per test case (or for the one
+    /// run). Bounds how long one job can hold a worker slot.
+    pub max_total_wall_ms: u64,
 }
 
 /// A submission the server refused, with a stable dotted code.
@@ -218,6 +229,7 @@ impl Job {
                 "args: an argument contains a NUL byte",
             ));
         }
+        check_args_bytes("args", &args, bounds)?;
         let tests: Vec<TestCase> = request
             .tests
             .unwrap_or_default()
@@ -271,6 +283,8 @@ impl Job {
                 ),
             ));
         }
+        check_args_bytes("compile_args", &compile_args, bounds)?;
+        check_total_wall(&limits, language.compile.is_some(), tests.len(), bounds)?;
         let interactive = request.interactive.unwrap_or(false);
         if interactive && !tests.is_empty() {
             return Err(Rejection::new(
@@ -292,6 +306,60 @@ impl Job {
             created_at: OffsetDateTime::now_utc(),
         })
     }
+}
+
+/// Refuses argument lists longer than `max_args_bytes` together.
+fn check_args_bytes(
+    field: &str,
+    args: &[String],
+    bounds: &SubmissionBounds,
+) -> Result<(), Rejection> {
+    let total: u64 = args.iter().map(|arg| arg.len() as u64).sum();
+    if total > bounds.max_args_bytes {
+        return Err(Rejection::new(
+            field,
+            format!(
+                "{field}: {total} bytes together is over the maximum of {} bytes",
+                bounds.max_args_bytes
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A job's worst-case wall time: the compile stage (when the language has
+/// one) plus the wall limit for each test case, or for the single run. The
+/// worker's deadline is this plus its grace period.
+pub fn total_wall_ms(limits: &Limits, compiled: bool, compile_wall_ms: u64, tests: usize) -> u64 {
+    let compile = if compiled { compile_wall_ms } else { 0 };
+    compile.saturating_add(limits.wall_ms.saturating_mul(tests.max(1) as u64))
+}
+
+/// Refuses a job whose worst-case wall time is over `max_total_wall_ms`.
+fn check_total_wall(
+    limits: &Limits,
+    compiled: bool,
+    tests: usize,
+    bounds: &SubmissionBounds,
+) -> Result<(), Rejection> {
+    let total = total_wall_ms(limits, compiled, bounds.compile_wall_ms, tests);
+    if total <= bounds.max_total_wall_ms {
+        return Ok(());
+    }
+    let compile = if compiled {
+        format!("compile {} ms + ", bounds.compile_wall_ms)
+    } else {
+        String::new()
+    };
+    Err(Rejection::new(
+        "limits.total_wall_ms",
+        format!(
+            "the job's worst-case wall time ({compile}{} runs × wall_ms {} ms = {total} ms) is over the maximum of {} ms; lower limits.wall_ms or send fewer tests",
+            tests.max(1),
+            limits.wall_ms,
+            bounds.max_total_wall_ms
+        ),
+    ))
 }
 
 fn files_of(
@@ -549,7 +617,10 @@ mod tests {
             max_source_bytes: 1000,
             max_stdin_bytes: 100,
             max_args: 4,
+            max_args_bytes: 20,
             max_tests: 2,
+            compile_wall_ms: 5_000,
+            max_total_wall_ms: 30_000,
         }
     }
 
@@ -688,5 +759,60 @@ mod tests {
         };
         let job = Job::from_request(req, "u", &languages(), &bounds()).unwrap();
         assert_eq!(job.limits.wall_ms, 10_000);
+    }
+
+    /// Arguments are bounded in bytes together, not only in number, and the
+    /// refusal names the maximum.
+    #[test]
+    fn args_are_bounded_in_bytes() {
+        let (langs, b) = (languages(), bounds());
+        let with_args = |args: Vec<String>| SubmissionRequest {
+            args: Some(args),
+            ..request("x")
+        };
+        let fits = vec!["a".repeat(10), "b".repeat(10)];
+        assert!(Job::from_request(with_args(fits), "u", &langs, &b).is_ok());
+        let over = Job::from_request(with_args(vec!["a".repeat(21)]), "u", &langs, &b).unwrap_err();
+        assert_eq!(over.code, "args");
+        assert!(
+            over.message.contains("maximum of 20 bytes"),
+            "{}",
+            over.message
+        );
+    }
+
+    /// A job's worst-case wall time (wall limit × runs, plus compile for a
+    /// compiled language) is bounded; the refusal names the bound and the
+    /// sum, and each limit alone under its maximum does not get around it.
+    #[test]
+    fn total_wall_time_is_bounded() {
+        let (langs, b) = (languages(), bounds());
+        let case = || TestCaseInput {
+            stdin: String::new(),
+            expected_stdout: "1".into(),
+        };
+        let with = |wall_ms: u64, tests: usize| SubmissionRequest {
+            limits: Some(LimitsRequest {
+                wall_ms: Some(wall_ms),
+                ..Default::default()
+            }),
+            tests: (tests > 0).then(|| (0..tests).map(|_| case()).collect()),
+            ..request("x")
+        };
+        assert!(Job::from_request(with(20_000, 1), "u", &langs, &b).is_ok());
+        assert!(Job::from_request(with(15_000, 2), "u", &langs, &b).is_ok());
+        let over = Job::from_request(with(20_000, 2), "u", &langs, &b).unwrap_err();
+        assert_eq!(over.code, "limits.total_wall_ms");
+        assert!(
+            over.message.contains("40000 ms") && over.message.contains("maximum of 30000 ms"),
+            "{}",
+            over.message
+        );
+        let limits = Limits {
+            wall_ms: 1_000,
+            ..b.default_limits
+        };
+        assert_eq!(total_wall_ms(&limits, true, 5_000, 3), 8_000);
+        assert_eq!(total_wall_ms(&limits, false, 5_000, 0), 1_000);
     }
 }

@@ -10,7 +10,8 @@
 //! - [`job`]: what a submission is (request, limits, validation) and what its
 //!   result is ([`verdict`] turns runner facts into a verdict).
 //! - [`events`]: the events a client sees (queued, started, output, finished).
-//! - [`auth`]: accounts, Argon2id passwords, login JWTs, API keys.
+//! - [`auth`]: accounts, Argon2id passwords, login JWTs, API keys, the
+//!   login/register throttle (client address behind trusted proxies, username).
 //! - [`quota`]: per-user rate limit (GCRA in Redis) and active-job cap.
 //! - [`metrics`]: the Prometheus registry every module records into.
 //! - [`queue`]: Redis names (stream, group, channels) and the job queue writer.

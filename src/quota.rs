@@ -1,10 +1,9 @@
 //! Per-user quotas, shared by every API process of a deployment: a token
 //! bucket on submissions (GCRA, kept in Redis by one small Lua script, so
 //! several API processes draw from the same bucket and no process-local
-//! counter can be bypassed by load balancing), a cap on a user's queued +
-//! running jobs (counted in the store, the source of truth), and a bucket on
-//! login/register attempts per client address (each costs an Argon2 hash).
-//! Refusals carry how long to wait, which becomes `Retry-After`.
+//! counter can be bypassed by load balancing) and a cap on a user's queued +
+//! running jobs (counted in the store, the source of truth). The login
+//! throttle is [`crate::auth::Throttle`]. Refusals carry how long to wait, which becomes `Retry-After`.
 
 use crate::actors::store::{CountActiveJobs, StoreActor};
 use crate::queue::Keys;
@@ -45,12 +44,6 @@ pub struct QuotaSettings {
     pub submission_burst: u32,
     /// A user's queued + running jobs at most (0 = unlimited).
     pub max_active_jobs: u64,
-    /// Login and register attempts per minute per client address (0 =
-    /// unlimited). Each costs an Argon2 hash; behind a proxy every client
-    /// shares the proxy's address, so raise it there.
-    pub auth_attempts_per_minute: u32,
-    /// Attempts a client may make at once before that rate applies.
-    pub auth_attempt_burst: u32,
 }
 
 impl Default for QuotaSettings {
@@ -59,8 +52,6 @@ impl Default for QuotaSettings {
             submissions_per_minute: 60,
             submission_burst: 20,
             max_active_jobs: 10,
-            auth_attempts_per_minute: 30,
-            auth_attempt_burst: 10,
         }
     }
 }
@@ -74,8 +65,14 @@ pub enum QuotaError {
         "at most {max} of your jobs may be queued or running at once; retry when one finishes"
     )]
     ActiveJobs { max: u64, retry_after_secs: u64 },
-    #[error("rate limit: too many login or register attempts; retry in {retry_after_secs} s")]
-    AuthRate { retry_after_secs: u64 },
+    /// Over `store.max_user_stored_bytes` (checked by
+    /// [`crate::store::check_stored_bytes`]).
+    #[error("your stored submissions take {used} bytes, at or over the maximum of {max} bytes (store.max_user_stored_bytes); old results are purged after store.retention_days")]
+    StoredBytes {
+        used: u64,
+        max: u64,
+        retry_after_secs: u64,
+    },
     /// Redis or the store did not answer; the request is refused rather than
     /// let through unmetered.
     #[error("the quota check is unavailable: {0}")]
@@ -88,7 +85,7 @@ impl QuotaError {
         match self {
             QuotaError::SubmissionRate { .. } => "rate_limit.submissions",
             QuotaError::ActiveJobs { .. } => "rate_limit.active_jobs",
-            QuotaError::AuthRate { .. } => "rate_limit.auth",
+            QuotaError::StoredBytes { .. } => "quota.stored_bytes",
             QuotaError::Unavailable(_) => "unavailable",
         }
     }
@@ -100,7 +97,9 @@ impl QuotaError {
             | QuotaError::ActiveJobs {
                 retry_after_secs, ..
             }
-            | QuotaError::AuthRate { retry_after_secs } => Some(*retry_after_secs),
+            | QuotaError::StoredBytes {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
             QuotaError::Unavailable(_) => None,
         }
     }
@@ -201,26 +200,5 @@ impl Quota {
             }
         }
         Ok(())
-    }
-
-    /// May the client at `address` try to log in or register now?
-    pub async fn check_auth_attempt(&self, address: &str) -> Result<(), QuotaError> {
-        if self.settings.auth_attempts_per_minute == 0 {
-            return Ok(());
-        }
-        let bucket = self.keys.rate_limit("auth", address);
-        match self
-            .take(
-                bucket,
-                self.settings.auth_attempts_per_minute,
-                self.settings.auth_attempt_burst,
-            )
-            .await?
-        {
-            None => Ok(()),
-            Some(retry_ms) => Err(refused(QuotaError::AuthRate {
-                retry_after_secs: retry_ms.div_ceil(1000).max(1),
-            })),
-        }
     }
 }

@@ -607,14 +607,32 @@ async fn active_job_cap_is_429() {
     assert_eq!(event["code"], "rate_limit.active_jobs", "{event}");
 }
 
+/// A user whose stored jobs take `store.max_user_stored_bytes` or more is
+/// refused with 429 `quota.stored_bytes` naming the limit (with
+/// Retry-After: the purge frees room); another user is not.
+#[actix_rt::test]
+async fn stored_bytes_quota_is_429() {
+    let rce = api_only(&[("RCE_STORE__MAX_USER_STORED_BYTES", "1")]);
+    let token = rce.token().await;
+    let url = rce.url("/api/v1/submissions");
+    let first = request("POST", &url, Some(&token), Some(&hello())).await;
+    assert_eq!(first.status, 202, "{}", first.body);
+    let over = request("POST", &url, Some(&token), Some(&hello())).await;
+    assert_error(&over, 429, "quota.stored_bytes");
+    assert!(over.headers.get("retry-after").is_some());
+    let message = over.body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("maximum of 1 bytes"), "{message}");
+    let other = register_and_login_as(&rce, "roomy", "another password").await;
+    let fresh = request("POST", &url, Some(&other), Some(&hello())).await;
+    assert_eq!(fresh.status, 202, "{}", fresh.body);
+}
+
 /// Login and register attempts from one address are throttled: 429 with
-/// Retry-After once the burst is spent.
+/// Retry-After once the minute's attempts are spent (tests/throttle.rs
+/// covers proxies and the per-username lockout).
 #[actix_rt::test]
 async fn auth_attempts_are_throttled() {
-    let rce = api_only(&[
-        ("RCE_QUOTA__AUTH_ATTEMPT_BURST", "3"),
-        ("RCE_QUOTA__AUTH_ATTEMPTS_PER_MINUTE", "1"),
-    ]);
+    let rce = api_only(&[("RCE_AUTH__THROTTLE__ATTEMPTS_PER_MINUTE", "3")]);
     let login = rce.url("/api/v1/auth/login");
     let body = json!({"username": "nobody", "password": "wrong password"});
     for _ in 0..3 {

@@ -188,3 +188,34 @@ async fn stdin_tests_and_args_are_bounded() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     nothing_ran(&rce).await;
 }
+
+/// Arguments are bounded in bytes together (`sandbox.max_args_bytes`, 64
+/// KiB), and a job's worst-case wall time (wall limit × test cases, plus
+/// compile) by `sandbox.max_total_wall_ms` (900000 ms) although each limit
+/// alone is allowed; both refusals name the maximum.
+#[actix_rt::test]
+async fn args_bytes_and_total_wall_time_are_bounded() {
+    let rce = start_rce();
+    let long = "a".repeat(40 * 1024);
+    let body = json!({"language": "python", "source": "print(1)", "args": [long, long]});
+    refused(&rce, body, "args", &["81920", "65536"]).await;
+    let case = json!({"stdin": "", "expected_stdout": "1"});
+    let body = json!({
+        "language": "python", "source": "print(1)",
+        "limits": {"wall_ms": 60_000}, "tests": vec![case.clone(); 16],
+    });
+    refused(&rce, body, "limits.total_wall_ms", &["960000", "900000"]).await;
+    let body = json!({
+        "language": "c", "source": "int main(){return 0;}",
+        "limits": {"wall_ms": 60_000}, "tests": vec![case; 15],
+    });
+    refused(
+        &rce,
+        body,
+        "limits.total_wall_ms",
+        &["compile 60000 ms", "900000"],
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    nothing_ran(&rce).await;
+}

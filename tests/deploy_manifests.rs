@@ -482,6 +482,15 @@ fn one_image_for_every_rce_process() {
         redis_command.contains("\"--appendonly\",\"yes\""),
         "{redis_command}"
     );
+    // Bounded memory, and never by evicting keys (the job stream).
+    assert!(
+        redis_command.contains("\"--maxmemory\","),
+        "{redis_command}"
+    );
+    assert!(
+        redis_command.contains("\"--maxmemory-policy\",\"noeviction\""),
+        "{redis_command}"
+    );
     assert!(services["mongo"].is_object());
     let nginx = std::fs::read_to_string(common::repo().join("deploy/compose/nginx.conf")).unwrap();
     for needed in [

@@ -1,7 +1,7 @@
 //! One backend-agnostic test suite for the `Store` trait: users (unique
 //! case-folded names), API keys (per-user listing and deletion, lookup by
 //! hash), jobs (idempotent lifecycle, per-user newest-first paging, the
-//! active-job count) and reopening. It runs against SQLite always and against
+//! active-job count, the retention purge, stored bytes) and reopening. It runs against SQLite always and against
 //! MongoDB when `RCE_MONGODB_URL` is set (each run in its own database),
 //! saying visibly when that half is skipped.
 
@@ -187,6 +187,56 @@ async fn suite(store: Arc<dyn Store>) {
         .await
         .unwrap()
         .is_empty());
+
+    retention_and_stored_bytes(store.as_ref()).await;
+}
+
+/// The retention purge deletes only completed jobs that finished before the
+/// cutoff (never queued or running ones, whatever their age), and a user's
+/// stored bytes grow with each request and result and drop with the purge.
+async fn retention_and_stored_bytes(store: &dyn Store) {
+    let owner = format!("retention-{}", uuid::Uuid::new_v4().simple());
+    assert_eq!(store.stored_bytes(&owner).await.unwrap(), 0);
+    let (done, running, queued) = (job(&owner), job(&owner), job(&owner));
+    store.insert_job(&done).await.unwrap();
+    let one_request = store.stored_bytes(&owner).await.unwrap();
+    assert!(one_request > 0);
+    store.insert_job(&running).await.unwrap();
+    store.insert_job(&queued).await.unwrap();
+    let requests = store.stored_bytes(&owner).await.unwrap();
+    assert!(requests > one_request);
+    store.mark_running(running.id).await.unwrap();
+    let mut result = JobResult::internal_error("x");
+    result.verdict = Verdict::Ok;
+    result.stdout = "y".repeat(10_000);
+    store.complete_job(done.id, &result).await.unwrap();
+    let with_result = store.stored_bytes(&owner).await.unwrap();
+    assert!(
+        with_result >= requests + 10_000,
+        "{with_result} < {requests} + the result"
+    );
+
+    // A cutoff before the job finished purges nothing.
+    let an_hour_ago = OffsetDateTime::now_utc() - time::Duration::hours(1);
+    assert_eq!(store.purge_finished_before(an_hour_ago).await.unwrap(), 0);
+    assert!(store.get_job(done.id).await.unwrap().is_some());
+
+    // A cutoff after it purges exactly the completed job.
+    let later = OffsetDateTime::now_utc() + time::Duration::seconds(5);
+    assert!(store.purge_finished_before(later).await.unwrap() >= 1);
+    assert!(store.get_job(done.id).await.unwrap().is_none());
+    assert_eq!(
+        store.get_job(running.id).await.unwrap().map(|s| s.status),
+        Some(JobStatus::Running)
+    );
+    assert_eq!(
+        store.get_job(queued.id).await.unwrap().map(|s| s.status),
+        Some(JobStatus::Queued)
+    );
+    assert_eq!(
+        store.stored_bytes(&owner).await.unwrap(),
+        requests - one_request
+    );
 }
 
 /// The suite against SQLite; then the file is reopened (migrations run once,
@@ -243,7 +293,9 @@ async fn sqlite_migrates_a_version_1_database() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
+    // Migration 3 counted the old job's bytes.
+    assert!(store.stored_bytes("u1").await.unwrap() > 0);
     std::fs::remove_file(&path).ok();
 }
 

@@ -2,9 +2,12 @@
 //! default, MongoDB by configuration). Handles InsertJob, MarkRunning,
 //! CompleteJob, GetJob, ListJobs, CountActiveJobs, PingStore and the account
 //! messages InsertUser, FindUserByName, GetUser, InsertApiKey, ListApiKeys,
-//! DeleteApiKey, FindApiKey. Started by `app` and run under [`super::supervisor`] (a panic in a
-//! handler restarts it on the same mailbox); it holds no state besides the
-//! backend handle, so a restart loses nothing. Backend
+//! DeleteApiKey, FindApiKey, StoredBytes, PurgeFinished. Started by `app` and run under
+//! [`super::supervisor`] (a panic in a handler restarts it on the same mailbox); it
+//! holds no state besides the backend handle and the retention period, so a restart
+//! loses nothing. With a retention period it purges completed jobs older than that
+//! every [`PURGE_INTERVAL`] (and once at start); a failed purge is logged and tried
+//! again next time. Backend
 //! calls never block its arbiter (SQLite runs on the blocking pool), so
 //! requests are served concurrently; each reply is the backend's `Result`.
 
@@ -12,14 +15,30 @@ use crate::job::{Job, JobId, JobResult};
 use crate::store::{ApiKey, Store, StoreError, StoredJob, User};
 use actix::prelude::*;
 use std::sync::Arc;
+use std::time::Duration;
+use time::OffsetDateTime;
+
+/// How often completed jobs past the retention period are purged.
+pub const PURGE_INTERVAL: Duration = Duration::from_secs(3600);
 
 pub struct StoreActor {
     store: Arc<dyn Store>,
+    /// Completed jobs older than this are purged; `None` keeps them.
+    retention: Option<Duration>,
 }
 
 impl StoreActor {
     pub fn new(store: Arc<dyn Store>) -> StoreActor {
-        StoreActor { store }
+        StoreActor {
+            store,
+            retention: None,
+        }
+    }
+
+    /// Purges completed jobs older than `retention` periodically.
+    pub fn with_retention(mut self, retention: Option<Duration>) -> StoreActor {
+        self.retention = retention;
+        self
     }
 }
 
@@ -29,7 +48,46 @@ impl Actor for StoreActor {
     fn started(&mut self, ctx: &mut Self::Context) {
         // Every API request and job transition passes through here.
         ctx.set_mailbox_capacity(4096);
+        if let Some(retention) = self.retention {
+            let purge = move |_: &mut StoreActor, ctx: &mut Context<StoreActor>| {
+                let before = OffsetDateTime::now_utc() - retention;
+                ctx.notify(PurgeFinished { before });
+            };
+            ctx.run_later(Duration::ZERO, purge);
+            ctx.run_interval(PURGE_INTERVAL, purge);
+        }
     }
+}
+
+/// Delete completed jobs that finished before `before`; replies how many.
+#[derive(Message)]
+#[rtype(result = "Result<u64, StoreError>")]
+pub struct PurgeFinished {
+    pub before: OffsetDateTime,
+}
+
+impl Handler<PurgeFinished> for StoreActor {
+    type Result = ResponseFuture<Result<u64, StoreError>>;
+
+    fn handle(&mut self, msg: PurgeFinished, _: &mut Context<Self>) -> Self::Result {
+        let store = self.store.clone();
+        Box::pin(async move {
+            let purged = store.purge_finished_before(msg.before).await;
+            match &purged {
+                Ok(0) => {}
+                Ok(count) => tracing::info!(count, "purged completed jobs past retention"),
+                Err(error) => tracing::warn!(%error, "purging old jobs failed; retrying later"),
+            }
+            purged
+        })
+    }
+}
+
+/// Bytes a user's stored jobs take (the stored-bytes quota).
+#[derive(Message)]
+#[rtype(result = "Result<u64, StoreError>")]
+pub struct StoredBytes {
+    pub user_id: String,
 }
 
 impl actix::Supervised for StoreActor {}
@@ -204,6 +262,7 @@ macro_rules! forward {
 }
 
 forward!(CountActiveJobs => Result<u64, StoreError>, |store, msg| store.count_active_jobs(&msg.user_id));
+forward!(StoredBytes => Result<u64, StoreError>, |store, msg| store.stored_bytes(&msg.user_id));
 forward!(InsertUser => Result<(), StoreError>, |store, msg| store.insert_user(&msg.user));
 forward!(FindUserByName => Result<Option<User>, StoreError>, |store, msg| store.find_user_by_name(&msg.username));
 forward!(GetUser => Result<Option<User>, StoreError>, |store, msg| store.get_user(&msg.id));

@@ -3,6 +3,7 @@ mod api_key;
 mod error;
 mod password;
 mod settings;
+mod throttle;
 mod token;
 
 pub use accounts::{Accounts, CreatedKey, Identity};
@@ -10,4 +11,7 @@ pub use api_key::{hash_secret, KEY_PREFIX};
 pub use error::AuthError;
 pub use password::PasswordHasher;
 pub use settings::{AuthSettings, DEV_SECRET, MIN_SECRET_BYTES};
+pub use throttle::{
+    address_bucket, client_address, Cidr, Throttle, ThrottleError, ThrottleSettings,
+};
 pub use token::{Claims, TokenIssuer};

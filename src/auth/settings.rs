@@ -32,6 +32,8 @@ pub struct AuthSettings {
     pub argon2_parallelism: u32,
     /// API keys one user may hold at once (each is a row checked on every use).
     pub max_api_keys: usize,
+    /// The login/register throttle (`auth.throttle.*`).
+    pub throttle: super::ThrottleSettings,
 }
 
 impl Default for AuthSettings {
@@ -44,6 +46,7 @@ impl Default for AuthSettings {
             argon2_iterations: 2,
             argon2_parallelism: 1,
             max_api_keys: 20,
+            throttle: super::ThrottleSettings::default(),
         }
     }
 }

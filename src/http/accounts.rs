@@ -1,7 +1,9 @@
 //! `/api/v1/auth/*` and `/api/v1/keys`: register, log in, who am I, and the
 //! caller's long-lived API keys (create: the secret is in that answer only;
 //! list: never the secrets; delete). Login and register are throttled per
-//! client address, since each costs an Argon2 hash.
+//! client address (behind `http.trusted_proxies`, the forwarded client),
+//! since each costs an Argon2 hash, and failed logins per username
+//! ([`crate::auth::Throttle`]).
 
 use super::caller::Caller;
 use super::errors::{ApiError, ErrorBody};
@@ -96,13 +98,18 @@ pub struct KeyList {
     pub keys: Vec<KeyInfo>,
 }
 
-/// The client's address for the attempt throttle (the TCP peer; proxies'
-/// headers are not trusted).
-fn client_address(request: &HttpRequest) -> String {
-    request
-        .peer_addr()
-        .map(|address| address.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
+/// The client's address for the attempt throttle: the TCP peer, or behind
+/// a trusted proxy the client it forwarded for.
+fn client_address(state: &ApiState, request: &HttpRequest) -> Option<std::net::IpAddr> {
+    let forwarded_for: Vec<&str> = request
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|value| value.to_str().ok())
+        .collect();
+    state.throttle.client(
+        request.peer_addr().map(|address| address.ip()),
+        &forwarded_for,
+    )
 }
 
 /// Create an account.
@@ -124,9 +131,8 @@ pub async fn register(
     body: web::Json<Credentials>,
 ) -> Result<HttpResponse, ApiError> {
     state
-        .intake
-        .quota
-        .check_auth_attempt(&client_address(&request))
+        .throttle
+        .check_address(client_address(&state, &request))
         .await?;
     let Credentials { username, password } = body.into_inner();
     let user = state.accounts.register(username, password).await?;
@@ -146,7 +152,7 @@ pub async fn register(
         (status = 401, description = "Wrong username or password", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Body is not JSON", body = ErrorBody),
-        (status = 429, description = "Too many attempts from this address", body = ErrorBody),
+        (status = 429, description = "Too many attempts from this address, or too many failed logins for this username", body = ErrorBody),
         (status = 503, description = "A dependency is down", body = ErrorBody),
     )
 )]
@@ -156,12 +162,21 @@ pub async fn login(
     body: web::Json<Credentials>,
 ) -> Result<web::Json<TokenResponse>, ApiError> {
     state
-        .intake
-        .quota
-        .check_auth_attempt(&client_address(&request))
+        .throttle
+        .check_address(client_address(&state, &request))
         .await?;
     let Credentials { username, password } = body.into_inner();
-    let (user, token) = state.accounts.login(username, password).await?;
+    state.throttle.check_username(&username).await?;
+    let (user, token) = match state.accounts.login(username.clone(), password).await {
+        Ok(logged_in) => logged_in,
+        Err(error) => {
+            if matches!(error, crate::auth::AuthError::BadCredentials) {
+                state.throttle.login_failed(&username).await?;
+            }
+            return Err(error.into());
+        }
+    };
+    state.throttle.login_succeeded(&username).await?;
     tracing::info!(user_id = %user.id, "user logged in");
     Ok(web::Json(TokenResponse {
         token,

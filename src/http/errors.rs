@@ -5,7 +5,7 @@
 //! routed here too; a 401 carries `WWW-Authenticate: Bearer` and a 429
 //! carries `Retry-After`.
 
-use crate::auth::AuthError;
+use crate::auth::{AuthError, ThrottleError};
 use crate::intake::IntakeError;
 use crate::quota::QuotaError;
 use actix_web::error::{JsonPayloadError, QueryPayloadError};
@@ -109,19 +109,27 @@ impl From<IntakeError> for ApiError {
     }
 }
 
+/// A quota or throttle refusal: 429 with `Retry-After` when it says how
+/// long to wait, else 503 (the check itself could not be made).
+fn refusal(code: &str, message: String, retry_after_secs: Option<u64>) -> ApiError {
+    match retry_after_secs {
+        Some(seconds) => ApiError {
+            retry_after_secs: Some(seconds),
+            ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, message)
+        },
+        None => ApiError::unavailable(message),
+    }
+}
+
 impl From<QuotaError> for ApiError {
     fn from(error: QuotaError) -> ApiError {
-        match error.retry_after_secs() {
-            Some(seconds) => ApiError {
-                retry_after_secs: Some(seconds),
-                ..ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    error.code(),
-                    error.to_string(),
-                )
-            },
-            None => ApiError::unavailable(error.to_string()),
-        }
+        refusal(error.code(), error.to_string(), error.retry_after_secs())
+    }
+}
+
+impl From<ThrottleError> for ApiError {
+    fn from(error: ThrottleError) -> ApiError {
+        refusal(error.code(), error.to_string(), error.retry_after_secs())
     }
 }
 

@@ -23,6 +23,8 @@ use tokio_util::sync::CancellationToken;
 pub struct ApiState {
     pub intake: Intake,
     pub accounts: Accounts,
+    /// The login/register throttle (per client address and per username).
+    pub throttle: crate::auth::Throttle,
     pub bridge: Addr<PubSubBridge>,
     pub redis: ConnectionManager,
     /// Redis names (the job stream, for the queue gauges of /metrics).

@@ -1,6 +1,7 @@
 //! The HTTP server's settings: where it listens, its worker threads and the
 //! caps on what a client may send.
 
+use crate::auth::Cidr;
 use serde::Deserialize;
 use std::path::PathBuf;
 
@@ -22,6 +23,10 @@ pub struct HttpSettings {
     /// The browser editor's build (`web/dist`, made by `make web`), served
     /// at `/`; relative paths are from the working directory.
     pub web_dir: PathBuf,
+    /// Reverse proxies (CIDRs or addresses) whose `X-Forwarded-For` names
+    /// the client for the login throttle; from any other peer the header is
+    /// ignored. Empty: the TCP peer is the client.
+    pub trusted_proxies: Vec<Cidr>,
 }
 
 impl Default for HttpSettings {
@@ -33,6 +38,7 @@ impl Default for HttpSettings {
             max_ws_message_bytes: 8 * 1024 * 1024,
             max_wait_ms: 60_000,
             web_dir: PathBuf::from("web/dist"),
+            trusted_proxies: Vec::new(),
         }
     }
 }

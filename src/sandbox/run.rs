@@ -117,13 +117,13 @@ pub fn job_spec(job: &Job, language: &Language, settings: &SandboxSettings) -> J
 /// The latest moment the container may still run: every stage's wall limit
 /// plus the grace period.
 pub fn deadline(job: &Job, language: &Language, settings: &SandboxSettings) -> Duration {
-    let compile = if language.compile.is_some() {
-        settings.compile_wall_ms
-    } else {
-        0
-    };
-    let runs = job.tests.len().max(1) as u64;
-    Duration::from_millis(compile + job.limits.wall_ms * runs + settings.deadline_grace_ms)
+    let total = crate::job::total_wall_ms(
+        &job.limits,
+        language.compile.is_some(),
+        settings.compile_wall_ms,
+        job.tests.len(),
+    );
+    Duration::from_millis(total.saturating_add(settings.deadline_grace_ms))
 }
 
 /// Container removals started and not yet finished (shutdown waits for 0).

@@ -26,7 +26,13 @@ pub struct SandboxSettings {
     pub max_source_bytes: u64,
     pub max_stdin_bytes: u64,
     pub max_args: usize,
+    /// All program arguments together, in bytes (also all compiler
+    /// arguments, and the Judge0 strings they come from).
+    pub max_args_bytes: u64,
     pub max_tests: usize,
+    /// A job's worst-case wall time at most (compile wall + wall limit ×
+    /// test cases); bounds how long one job holds a worker slot.
+    pub max_total_wall_ms: u64,
     /// Size of the tmpfs work dir (/sandbox), which also caps file writes.
     pub workdir_mb: u64,
     /// Size of the tmpfs /tmp.
@@ -83,7 +89,9 @@ impl Default for SandboxSettings {
             max_source_bytes: 1024 * 1024,
             max_stdin_bytes: 4 * 1024 * 1024,
             max_args: 64,
+            max_args_bytes: 64 * 1024,
             max_tests: 64,
+            max_total_wall_ms: 900_000,
             workdir_mb: 64,
             tmp_mb: 64,
             cpus: 1.0,
@@ -123,7 +131,10 @@ impl SandboxSettings {
             max_source_bytes: self.max_source_bytes,
             max_stdin_bytes: self.max_stdin_bytes,
             max_args: self.max_args,
+            max_args_bytes: self.max_args_bytes,
             max_tests: self.max_tests,
+            compile_wall_ms: self.compile_wall_ms,
+            max_total_wall_ms: self.max_total_wall_ms,
         }
     }
 

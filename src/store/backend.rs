@@ -24,6 +24,13 @@ pub struct StoreSettings {
     pub mongodb_url: Option<String>,
     /// MongoDB database name.
     pub mongodb_database: String,
+    /// Completed jobs are deleted this many days after they finished (0 =
+    /// kept forever). Queued and running jobs are never deleted.
+    pub retention_days: u64,
+    /// Bytes one user's stored jobs (requests and results, as stored) may
+    /// take; beyond it new submissions are refused with 429 until old jobs
+    /// are purged (0 = unlimited).
+    pub max_user_stored_bytes: u64,
 }
 
 impl Default for StoreSettings {
@@ -33,7 +40,17 @@ impl Default for StoreSettings {
             sqlite_path: PathBuf::from(".rce/rce.db"),
             mongodb_url: None,
             mongodb_database: "rce".into(),
+            retention_days: 30,
+            max_user_stored_bytes: 256 * 1024 * 1024,
         }
+    }
+}
+
+impl StoreSettings {
+    /// How long completed jobs are kept, when they are not kept forever.
+    pub fn retention(&self) -> Option<std::time::Duration> {
+        (self.retention_days > 0)
+            .then(|| std::time::Duration::from_secs(self.retention_days.saturating_mul(86_400)))
     }
 }
 
@@ -187,6 +204,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<StoredJob>, StoreError>;
     /// Answers when the backend is usable (readiness).
     async fn ping(&self) -> Result<(), StoreError>;
+    /// Deletes completed jobs that finished before `cutoff`; returns how
+    /// many. Queued and running jobs are never deleted.
+    async fn purge_finished_before(&self, cutoff: OffsetDateTime) -> Result<u64, StoreError>;
+    /// Bytes the user's stored jobs take: each job's stored request plus
+    /// its result. Purging their jobs lowers it.
+    async fn stored_bytes(&self, user_id: &str) -> Result<u64, StoreError>;
 }
 
 /// Opens the configured backend (MongoDB: connects, creates the indexes and

@@ -166,12 +166,18 @@ impl MongoStore {
             .create_index(index(doc! {"user_id": 1, "_id": 1}, false))
             .await
             .map_err(open_error)?;
+        let job_indexes = [
+            // Listing newest first; counting active jobs.
+            doc! {"user_id": 1, "_id": -1},
+            doc! {"user_id": 1, "status": 1},
+            // The retention purge (completed jobs by age) and the
+            // stored-bytes sum per user (covered; jobs from before the
+            // field count 0).
+            doc! {"status": 1, "finished_at": 1},
+            doc! {"user_id": 1, "stored_bytes": 1},
+        ];
         self.jobs
-            .create_index(index(doc! {"user_id": 1, "_id": -1}, false))
-            .await
-            .map_err(open_error)?;
-        self.jobs
-            .create_index(index(doc! {"user_id": 1, "status": 1}, false))
+            .create_indexes(job_indexes.map(|keys| index(keys, false)))
             .await
             .map_err(open_error)?;
         meta.update_one(
@@ -273,12 +279,14 @@ impl Store for MongoStore {
     }
 
     async fn insert_job(&self, job: &Job) -> Result<(), StoreError> {
+        let text = serde_json::to_string(job).map_err(query_error)?;
         let document = doc! {
             "_id": job.id.to_string(),
             "user_id": &job.user_id,
             "language": &job.language,
             "status": JobStatus::Queued.as_str(),
-            "job": serde_json::to_string(job).map_err(query_error)?,
+            "stored_bytes": text.len() as i64,
+            "job": text,
             "created_at": timestamp(job.created_at)?,
         };
         self.jobs
@@ -301,15 +309,19 @@ impl Store for MongoStore {
     }
 
     async fn complete_job(&self, id: JobId, result: &JobResult) -> Result<bool, StoreError> {
+        let result = serde_json::to_string(result).map_err(query_error)?;
         let updated = self
             .jobs
             .update_one(
                 doc! {"_id": id.to_string(), "status": {"$ne": JobStatus::Completed.as_str()}},
-                doc! {"$set": {
-                    "status": JobStatus::Completed.as_str(),
-                    "result": serde_json::to_string(result).map_err(query_error)?,
-                    "finished_at": timestamp(OffsetDateTime::now_utc())?,
-                }},
+                doc! {
+                    "$set": {
+                        "status": JobStatus::Completed.as_str(),
+                        "finished_at": timestamp(OffsetDateTime::now_utc())?,
+                        "result": result.as_str(),
+                    },
+                    "$inc": {"stored_bytes": result.len() as i64},
+                },
             )
             .await
             .map_err(query_error)?;
@@ -354,5 +366,40 @@ impl Store for MongoStore {
             .await
             .map(|_| ())
             .map_err(query_error)
+    }
+
+    async fn purge_finished_before(&self, cutoff: OffsetDateTime) -> Result<u64, StoreError> {
+        // finished_at is RFC 3339 in UTC, so text order is time order.
+        let deleted = self
+            .jobs
+            .delete_many(doc! {
+                "status": JobStatus::Completed.as_str(),
+                "finished_at": {"$lt": timestamp(cutoff)?},
+            })
+            .await
+            .map_err(query_error)?;
+        Ok(deleted.deleted_count)
+    }
+
+    async fn stored_bytes(&self, user_id: &str) -> Result<u64, StoreError> {
+        let mut totals = self
+            .jobs
+            .aggregate([
+                doc! {"$match": {"user_id": user_id}},
+                doc! {"$group": {"_id": null, "total": {"$sum": "$stored_bytes"}}},
+            ])
+            .await
+            .map_err(query_error)?;
+        let Some(total) = totals.try_next().await.map_err(query_error)? else {
+            return Ok(0);
+        };
+        // $sum gives an int32 or int64 (or a double past i64).
+        let bytes = match total.get("total") {
+            Some(mongodb::bson::Bson::Int32(n)) => i64::from(*n),
+            Some(mongodb::bson::Bson::Int64(n)) => *n,
+            Some(mongodb::bson::Bson::Double(n)) => *n as i64,
+            _ => 0,
+        };
+        Ok(bytes.max(0) as u64)
     }
 }

@@ -46,7 +46,18 @@ const MIGRATIONS: &[&str] = &[
      );
      CREATE INDEX api_keys_by_user ON api_keys (user_id, id);
      CREATE INDEX jobs_by_user_status ON jobs (user_id, status);",
+    // 3: bytes each job takes (the per-user stored-bytes quota sums them),
+    // and finding completed jobs by age (the retention purge).
+    "ALTER TABLE jobs ADD COLUMN stored_bytes INTEGER NOT NULL DEFAULT 0;
+     UPDATE jobs SET stored_bytes =
+        length(CAST(job AS BLOB)) + coalesce(length(CAST(result AS BLOB)), 0);
+     CREATE INDEX jobs_by_finished_at ON jobs (finished_at) WHERE status = 'completed';
+     CREATE INDEX jobs_stored_bytes ON jobs (user_id, stored_bytes);",
 ];
+
+/// Jobs one purge statement deletes at most; the connection is released
+/// between batches so other requests are not held up by a large purge.
+const PURGE_BATCH: i64 = 500;
 
 pub struct SqliteStore {
     /// The one connection; a std mutex because it is only taken on the
@@ -308,18 +319,20 @@ impl Store for SqliteStore {
     }
 
     async fn insert_job(&self, job: &Job) -> Result<(), StoreError> {
+        let text = serde_json::to_string(job).map_err(query_error)?;
         let row = (
             job.id.to_string(),
             job.user_id.clone(),
             job.language.clone(),
-            serde_json::to_string(job).map_err(query_error)?,
+            text.len() as i64,
+            text,
             timestamp(job.created_at),
         );
         self.with(move |c| {
             c.prepare_cached(
-                "INSERT INTO jobs (id, user_id, language, status, job, created_at) VALUES (?1, ?2, ?3, 'queued', ?4, ?5)",
+                "INSERT INTO jobs (id, user_id, language, status, job, created_at, stored_bytes) VALUES (?1, ?2, ?3, 'queued', ?5, ?6, ?4)",
             )
-            .and_then(|mut statement| statement.execute(params![row.0, row.1, row.2, row.3, row.4]))
+            .and_then(|mut statement| statement.execute(params![row.0, row.1, row.2, row.3, row.4, row.5]))
             .map(|_| ())
             .map_err(query_error)
         })
@@ -343,9 +356,13 @@ impl Store for SqliteStore {
         let finished_at = timestamp(OffsetDateTime::now_utc());
         self.with(move |c| {
             c.prepare_cached(
-                "UPDATE jobs SET status = 'completed', result = ?2, finished_at = ?3 WHERE id = ?1 AND status != 'completed'",
+                "UPDATE jobs SET status = 'completed', result = ?2, finished_at = ?3,
+                    stored_bytes = stored_bytes + length(CAST(?2 AS BLOB))
+                 WHERE id = ?1 AND status != 'completed'",
             )
-            .and_then(|mut statement| statement.execute(params![id.to_string(), result, finished_at]))
+            .and_then(|mut statement| {
+                statement.execute(params![id.to_string(), result, finished_at])
+            })
             .map(|changed| changed == 1)
             .map_err(query_error)
         })
@@ -397,6 +414,41 @@ impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
         self.with(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(query_error))
             .await
+    }
+
+    async fn purge_finished_before(&self, cutoff: OffsetDateTime) -> Result<u64, StoreError> {
+        let cutoff = timestamp(cutoff);
+        let mut purged = 0;
+        loop {
+            let cutoff = cutoff.clone();
+            let deleted = self
+                .with(move |c| {
+                    c.prepare_cached(
+                        "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs
+                            WHERE status = 'completed' AND finished_at < ?1 LIMIT ?2)",
+                    )
+                    .and_then(|mut statement| statement.execute(params![cutoff, PURGE_BATCH]))
+                    .map_err(query_error)
+                })
+                .await?;
+            purged += deleted as u64;
+            if (deleted as i64) < PURGE_BATCH {
+                return Ok(purged);
+            }
+        }
+    }
+
+    async fn stored_bytes(&self, user_id: &str) -> Result<u64, StoreError> {
+        let user_id = user_id.to_string();
+        self.with(move |c| {
+            c.prepare_cached("SELECT coalesce(SUM(stored_bytes), 0) FROM jobs WHERE user_id = ?1")
+                .and_then(|mut statement| {
+                    statement.query_row(params![user_id], |row| row.get::<_, i64>(0))
+                })
+                .map(|bytes| bytes.max(0) as u64)
+                .map_err(query_error)
+        })
+        .await
     }
 }
 

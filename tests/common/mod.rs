@@ -101,7 +101,7 @@ pub fn start_rce_with(options: RceOptions) -> Rce {
         .env("RCE_LOG__LEVEL", "info,rce=debug")
         // Tests register users and submit bursts of jobs from 127.0.0.1;
         // the quotas have their own tests, which set their values over these.
-        .env("RCE_QUOTA__AUTH_ATTEMPT_BURST", "100000")
+        .env("RCE_AUTH__THROTTLE__ATTEMPTS_PER_MINUTE", "100000")
         .env("RCE_QUOTA__SUBMISSION_BURST", "100000")
         .env("RCE_QUOTA__MAX_ACTIVE_JOBS", "0")
         .stdout(Stdio::piped())

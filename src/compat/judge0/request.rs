@@ -30,6 +30,9 @@ pub const MAX_CPU_EXTRA_TIME: f64 = 5.0;
 /// applies to).
 pub const COMPILED: &[&str] = &["c", "cpp", "java", "go", "rust"];
 
+/// Longest `callback_url`, in bytes (it is kept beside the job in Redis).
+pub const MAX_CALLBACK_URL_BYTES: usize = 2048;
+
 /// Per-field validation messages, as Judge0's 422 body.
 pub type FieldErrors = BTreeMap<String, Vec<String>>;
 
@@ -328,6 +331,24 @@ pub fn parse(
     let compiler_options = reader
         .text("compiler_options", false)
         .filter(|s| !s.trim().is_empty());
+    let command_line_arguments = reader.text("command_line_arguments", false);
+    // Both strings are kept (echoed by `fields=*`) beside their argv words:
+    // each is bounded like the words' total.
+    let words_max = bounds.max_args_bytes;
+    for (field, text) in [
+        ("compiler_options", &compiler_options),
+        ("command_line_arguments", &command_line_arguments),
+    ] {
+        if let Some(text) = text.as_deref().filter(|t| t.len() as u64 > words_max) {
+            reader.fail(
+                field,
+                format!(
+                    "is {} bytes, over the maximum of {words_max} bytes",
+                    text.len()
+                ),
+            );
+        }
+    }
     let compile_args = match compiler_options.as_deref().map(split_words) {
         None => None,
         Some(Some(words)) => Some(words),
@@ -342,7 +363,6 @@ pub fn parse(
             "setting compiler options is only allowed for compiled languages",
         );
     }
-    let command_line_arguments = reader.text("command_line_arguments", false);
     let args = match command_line_arguments.as_deref().map(split_words) {
         None => None,
         Some(Some(words)) => Some(words),
@@ -353,7 +373,15 @@ pub fn parse(
     };
     let callback_url = reader.text("callback_url", false).filter(|s| !s.is_empty());
     if let Some(url) = &callback_url {
-        if !settings.callbacks_enabled() {
+        if url.len() > MAX_CALLBACK_URL_BYTES {
+            reader.fail(
+                "callback_url",
+                format!(
+                    "is {} bytes, over the maximum of {MAX_CALLBACK_URL_BYTES} bytes",
+                    url.len()
+                ),
+            );
+        } else if !settings.callbacks_enabled() {
             reader.fail("callback_url", "callbacks are disabled on this server");
         } else if let Err(problem) = super::callbacks::check_url_syntax(url, settings) {
             reader.fail("callback_url", problem);
@@ -523,5 +551,30 @@ mod tests {
         );
         assert_eq!(split_words("''").unwrap(), [""]);
         assert!(split_words("'open").is_none());
+    }
+
+    /// The Judge0 strings kept beside a job are bounded: compiler options
+    /// and arguments by `sandbox.max_args_bytes`, the callback URL by
+    /// [`MAX_CALLBACK_URL_BYTES`]; each refusal names its field and maximum.
+    #[test]
+    fn kept_strings_are_bounded() {
+        let long = "x".repeat(64 * 1024 + 1);
+        let errors = parse_plain(&json!({
+            "source_code": "int main(){}", "language_id": 50,
+            "compiler_options": long, "command_line_arguments": long,
+        }))
+        .unwrap_err();
+        for field in ["compiler_options", "command_line_arguments"] {
+            assert!(
+                errors[field][0].contains("maximum of 65536 bytes"),
+                "{errors:?}"
+            );
+        }
+        let url = format!("http://example.com/{}", "c".repeat(MAX_CALLBACK_URL_BYTES));
+        let errors = parse_plain(&json!({
+            "source_code": "print(1)", "language_id": 71, "callback_url": url,
+        }))
+        .unwrap_err();
+        assert!(errors["callback_url"][0].contains("2048"), "{errors:?}");
     }
 }

@@ -34,6 +34,8 @@ struct Metrics {
     http_request_seconds: HistogramVec,
     quota_refusals: IntCounterVec,
     queue: IntGaugeVec,
+    fair_backlog_users: IntGauge,
+    fair_held_jobs: IntGauge,
 }
 
 impl Metrics {
@@ -81,6 +83,17 @@ impl Metrics {
             Opts::new("queue_entries", "Job stream state at scrape time: length, pending (delivered, unacked), lag (not yet delivered)"),
             &["state"],
         )?;
+        // Totals only: how much one user has queued is their business.
+        let fair_backlog_users = IntGauge::new(
+            "fair_backlog_users",
+            "Users with jobs held for fair dispatch, at this worker's last promotion",
+        )?;
+        let fair_held_jobs = IntGauge::new(
+            "fair_held_jobs",
+            "Jobs held for fair dispatch (not yet in the stream), at this worker's last promotion",
+        )?;
+        registry.register(Box::new(fair_backlog_users.clone()))?;
+        registry.register(Box::new(fair_held_jobs.clone()))?;
         registry.register(Box::new(jobs_submitted.clone()))?;
         registry.register(Box::new(jobs_finished.clone()))?;
         registry.register(Box::new(job_execution_seconds.clone()))?;
@@ -97,6 +110,8 @@ impl Metrics {
             http_request_seconds,
             quota_refusals,
             queue,
+            fair_backlog_users,
+            fair_held_jobs,
         })
     }
 }
@@ -106,6 +121,13 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     // them fails only on a duplicate name, which the unit test below pins.
     Metrics::new().expect("metrics register")
 });
+
+/// What the fair dispatcher holds, seen by this worker's last promotion.
+pub fn set_fair_backlog(users: u64, jobs: u64) {
+    let gauge = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
+    METRICS.fair_backlog_users.set(gauge(users));
+    METRICS.fair_held_jobs.set(gauge(jobs));
+}
 
 /// A submission was accepted.
 pub fn job_submitted(language: &str) {

@@ -16,9 +16,14 @@
 //! `read_block_ms`), dispatches what that read returned, stops reading and
 //! signals [`ConsumerHandle::stopped`]; JobDone acks keep being served until
 //! the process exits, and `pending_acks` says how many are still in flight.
+//! Fair dispatch hooks ([`crate::fair`]): before each read it promotes the
+//! next fair share of held jobs into the stream, and every ack (JobDone,
+//! dead-letter) goes through [`FairQueue::ack`], which releases what the
+//! promotion reserved.
 
 use super::store::StoreActor;
 use super::worker_pool::{finish, Execute, FreeSlots, JobDone, WorkerPool, WorkerSettings};
+use crate::fair::FairQueue;
 use crate::job::{Job, JobResult};
 use crate::queue::{EventPublisher, Keys, RedisSettings, JOB_FIELD, TRACEPARENT_FIELD};
 use actix::prelude::*;
@@ -44,6 +49,8 @@ pub struct StreamConsumer {
     events: EventPublisher,
     /// Shared connection for XACK and XADD (short commands).
     commands: ConnectionManager,
+    /// Promotes held jobs before a read; acks entries.
+    fair: FairQueue,
     /// Woken by WorkerPool when a job's slot is free again.
     slot_freed: Arc<Notify>,
     shutdown: CancellationToken,
@@ -86,6 +93,7 @@ struct ReadLoop {
     store: Addr<StoreActor>,
     events: EventPublisher,
     commands: ConnectionManager,
+    fair: FairQueue,
     slot_freed: Arc<Notify>,
     shutdown: CancellationToken,
     done: Recipient<JobDone>,
@@ -102,6 +110,7 @@ impl StreamConsumer {
         store: Addr<StoreActor>,
         events: EventPublisher,
         commands: ConnectionManager,
+        fair: FairQueue,
         slot_freed: Arc<Notify>,
         shutdown: CancellationToken,
     ) -> StreamConsumer {
@@ -114,6 +123,7 @@ impl StreamConsumer {
             store,
             events,
             commands,
+            fair,
             slot_freed,
             shutdown,
             failures: 0,
@@ -142,6 +152,7 @@ impl Actor for StreamConsumer {
             store: self.store.clone(),
             events: self.events.clone(),
             commands: self.commands.clone(),
+            fair: self.fair.clone(),
             slot_freed: self.slot_freed.clone(),
             shutdown: self.shutdown.clone(),
             done: ctx.address().recipient(),
@@ -189,18 +200,12 @@ impl Handler<JobDone> for StreamConsumer {
         if !msg.ack {
             return;
         }
-        let (mut commands, keys) = (self.commands.clone(), self.keys.clone());
+        let fair = self.fair.clone();
         let pending_acks = self.handle.pending_acks.clone();
         pending_acks.fetch_add(1, Ordering::SeqCst);
         ctx.spawn(
             async move {
-                let acked: redis::RedisResult<i64> = redis::cmd("XACK")
-                    .arg(keys.jobs_stream())
-                    .arg(keys.group())
-                    .arg(&msg.entry_id)
-                    .query_async(&mut commands)
-                    .await;
-                match acked {
+                match fair.ack(&msg.entry_id).await {
                     Ok(_) => tracing::debug!(job_id = %msg.job_id, entry = %msg.entry_id, "acked"),
                     // Not lost: the entry is redelivered and, being
                     // completed, acked without running again.
@@ -273,6 +278,9 @@ impl ReadLoop {
                 self.trim(&mut reader).await?;
             }
             if entries.is_empty() {
+                self.fair
+                    .promote(&self.consumer, free, self.idle_ttl())
+                    .await?;
                 // Not abandoned on shutdown: whatever this read delivers is
                 // dispatched and run, so nothing stays pending in our name.
                 entries = self.read_new(&mut reader, free).await?;
@@ -499,13 +507,14 @@ impl ReadLoop {
             // stream and must not loop; it is acked regardless.
             let _ = finish(job.id, &job.user_id, result, &self.store, &self.events).await;
         }
-        redis::cmd("XACK")
-            .arg(self.keys.jobs_stream())
-            .arg(self.keys.group())
-            .arg(&entry.id)
-            .query_async::<i64>(&mut commands)
-            .await?;
+        self.fair.ack(&entry.id).await?;
         Ok(())
+    }
+
+    /// How long this worker's record of idle slots lives: past the next
+    /// read (which refreshes it), not much longer once the worker is busy.
+    fn idle_ttl(&self) -> Duration {
+        Duration::from_millis(self.settings.read_block_ms.saturating_mul(2) + 1_000)
     }
 }
 

@@ -122,7 +122,7 @@ local function promote(n, S, cap)
       end
       redis.call('HSET', S.dispatched, id, best .. '|' .. job_id)
       redis.call('HINCRBY', S.running, best, 1)
-      if redis.call('DECR', S.held) <= 0 then redis.call('DEL', S.held) end
+      redis.call('LPOP', S.held)
       promoted = promoted + 1
     end
   end
@@ -166,7 +166,7 @@ end
 
 /// KEYS: stream, ring, running, dispatched, held, slots, idle, the user's
 /// holding list. ARGV: group, queue prefix, job field, trace field, user,
-/// item (`job_id|traceparent|payload`), configured cap.
+/// item (`job_id|traceparent|payload`), configured cap, job id.
 /// Returns how many held jobs went into the stream now (idle slots were
 /// waiting).
 const HOLD: &str = r"
@@ -174,7 +174,7 @@ local S = structures(1, 1)
 local user, item, configured = ARGV[5], ARGV[6], tonumber(ARGV[7])
 local now = now_ms()
 if redis.call('RPUSH', KEYS[8], item) == 1 then redis.call('RPUSH', S.ring, user) end
-redis.call('INCR', S.held)
+redis.call('RPUSH', S.held, ARGV[8])
 return promote_into_idle(S, KEYS[6], KEYS[7], configured, now)
 ";
 
@@ -196,7 +196,7 @@ if n - promoted > 0 then
 else
   redis.call('HDEL', KEYS[7], consumer)
 end
-return {promoted, redis.call('LLEN', S.ring), tonumber(redis.call('GET', S.held) or '0')}
+return {promoted, redis.call('LLEN', S.ring), redis.call('LLEN', S.held)}
 ";
 
 /// KEYS: stream, ring, running, dispatched, held, slots, idle. ARGV: group,
@@ -246,7 +246,7 @@ pub struct FairQueue {
     register: Arc<redis::Script>,
 }
 
-/// What one promotion did and saw (for the metrics).
+/// What one promotion did and saw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Promoted {
     /// Jobs moved into the stream.
@@ -302,7 +302,8 @@ impl FairQueue {
             .key(self.keys.fair_queue(&job.user_id))
             .arg(&job.user_id)
             .arg(item)
-            .arg(self.running_cap);
+            .arg(self.running_cap)
+            .arg(job.id.to_string());
         invocation.invoke_async(&mut self.connection.clone()).await
     }
 
@@ -325,12 +326,21 @@ impl FairQueue {
         let (jobs, backlog_users, held_jobs): (usize, u64, u64) = invocation
             .invoke_async(&mut self.connection.clone())
             .await?;
-        crate::metrics::set_fair_backlog(backlog_users, held_jobs);
         Ok(Promoted {
             jobs,
             backlog_users,
             held_jobs,
         })
+    }
+
+    /// Users with held jobs and held jobs in all (totals only), for the
+    /// metrics.
+    pub async fn backlog(&self) -> redis::RedisResult<(u64, u64)> {
+        redis::pipe()
+            .llen(self.keys.fair_ring())
+            .llen(self.keys.fair_held())
+            .query_async(&mut self.connection.clone())
+            .await
     }
 
     /// XACKs a stream entry and releases what its promotion reserved (its

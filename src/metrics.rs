@@ -86,11 +86,11 @@ impl Metrics {
         // Totals only: how much one user has queued is their business.
         let fair_backlog_users = IntGauge::new(
             "fair_backlog_users",
-            "Users with jobs held for fair dispatch, at this worker's last promotion",
+            "Users with jobs held for fair dispatch, at scrape time",
         )?;
         let fair_held_jobs = IntGauge::new(
             "fair_held_jobs",
-            "Jobs held for fair dispatch (not yet in the stream), at this worker's last promotion",
+            "Jobs held for fair dispatch (not yet in the stream), at scrape time",
         )?;
         registry.register(Box::new(fair_backlog_users.clone()))?;
         registry.register(Box::new(fair_held_jobs.clone()))?;
@@ -122,7 +122,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     Metrics::new().expect("metrics register")
 });
 
-/// What the fair dispatcher holds, seen by this worker's last promotion.
+/// What the fair dispatcher holds (read at scrape time).
 pub fn set_fair_backlog(users: u64, jobs: u64) {
     let gauge = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
     METRICS.fair_backlog_users.set(gauge(users));

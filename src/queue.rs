@@ -133,7 +133,9 @@ impl Keys {
         format!("{}:fair:ring", self.prefix)
     }
 
-    /// Jobs held, all users together (`rce:fair:held`, a counter).
+    /// Jobs held, all users together (`rce:fair:held`, a list with one
+    /// element per held job, so its length is the count; an autoscaler can
+    /// read it with LLEN, e.g. KEDA's `redis` list trigger).
     pub fn fair_held(&self) -> String {
         format!("{}:fair:held", self.prefix)
     }

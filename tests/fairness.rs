@@ -79,6 +79,24 @@ impl User {
     }
 }
 
+/// Submits `rounds` sleeping jobs for each of `users` in turn (a, b, a, b,
+/// …); returns them as (user, owner tag, job id).
+async fn alternate<'u>(
+    api: &Rce,
+    users: [(&'u User, &'static str); 2],
+    rounds: usize,
+    seconds: f64,
+) -> Vec<(&'u User, &'static str, String)> {
+    let mut jobs = Vec::new();
+    for i in 0..rounds {
+        for (user, owner) in users {
+            let id = submit_as(api, &user.token, sleepy(&format!("{owner}{i}"), seconds)).await;
+            jobs.push((user, owner, id));
+        }
+    }
+    jobs
+}
+
 /// Polls every job until all are completed (panics after `within`); returns
 /// the largest number of them seen running at once, overall and per owner.
 async fn watch(
@@ -130,7 +148,7 @@ async fn fair_state(prefix: &str) -> (HashMap<String, i64>, usize, i64, usize) {
         .query_async(&mut conn)
         .await
         .unwrap();
-    let held: Option<i64> = redis::cmd("GET")
+    let held: i64 = redis::cmd("LLEN")
         .arg(keys.fair_held())
         .query_async(&mut conn)
         .await
@@ -140,7 +158,7 @@ async fn fair_state(prefix: &str) -> (HashMap<String, i64>, usize, i64, usize) {
         .query_async(&mut conn)
         .await
         .unwrap();
-    (running, dispatched, held.unwrap_or(0), ring)
+    (running, dispatched, held, ring)
 }
 
 /// The scenario across two API processes and two one-slot workers:
@@ -245,19 +263,7 @@ async fn the_running_cap_holds_while_others_wait() {
     let b = User::new(&api, "capped_b").await;
     // Queued before any worker exists, so both users have backlog when the
     // worker's first promotion picks.
-    let mut jobs = Vec::new();
-    for i in 0..3 {
-        jobs.push((
-            &a,
-            "a",
-            submit_as(&api, &a.token, sleepy(&format!("a{i}"), 3.0)).await,
-        ));
-        jobs.push((
-            &b,
-            "b",
-            submit_as(&api, &b.token, sleepy(&format!("b{i}"), 3.0)).await,
-        ));
-    }
+    let jobs = alternate(&api, [(&a, "a"), (&b, "b")], 3, 3.0).await;
     let mut worker_env = cap;
     worker_env.push(("RCE_WORKER__CONCURRENCY".into(), "3".into()));
     let mut worker = start_worker(&api, worker_env);
@@ -354,19 +360,7 @@ async fn a_worker_dying_with_promoted_jobs_loses_nothing() {
     let mut first = start_worker(&api, fast());
     let a = User::new(&api, "crash_a").await;
     let b = User::new(&api, "crash_b").await;
-    let mut jobs = Vec::new();
-    for i in 0..4 {
-        jobs.push((
-            &a,
-            "a",
-            submit_as(&api, &a.token, sleepy(&format!("a{i}"), 2.0)).await,
-        ));
-        jobs.push((
-            &b,
-            "b",
-            submit_as(&api, &b.token, sleepy(&format!("b{i}"), 2.0)).await,
-        ));
-    }
+    let jobs = alternate(&api, [(&a, "a"), (&b, "b")], 4, 2.0).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     while a.status(&api, &jobs[0].2).await != "running" {
         assert!(Instant::now() < deadline, "nothing ran\n{}", api.log());

@@ -21,13 +21,6 @@ fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
-fn redis_url() -> String {
-    service_env()
-        .get("RCE_REDIS__URL")
-        .cloned()
-        .unwrap_or_else(|| "redis://127.0.0.1:6379/".into())
-}
-
 async fn redis() -> redis::aio::MultiplexedConnection {
     redis::Client::open(redis_url())
         .unwrap()

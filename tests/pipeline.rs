@@ -40,13 +40,6 @@ async fn redis_connection(url: &str) -> redis::aio::MultiplexedConnection {
         .unwrap()
 }
 
-fn redis_url() -> String {
-    service_env()
-        .get("RCE_REDIS__URL")
-        .cloned()
-        .unwrap_or_else(|| "redis://127.0.0.1:6379/".into())
-}
-
 /// Entries pending in the workers group of `prefix`.
 async fn pending_count(url: &str, prefix: &str) -> usize {
     let mut conn = redis_connection(url).await;

@@ -47,6 +47,14 @@ pub fn service_env() -> HashMap<String, String> {
     vars
 }
 
+/// The shared Redis the tests' rce processes use.
+pub fn redis_url() -> String {
+    service_env()
+        .get("RCE_REDIS__URL")
+        .cloned()
+        .unwrap_or_else(|| "redis://127.0.0.1:6379/".into())
+}
+
 /// A running `rce serve` child process; stopped (SIGTERM, then SIGKILL) on drop.
 pub struct Rce {
     pub child: Child,

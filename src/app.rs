@@ -21,10 +21,11 @@ use crate::actors::{JobControl, PubSubBridge};
 use crate::auth::Accounts;
 use crate::config::Settings;
 use crate::control::ControlClient;
+use crate::fair::{self, FairQueue};
 use crate::http::{configure, probe_routes, ApiState, Readiness};
 use crate::intake::Intake;
 use crate::languages::Languages;
-use crate::queue::{self, EventPublisher, JobQueue, Keys};
+use crate::queue::{self, EventPublisher, Keys};
 use crate::quota::Quota;
 use crate::sandbox::{self, ContainerLabels};
 use actix::{Addr, AsyncContext};
@@ -181,6 +182,7 @@ pub async fn run(
     let redis = queue::connect(&settings.redis).await.map_err(redis_error)?;
     let keys = Keys::new(&settings.redis.prefix);
     let events = EventPublisher::new(redis.clone(), keys.clone());
+    let fair_queue = FairQueue::new(redis.clone(), keys.clone(), settings.quota.max_running_jobs);
 
     let mut worker = None;
     let mut docker = None;
@@ -225,7 +227,14 @@ pub async fn run(
             pool.clone(),
             pipeline,
             redis.clone(),
+            fair_queue.clone(),
             slot_freed,
+            shutdown.clone(),
+        );
+        fair::spawn_heartbeat(
+            fair_queue.clone(),
+            name.clone(),
+            settings.worker.concurrency,
             shutdown.clone(),
         );
         let handle = consumer.handle();
@@ -280,7 +289,7 @@ pub async fn run(
         let state = web::Data::new(ApiState {
             intake: Intake {
                 store: store.clone(),
-                queue: JobQueue::new(redis.clone(), keys.clone()),
+                queue: fair_queue.clone(),
                 languages: languages.clone(),
                 bounds: settings.sandbox.bounds(),
                 quota: Quota::new(

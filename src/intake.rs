@@ -1,14 +1,17 @@
 //! Accepting a submission, the one path shared by `POST /api/v1/submissions`
-//! and the WebSocket `submit` frame: check the user's quota (rate and active
-//! jobs), validate it, store it as queued, then
-//! append it to the job stream. A job is stored before it is queued, so a
-//! worker never runs a job the store does not know; if queueing fails the job
-//! is completed as internal_error at once rather than left queued forever.
+//! and the WebSocket `submit` frame: check the user's submission rate,
+//! validate, reserve one of the user's active-job slots (atomically in
+//! Redis), store the job as queued, then hand it to the fair dispatcher
+//! ([`FairQueue::hold`]), which puts it on the job stream in its turn. A job
+//! is stored before it is queued, so a worker never runs a job the store does
+//! not know; if storing fails the reservation is given back, and if queueing
+//! fails the job is completed as internal_error at once (and its reservation
+//! given back) rather than left queued forever.
 
 use crate::actors::store::{CompleteJob, InsertJob, StoreActor};
+use crate::fair::FairQueue;
 use crate::job::{Job, JobResult, Rejection, SubmissionBounds, SubmissionRequest};
 use crate::languages::Languages;
-use crate::queue::JobQueue;
 use crate::quota::{Quota, QuotaError};
 use actix::Addr;
 use tracing::Instrument;
@@ -30,7 +33,7 @@ pub enum IntakeError {
 #[derive(Clone)]
 pub struct Intake {
     pub store: Addr<StoreActor>,
-    pub queue: JobQueue,
+    pub queue: FairQueue,
     pub languages: Languages,
     pub bounds: SubmissionBounds,
     pub quota: Quota,
@@ -50,8 +53,8 @@ impl Intake {
         Ok(job)
     }
 
-    /// Checks the user's quota, validates `request` and stores it as queued
-    /// (not yet on the stream).
+    /// Checks the user's rate, validates `request`, reserves an active-job
+    /// slot and stores the job as queued (not yet queued for dispatch).
     pub async fn accept(
         &self,
         request: SubmissionRequest,
@@ -61,11 +64,16 @@ impl Intake {
         crate::store::check_stored_bytes(&self.store, user_id, self.max_user_stored_bytes).await?;
         let job = Job::from_request(request, user_id, &self.languages, &self.bounds)
             .map_err(IntakeError::Rejected)?;
-        self.store
-            .send(InsertJob { job: job.clone() })
-            .await
-            .map_err(|e| IntakeError::Store(e.to_string()))?
-            .map_err(|e| IntakeError::Store(e.to_string()))?;
+        self.quota.reserve_active(user_id, &job.id).await?;
+        let stored = match self.store.send(InsertJob { job: job.clone() }).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(error)) => Err(error.to_string()),
+            Err(error) => Err(error.to_string()),
+        };
+        if let Err(error) = stored {
+            self.quota.release_active(user_id, &job.id).await;
+            return Err(IntakeError::Store(error));
+        }
         Ok(job)
     }
 
@@ -87,14 +95,18 @@ impl Intake {
 
     async fn enqueue_in(&self, job: &Job, traceparent: Option<String>) -> Result<(), IntakeError> {
         let user_id = job.user_id.as_str();
-        if let Err(error) = self.queue.push(job, traceparent.as_deref()).await {
-            tracing::error!(job_id = %job.id, user_id, %error, "queueing a stored job failed");
-            let result = JobResult::internal_error("the job could not be queued");
-            let _ = self.store.send(CompleteJob { id: job.id, result }).await;
-            return Err(IntakeError::Queue(error.to_string()));
-        }
+        let promoted = match self.queue.hold(job, traceparent.as_deref()).await {
+            Ok(promoted) => promoted,
+            Err(error) => {
+                tracing::error!(job_id = %job.id, user_id, %error, "queueing a stored job failed");
+                let result = JobResult::internal_error("the job could not be queued");
+                let _ = self.store.send(CompleteJob { id: job.id, result }).await;
+                self.quota.release_active(user_id, &job.id).await;
+                return Err(IntakeError::Queue(error.to_string()));
+            }
+        };
         crate::metrics::job_submitted(&job.language);
-        tracing::info!(job_id = %job.id, user_id, language = %job.language, "job queued");
+        tracing::info!(job_id = %job.id, user_id, language = %job.language, promoted, "job queued");
         Ok(())
     }
 }

@@ -12,7 +12,10 @@
 //! - [`events`]: the events a client sees (queued, started, output, finished).
 //! - [`auth`]: accounts, Argon2id passwords, login JWTs, API keys, the
 //!   login/register throttle (client address behind trusted proxies, username).
-//! - [`quota`]: per-user rate limit (GCRA in Redis) and active-job cap.
+//! - [`quota`]: per-user rate limit (GCRA in Redis) and active-job cap
+//!   (an atomic reservation in Redis).
+//! - [`fair`]: fair dispatch across users (per-user holding lists promoted
+//!   into the job stream by Lua scripts; running cap; worker slot registry).
 //! - [`metrics`]: the Prometheus registry every module records into.
 //! - [`queue`]: Redis names (stream, group, channels) and the job queue writer.
 //! - [`control`]: stdin and kill from the API process holding the WebSocket
@@ -44,6 +47,7 @@ pub mod compat;
 pub mod config;
 pub mod control;
 pub mod events;
+pub mod fair;
 pub mod fault;
 pub mod http;
 pub mod intake;

@@ -63,6 +63,8 @@ struct Metrics {
     actor_up: IntGaugeVec,
     jobs_dead_lettered: IntCounter,
     docker_engine_up: IntGauge,
+    fair_backlog_users: IntGauge,
+    fair_held_jobs: IntGauge,
 }
 
 impl Metrics {
@@ -144,6 +146,17 @@ impl Metrics {
         register(&registry, &mut names, &actor_up)?;
         register(&registry, &mut names, &jobs_dead_lettered)?;
         register(&registry, &mut names, &docker_engine_up)?;
+        // Totals only: how much one user has queued is their business.
+        let fair_backlog_users = IntGauge::new(
+            "fair_backlog_users",
+            "Users with jobs held for fair dispatch, at scrape time",
+        )?;
+        let fair_held_jobs = IntGauge::new(
+            "fair_held_jobs",
+            "Jobs held for fair dispatch (not yet in the stream), at scrape time",
+        )?;
+        register(&registry, &mut names, &fair_backlog_users)?;
+        register(&registry, &mut names, &fair_held_jobs)?;
         Ok(Metrics {
             registry,
             names,
@@ -158,6 +171,8 @@ impl Metrics {
             actor_up,
             jobs_dead_lettered,
             docker_engine_up,
+            fair_backlog_users,
+            fair_held_jobs,
         })
     }
 }
@@ -173,6 +188,13 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
 /// alert rules and dashboards are checked against it.
 pub fn names() -> Vec<String> {
     METRICS.names.clone()
+}
+
+/// What the fair dispatcher holds (read at scrape time).
+pub fn set_fair_backlog(users: u64, jobs: u64) {
+    let gauge = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
+    METRICS.fair_backlog_users.set(gauge(users));
+    METRICS.fair_held_jobs.set(gauge(jobs));
 }
 
 /// A submission was accepted.

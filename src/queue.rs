@@ -1,11 +1,11 @@
 //! Redis: every key, stream, group and channel name (one place, so the API,
-//! the workers and the tests can never drift apart), plus the two small
-//! writers the roles share: [`JobQueue`] (XADD a job) and [`EventPublisher`]
-//! (PUBLISH an event to its owner's channel). The job-control names (stdin
+//! the workers and the tests can never drift apart), plus the small writer
+//! the roles share: [`EventPublisher`] (PUBLISH an event to its owner's
+//! channel). Jobs enter the stream through [`crate::fair::FairQueue`]. The job-control names (stdin
 //! buffer, kill flag, control channel) are used by [`crate::control`].
 
 use crate::events::ServerEvent;
-use crate::job::{Job, JobId};
+use crate::job::JobId;
 use redis::aio::ConnectionManager;
 use serde::Deserialize;
 
@@ -115,6 +115,67 @@ impl Keys {
         format!("{}:judge0:callbacks", self.prefix)
     }
 
+    /// Fair dispatch (see [`crate::fair`]): the prefix of the per-user
+    /// holding lists; the scripts append the user id.
+    pub fn fair_queue_prefix(&self) -> String {
+        format!("{}:fair:q:", self.prefix)
+    }
+
+    /// One user's holding list (`rce:fair:q:{user}`): jobs accepted and not
+    /// yet in the stream, oldest first.
+    pub fn fair_queue(&self, user_id: &str) -> String {
+        format!("{}{}", self.fair_queue_prefix(), user_id)
+    }
+
+    /// The ring of users with held jobs (`rce:fair:ring`, a list; each user
+    /// at most once).
+    pub fn fair_ring(&self) -> String {
+        format!("{}:fair:ring", self.prefix)
+    }
+
+    /// Jobs held, all users together (`rce:fair:held`, a list with one
+    /// element per held job, so its length is the count; an autoscaler can
+    /// read it with LLEN, e.g. KEDA's `redis` list trigger).
+    pub fn fair_held(&self) -> String {
+        format!("{}:fair:held", self.prefix)
+    }
+
+    /// Promoted, not yet acked jobs per user (`rce:fair:running`, a hash
+    /// user → count).
+    pub fn fair_running(&self) -> String {
+        format!("{}:fair:running", self.prefix)
+    }
+
+    /// Promoted entries not yet acked (`rce:fair:dispatched`, a hash entry
+    /// id → `user|job id`), so an ack releases each exactly once.
+    pub fn fair_dispatched(&self) -> String {
+        format!("{}:fair:dispatched", self.prefix)
+    }
+
+    /// Live workers' slots (`rce:fair:slots`, a hash consumer →
+    /// `slots|expiry ms`).
+    pub fn fair_slots(&self) -> String {
+        format!("{}:fair:slots", self.prefix)
+    }
+
+    /// Workers' slots left without work at their last read (`rce:fair:idle`,
+    /// a hash consumer → `free|expiry ms`).
+    pub fn fair_idle(&self) -> String {
+        format!("{}:fair:idle", self.prefix)
+    }
+
+    /// The prefix of the per-user active-job sets; the ack script appends
+    /// the user id.
+    pub fn fair_active_prefix(&self) -> String {
+        format!("{}:fair:active:", self.prefix)
+    }
+
+    /// One user's queued + running jobs (`rce:fair:active:{user}`, a sorted
+    /// set job id → reservation time ms): the active-job cap.
+    pub fn fair_active(&self, user_id: &str) -> String {
+        format!("{}{}", self.fair_active_prefix(), user_id)
+    }
+
     /// The label value that marks this deployment's containers.
     pub fn prefix(&self) -> &str {
         &self.prefix
@@ -126,36 +187,6 @@ impl Keys {
 pub async fn connect(settings: &RedisSettings) -> redis::RedisResult<ConnectionManager> {
     let client = redis::Client::open(settings.url.as_str())?;
     client.get_connection_manager().await
-}
-
-/// Appends jobs to the job stream.
-#[derive(Clone)]
-pub struct JobQueue {
-    connection: ConnectionManager,
-    keys: Keys,
-}
-
-impl JobQueue {
-    pub fn new(connection: ConnectionManager, keys: Keys) -> JobQueue {
-        JobQueue { connection, keys }
-    }
-
-    /// XADDs the job with the W3C trace context of the enqueue (the worker
-    /// continues that trace); returns the stream entry id.
-    pub async fn push(&self, job: &Job, traceparent: Option<&str>) -> redis::RedisResult<String> {
-        let payload = serde_json::to_string(job).map_err(|e| {
-            redis::RedisError::from((redis::ErrorKind::Client, "job serialisation", e.to_string()))
-        })?;
-        let mut xadd = redis::cmd("XADD");
-        xadd.arg(self.keys.jobs_stream())
-            .arg("*")
-            .arg(JOB_FIELD)
-            .arg(payload);
-        if let Some(traceparent) = traceparent {
-            xadd.arg(TRACEPARENT_FIELD).arg(traceparent);
-        }
-        xadd.query_async(&mut self.connection.clone()).await
-    }
 }
 
 /// Publishes events on their owner's channel.

@@ -2,10 +2,21 @@
 //! bucket on submissions (GCRA, kept in Redis by one small Lua script, so
 //! several API processes draw from the same bucket and no process-local
 //! counter can be bypassed by load balancing) and a cap on a user's queued +
-//! running jobs (counted in the store, the source of truth). The login
-//! throttle is [`crate::auth::Throttle`]. Refusals carry how long to wait, which becomes `Retry-After`.
+//! running jobs. The login throttle is [`crate::auth::Throttle`]. Refusals
+//! carry how long to wait, which becomes `Retry-After`.
+//!
+//! The active-job cap is a reservation in Redis (a per-user sorted set of job
+//! ids, added by one script only while below the cap), so parallel
+//! submissions through any number of API processes can never pass it
+//! together. The reservation is released when the job's stream entry is
+//! acked ([`crate::fair::FairQueue::ack`]) or when the job could not be
+//! stored or queued. Should a release ever be lost (Redis failing between
+//! two steps), the store is the reconciliation source: when a user is at
+//! the cap, reservations older than [`RESERVATION_GRACE`] whose job is
+//! completed or unknown to the store are dropped before refusing.
 
-use crate::actors::store::{CountActiveJobs, StoreActor};
+use crate::actors::store::{GetJob, StoreActor};
+use crate::job::{JobId, JobStatus};
 use crate::queue::Keys;
 use actix::Addr;
 use redis::aio::ConnectionManager;
@@ -34,6 +45,19 @@ redis.call('SET', KEYS[1], new_tat, 'PX', new_tat - now + 1000)
 return {1, 0}
 ";
 
+/// Reserves one active-job slot: KEYS[1] the user's active set; ARGV[1]
+/// cap; ARGV[2] job id. Returns 1 when reserved, 0 at the cap.
+const RESERVE: &str = r"
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
+local t = redis.call('TIME')
+redis.call('ZADD', KEYS[1], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), ARGV[2])
+return 1
+";
+
+/// A reservation younger than this is never reconciled away: its job may
+/// still be on its way into the store (that takes milliseconds).
+pub const RESERVATION_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// What a user may ask for, per API deployment.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -44,6 +68,11 @@ pub struct QuotaSettings {
     pub submission_burst: u32,
     /// A user's queued + running jobs at most (0 = unlimited).
     pub max_active_jobs: u64,
+    /// A user's running jobs at most while other users' jobs wait (0 = half
+    /// the deployment's live worker slots, rounded up, at least 1). A user
+    /// alone with queued jobs may still use every slot. Read by the API and
+    /// the workers (both promote queued jobs), so set it alike on both.
+    pub max_running_jobs: u64,
 }
 
 impl Default for QuotaSettings {
@@ -52,6 +81,7 @@ impl Default for QuotaSettings {
             submissions_per_minute: 60,
             submission_burst: 20,
             max_active_jobs: 10,
+            max_running_jobs: 0,
         }
     }
 }
@@ -123,6 +153,7 @@ pub struct Quota {
     store: Addr<StoreActor>,
     settings: QuotaSettings,
     script: Arc<redis::Script>,
+    reserve: Arc<redis::Script>,
 }
 
 impl Quota {
@@ -138,6 +169,7 @@ impl Quota {
             store,
             settings,
             script: Arc::new(redis::Script::new(GCRA)),
+            reserve: Arc::new(redis::Script::new(RESERVE)),
         }
     }
 
@@ -166,7 +198,8 @@ impl Quota {
         }
     }
 
-    /// May `user_id` submit one more job now?
+    /// May `user_id` submit one more job now (the rate limit; the
+    /// active-job cap is [`Quota::reserve_active`])?
     pub async fn check_submission(&self, user_id: &str) -> Result<(), QuotaError> {
         if self.settings.submissions_per_minute > 0 {
             let bucket = self.keys.rate_limit("submissions", user_id);
@@ -183,22 +216,107 @@ impl Quota {
                 }));
             }
         }
-        if self.settings.max_active_jobs > 0 {
-            let active = self
+        Ok(())
+    }
+
+    /// The running cap the fair dispatcher applies (0 = automatic).
+    pub fn max_running_jobs(&self) -> u64 {
+        self.settings.max_running_jobs
+    }
+
+    /// Reserves one of `user_id`'s active-job slots for `job_id`, or refuses
+    /// with 429 at the cap. Atomic in Redis: of any number of parallel
+    /// submissions exactly the cap's worth pass.
+    pub async fn reserve_active(&self, user_id: &str, job_id: &JobId) -> Result<(), QuotaError> {
+        let max = self.settings.max_active_jobs;
+        if max == 0 {
+            return Ok(());
+        }
+        let key = self.keys.fair_active(user_id);
+        if self.try_reserve(&key, job_id).await? {
+            return Ok(());
+        }
+        if self.reconcile(&key).await? > 0 && self.try_reserve(&key, job_id).await? {
+            return Ok(());
+        }
+        Err(refused(QuotaError::ActiveJobs {
+            max,
+            retry_after_secs: ACTIVE_JOBS_RETRY_SECS,
+        }))
+    }
+
+    async fn try_reserve(&self, key: &str, job_id: &JobId) -> Result<bool, QuotaError> {
+        let reserved: i64 = self
+            .reserve
+            .key(key)
+            .arg(self.settings.max_active_jobs)
+            .arg(job_id.to_string())
+            .invoke_async(&mut self.redis.clone())
+            .await
+            .map_err(|e| QuotaError::Unavailable(e.to_string()))?;
+        Ok(reserved == 1)
+    }
+
+    /// Gives back `job_id`'s reservation (it was not stored or not queued).
+    /// A failure is only logged: the reconciliation drops it later.
+    pub async fn release_active(&self, user_id: &str, job_id: &JobId) {
+        if self.settings.max_active_jobs == 0 {
+            return;
+        }
+        let released: redis::RedisResult<i64> = redis::cmd("ZREM")
+            .arg(self.keys.fair_active(user_id))
+            .arg(job_id.to_string())
+            .query_async(&mut self.redis.clone())
+            .await;
+        if let Err(error) = released {
+            tracing::warn!(job_id = %job_id, user_id, %error, "releasing an active-job reservation failed");
+        }
+    }
+
+    /// Drops reservations older than [`RESERVATION_GRACE`] whose job the
+    /// store has completed or never stored; returns how many.
+    async fn reconcile(&self, key: &str) -> Result<usize, QuotaError> {
+        let unavailable = |e: &dyn std::fmt::Display| QuotaError::Unavailable(e.to_string());
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let before = now_ms.saturating_sub(RESERVATION_GRACE.as_millis() as u64);
+        let old: Vec<String> = redis::cmd("ZRANGEBYSCORE")
+            .arg(key)
+            .arg("-inf")
+            .arg(before)
+            .query_async(&mut self.redis.clone())
+            .await
+            .map_err(|e| unavailable(&e))?;
+        let mut stale = Vec::new();
+        for member in old {
+            let Ok(id) = member.parse::<JobId>() else {
+                stale.push(member);
+                continue;
+            };
+            let stored = self
                 .store
-                .send(CountActiveJobs {
-                    user_id: user_id.to_string(),
-                })
+                .send(GetJob { id })
                 .await
-                .map_err(|e| QuotaError::Unavailable(e.to_string()))?
-                .map_err(|e| QuotaError::Unavailable(e.to_string()))?;
-            if active >= self.settings.max_active_jobs {
-                return Err(refused(QuotaError::ActiveJobs {
-                    max: self.settings.max_active_jobs,
-                    retry_after_secs: ACTIVE_JOBS_RETRY_SECS,
-                }));
+                .map_err(|e| unavailable(&e))?
+                .map_err(|e| unavailable(&e))?;
+            if stored.is_none_or(|job| job.status == JobStatus::Completed) {
+                stale.push(member);
             }
         }
-        Ok(())
+        if stale.is_empty() {
+            return Ok(0);
+        }
+        tracing::warn!(
+            count = stale.len(),
+            "dropping active-job reservations of finished jobs"
+        );
+        redis::cmd("ZREM")
+            .arg(key)
+            .arg(&stale)
+            .query_async::<i64>(&mut self.redis.clone())
+            .await
+            .map_err(|e| unavailable(&e))?;
+        Ok(stale.len())
     }
 }

@@ -788,8 +788,9 @@ async fn hostile_requests_get_json_errors() {
 }
 
 /// With no worker, `?wait=true` gives up after `http.max_wait_ms` and answers
-/// 202; `/metrics` then shows the job waiting in the stream (length and lag)
-/// and HTTP latency by route pattern; the OpenAPI document is served.
+/// 202; `/metrics` then shows the job held for fair dispatch (no worker has
+/// promoted it into the stream yet) and HTTP latency by route pattern; the
+/// OpenAPI document is served.
 #[actix_rt::test]
 async fn wait_is_bounded_and_metrics_show_the_queue() {
     let rce = api_only(&[("RCE_HTTP__MAX_WAIT_MS", "400")]);
@@ -820,9 +821,10 @@ async fn wait_is_bounded_and_metrics_show_the_queue() {
 
     let metrics = get_text(&rce.url("/metrics")).await.expect("GET /metrics");
     for expected in [
-        r#"rce_queue_entries{state="length"} 1"#,
-        r#"rce_queue_entries{state="lag"} 1"#,
+        r#"rce_queue_entries{state="length"} 0"#,
         r#"rce_queue_entries{state="pending"} 0"#,
+        "rce_fair_held_jobs 1",
+        "rce_fair_backlog_users 1",
         r#"rce_jobs_submitted_total{language="python"} 1"#,
         r#"route="/api/v1/submissions/{id}""#,
         r#"rce_http_request_duration_seconds_bucket{method="POST",route="/api/v1/submissions",status="202""#,

@@ -11,13 +11,6 @@ use common::*;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-fn redis_url() -> String {
-    service_env()
-        .get("RCE_REDIS__URL")
-        .cloned()
-        .unwrap_or_else(|| "redis://127.0.0.1:6379/".into())
-}
-
 /// Every key under the prefix (SCAN, so a shared Redis is not blocked).
 async fn keys_of(redis: &mut redis::aio::MultiplexedConnection, prefix: &str) -> Vec<String> {
     let mut keys = Vec::new();

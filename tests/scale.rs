@@ -7,7 +7,8 @@
 //!
 //! The lag and pending counts are read from an API process's `/metrics`
 //! (`rce_queue_entries{state="lag"|"pending"}`, taken from `XINFO GROUPS`
-//! at scrape time: the number KEDA scales on). Jobs sleep a second so execution
+//! at scrape time, plus `rce_fair_held_jobs`: jobs waiting for fair dispatch
+//! count as lag). Jobs sleep a second so execution
 //! slots, not the two shared cores of the test machine, bound the drain
 //! rate: that is what adding a worker changes.
 
@@ -56,12 +57,17 @@ fn queue_entries(metrics: &str, state: &str) -> Option<i64> {
         .map(|value| value as i64)
 }
 
-/// The `workers` group's lag (entries not yet delivered) and pending count
+/// The jobs waiting (held for fair dispatch, or in the stream and not yet
+/// delivered: `rce_fair_held_jobs` + the group's lag) and the pending count
 /// (delivered, not yet acked), as the API at `base` reports them.
 async fn group_state(base: &str) -> Option<(i64, i64)> {
     let text = get_text(&format!("{base}/metrics")).await?;
+    let held = text
+        .lines()
+        .find_map(|line| line.strip_prefix("rce_fair_held_jobs "))
+        .and_then(|value| value.trim().parse::<i64>().ok())?;
     Some((
-        queue_entries(&text, "lag")?,
+        queue_entries(&text, "lag")? + held,
         queue_entries(&text, "pending")?,
     ))
 }

@@ -24,9 +24,14 @@
 //! [`ConsumerHandle::stopped`] (also when it is restarted after shutdown
 //! began, as when Redis is down); JobDone acks keep being served until the
 //! process exits, and `pending_acks` says how many are still in flight.
+//! Fair dispatch hooks ([`crate::fair`]): before each read it promotes the
+//! next fair share of held jobs into the stream, and every ack (JobDone,
+//! dead-letter) goes through [`FairQueue::ack`], which releases what the
+//! promotion reserved.
 
 use super::supervisor::{self, ActorHealth};
 use super::worker_pool::{Execute, FreeSlots, JobDone, Pipeline, WorkerPool, WorkerSettings};
+use crate::fair::FairQueue;
 use crate::job::{Job, JobResult};
 use crate::queue::{Keys, RedisSettings, JOB_FIELD, TRACEPARENT_FIELD};
 use actix::prelude::*;
@@ -78,6 +83,8 @@ struct ReadLoop {
     pipeline: Pipeline,
     /// Shared connection for XACK and XADD (short commands).
     commands: ConnectionManager,
+    /// Promotes held jobs before a read; acks entries.
+    fair: FairQueue,
     /// Woken by WorkerPool when a job's slot is free again.
     slot_freed: Arc<Notify>,
     shutdown: CancellationToken,
@@ -100,6 +107,7 @@ impl StreamConsumer {
         pool: Addr<WorkerPool>,
         pipeline: Pipeline,
         commands: ConnectionManager,
+        fair: FairQueue,
         slot_freed: Arc<Notify>,
         shutdown: CancellationToken,
     ) -> StreamConsumer {
@@ -112,6 +120,7 @@ impl StreamConsumer {
                 pool,
                 pipeline,
                 commands,
+                fair,
                 slot_freed,
                 shutdown,
                 in_flight: InFlight::default(),
@@ -184,13 +193,16 @@ impl Handler<JobDone> for StreamConsumer {
 impl ReadLoop {
     /// XACK of one entry: the one way an entry leaves the pending list (a
     /// finished job's ack and a dead letter both end here).
+    /// Goes through [`FairQueue::ack`], which also releases what the entry's
+    /// promotion reserved (once, however often the entry is acked).
     async fn xack(&self, entry_id: &str) -> redis::RedisResult<i64> {
-        redis::cmd("XACK")
-            .arg(self.keys.jobs_stream())
-            .arg(self.keys.group())
-            .arg(entry_id)
-            .query_async(&mut self.commands.clone())
-            .await
+        self.fair.ack(entry_id).await
+    }
+
+    /// How long this worker's record of idle slots lives: past the next
+    /// read (which refreshes it), not much longer once the worker is busy.
+    fn idle_ttl(&self) -> Duration {
+        Duration::from_millis(self.settings.read_block_ms.saturating_mul(2) + 1_000)
     }
 
     /// XACKs a finished job's entry (its result is stored).
@@ -268,6 +280,9 @@ impl ReadLoop {
                 self.trim(&mut reader).await?;
             }
             if entries.is_empty() {
+                self.fair
+                    .promote(&self.consumer, free, self.idle_ttl())
+                    .await?;
                 // Not abandoned on shutdown: whatever this read delivers is
                 // dispatched and run, so nothing stays pending in our name.
                 entries = self.read_new(&mut reader, free).await?;

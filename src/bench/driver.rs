@@ -3,8 +3,10 @@
 //! the ingest phase), then measures the floor (bare Engine API containers),
 //! submit→finished latency on the WebSocket `finished` event for three
 //! programs, throughput at several concurrencies, API ingest while the
-//! workers are saturated, CPU per job of rce and of the Docker stack, and
-//! resident memory idle and with many idle WebSockets.
+//! workers are saturated, CPU per job of rce and of the Docker stack,
+//! resident memory idle and with many idle WebSockets, and fairness (a second
+//! rce with 2 slots: one user's backlog of sleeping jobs against another
+//! user's hello world).
 
 use super::floor;
 use super::procstat;
@@ -37,6 +39,8 @@ pub struct BenchOptions {
     pub websockets: usize,
     /// Extra environment for the started rce (KEY=VALUE).
     pub env: Vec<(String, String)>,
+    /// Run only the fairness phase.
+    pub fairness_only: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -174,6 +178,49 @@ impl Api {
         Ok(WebSocket { framed })
     }
 
+    /// POSTs a submission; returns its id.
+    async fn submit(&self, body: &Value) -> Result<String, BenchError> {
+        let mut request = self
+            .client
+            .post(format!("{}/api/v1/submissions", self.base));
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let mut response = request.send_json(body).await.map_err(http_error)?;
+        let reply: Value = response.json().await.map_err(http_error)?;
+        reply["id"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| BenchError::Http(format!("submission refused: {reply}")))
+    }
+
+    /// Waits for submission `id` to complete; returns its created→finished
+    /// time from the server's timestamps.
+    async fn duration_of(&self, id: &str) -> Result<Duration, BenchError> {
+        let at = |submission: &Value, field: &str| {
+            let text = submission[field].as_str().unwrap_or_default();
+            time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+                .map_err(http_error)
+        };
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while Instant::now() < deadline {
+            let mut request = self
+                .client
+                .get(format!("{}/api/v1/submissions/{id}", self.base));
+            if let Some(token) = &self.token {
+                request = request.bearer_auth(token);
+            }
+            let mut response = request.send().await.map_err(http_error)?;
+            let submission: Value = response.json().await.map_err(http_error)?;
+            if submission["status"] == "completed" {
+                let took = at(&submission, "finished_at")? - at(&submission, "created_at")?;
+                return Ok(took.unsigned_abs());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(BenchError::Http(format!("submission {id} never completed")))
+    }
+
     /// POSTs a submission; returns the status and how long it took.
     async fn post(&self, body: &Value) -> Result<(u16, Duration), BenchError> {
         let mut request = self
@@ -289,7 +336,58 @@ const LATENCY_PACE: Duration = Duration::from_millis(200);
 
 /// Runs the whole benchmark and returns its report.
 pub async fn run(options: BenchOptions) -> Result<Report, BenchError> {
-    let server = start_server(&options)?;
+    let mut report = if options.fairness_only {
+        Report::default()
+    } else {
+        run_pipeline(&options).await?
+    };
+    (report.fair_a_job_s, report.fair_b_s) = fairness(&options).await?;
+    report
+        .write(&options.out)
+        .map_err(|e| BenchError::Start(format!("writing {}: {e}", options.out.display())))?;
+    Ok(report)
+}
+
+/// The fairness scenario on a fresh rce with 2 slots: user A submits
+/// ten Python jobs that sleep, then user B one `print(1)`; returns one A
+/// job's duration and B's submit→finished, both in seconds. First in, first out B would
+/// wait for all of A's jobs; fair dispatch starts it at the next free slot.
+async fn fairness(options: &BenchOptions) -> Result<(f64, f64), BenchError> {
+    eprintln!("rce-bench: fairness: 10 sleeping jobs of user A, then B's hello, on 2 slots");
+    let two_slots = BenchOptions {
+        concurrency: 2,
+        ..options.clone()
+    };
+    let server = start_server(&two_slots)?;
+    let (a, b) = (
+        Api::connect(&server.base).await?,
+        Api::connect(&server.base).await?,
+    );
+    let sleep_s: u64 = if options.quick { 3 } else { 8 };
+    let mut a_jobs = Vec::new();
+    for _ in 0..10 {
+        let body = python(&format!("import time\ntime.sleep({sleep_s})"));
+        a_jobs.push(a.submit(&body).await?);
+    }
+    // Both slots busy with A's first jobs before B arrives.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut socket = b.websocket().await?;
+    let (samples, _) = socket.run_jobs(&python("print(1)"), 1, 1).await?;
+    let b_s = samples.first().map_or(f64::NAN, Duration::as_secs_f64);
+    // One A job's duration as the server saw it (its sleep plus the
+    // container's start and stop): the yardstick of the goal.
+    let a_job_s = a.duration_of(&a_jobs[0]).await?.as_secs_f64();
+    let prefix = server.prefix.clone();
+    drop(server);
+    if let Ok(docker) = crate::sandbox::connect().await {
+        remove_containers(&docker, &prefix).await;
+    }
+    Ok((a_job_s, b_s))
+}
+
+/// Every phase but fairness, on one rce with `options.concurrency` slots.
+async fn run_pipeline(options: &BenchOptions) -> Result<Report, BenchError> {
+    let server = start_server(options)?;
     let pid = server.child.id();
     let api = Api::connect(&server.base).await?;
     let mut report = Report::default();
@@ -448,8 +546,18 @@ pub async fn run(options: BenchOptions) -> Result<Report, BenchError> {
         .get_multiplexed_async_connection()
         .await
         .map_err(|e| BenchError::Redis(e.to_string()))?;
+    // The flood waits in the fair dispatcher's holding list, not the stream.
+    let keys = crate::queue::Keys::new(&server.prefix);
+    let held: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}*", keys.fair_queue_prefix()))
+        .query_async(&mut connection)
+        .await
+        .map_err(|e| BenchError::Redis(e.to_string()))?;
     redis::cmd("DEL")
-        .arg(format!("{}:jobs", server.prefix))
+        .arg(keys.jobs_stream())
+        .arg(keys.fair_ring())
+        .arg(keys.fair_held())
+        .arg(held)
         .query_async::<i64>(&mut connection)
         .await
         .map_err(|e| BenchError::Redis(e.to_string()))?;
@@ -468,9 +576,6 @@ pub async fn run(options: BenchOptions) -> Result<Report, BenchError> {
 
     drop(server);
     remove_containers(&docker, &labels.prefix).await;
-    report
-        .write(&options.out)
-        .map_err(|e| BenchError::Start(format!("writing {}: {e}", options.out.display())))?;
     Ok(report)
 }
 
@@ -567,6 +672,14 @@ pub fn figures(report: &Report) -> Vec<Figure> {
         None,
     ));
     rows.push(Figure::new(
+        "fairness: B's hello behind A's 10 sleeping jobs, 2 slots",
+        format!(
+            "{:.1} s (one A job: {:.1} s)",
+            report.fair_b_s, report.fair_a_job_s
+        ),
+        None,
+    ));
+    rows.push(Figure::new(
         "rce RSS idle",
         format!("{:.1} MB", report.idle_rss_kb as f64 / 1024.0),
         None,
@@ -621,6 +734,14 @@ pub fn goals(report: &Report) -> Vec<(String, bool)> {
                 report.ingest_per_second, report.ingest_latency.p99_ms
             ),
             report.ingest_per_second >= 5000.0 && report.ingest_latency.p99_ms < 50.0,
+        ),
+        (
+            format!(
+                "fairness: B's hello {:.1} s ≤ one A job + 1 s = {:.1} s",
+                report.fair_b_s,
+                report.fair_a_job_s + 1.0
+            ),
+            report.fair_b_s <= report.fair_a_job_s + 1.0,
         ),
         (
             format!(

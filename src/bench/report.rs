@@ -27,6 +27,10 @@ pub struct Report {
     pub idle_rss_kb: u64,
     pub websockets: usize,
     pub websockets_rss_kb: u64,
+    /// Fairness on a 2-slot worker: one of user A's ten sleeping jobs,
+    /// created→finished, and user B's `print(1)` submit→finished behind them.
+    pub fair_a_job_s: f64,
+    pub fair_b_s: f64,
 }
 
 impl Report {

@@ -29,6 +29,9 @@ struct Cli {
     /// Idle WebSockets for the memory figure.
     #[arg(long, default_value_t = 1000)]
     websockets: usize,
+    /// Run only the fairness phase (B's hello behind A's backlog).
+    #[arg(long)]
+    fairness_only: bool,
     /// Extra environment for the started rce, KEY=VALUE (repeatable).
     #[arg(long = "env", value_parser = parse_pair)]
     env: Vec<(String, String)>,
@@ -51,11 +54,17 @@ fn main() -> ExitCode {
         concurrency: cli.concurrency,
         websockets: cli.websockets,
         env: cli.env,
+        fairness_only: cli.fairness_only,
     };
     match actix_rt::System::new().block_on(run(options)) {
         Ok(report) => {
-            println!("{}", render(&figures(&report)));
-            for (goal, met) in goals(&report) {
+            let only = |name: &str| !cli.fairness_only || name.starts_with("fairness");
+            let rows: Vec<_> = figures(&report)
+                .into_iter()
+                .filter(|row| only(&row.name))
+                .collect();
+            println!("{}", render(&rows));
+            for (goal, met) in goals(&report).into_iter().filter(|(goal, _)| only(goal)) {
                 println!("{} {goal}", if met { "met   " } else { "MISSED" });
             }
             println!("\nreport written to {}", cli.out.display());

@@ -224,6 +224,11 @@ async fn queue_state(state: &ApiState) -> Option<QueueState> {
     (status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"),
 ))]
 pub async fn metrics(state: web::Data<ApiState>) -> HttpResponse {
+    if let Ok(Ok((users, held))) =
+        tokio::time::timeout(CHECK_TIMEOUT, state.intake.queue.backlog()).await
+    {
+        metrics::set_fair_backlog(users, held);
+    }
     metrics_response(queue_state(&state).await)
 }
 

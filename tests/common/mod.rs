@@ -47,6 +47,14 @@ pub fn service_env() -> HashMap<String, String> {
     vars
 }
 
+/// The shared Redis the tests' rce processes use.
+pub fn redis_url() -> String {
+    service_env()
+        .get("RCE_REDIS__URL")
+        .cloned()
+        .unwrap_or_else(|| "redis://127.0.0.1:6379/".into())
+}
+
 /// A running `rce serve` child process; stopped (SIGTERM, then SIGKILL) on drop.
 pub struct Rce {
     pub child: Child,
@@ -697,14 +705,6 @@ pub async fn redis_connection(url: &str) -> redis::aio::MultiplexedConnection {
         .get_multiplexed_async_connection()
         .await
         .unwrap()
-}
-
-/// The shared Redis's URL.
-pub fn redis_url() -> String {
-    service_env()
-        .get("RCE_REDIS__URL")
-        .cloned()
-        .unwrap_or_else(|| "redis://127.0.0.1:6379/".into())
 }
 
 /// Entries pending in the workers group of `prefix`.

@@ -174,7 +174,9 @@ pub async fn run(
     let languages = Languages::load(&settings.sandbox.languages_file)?;
     let store = crate::store::open(&settings.store).await?;
     let retention = settings.store.retention();
-    let store = supervisor::start("store", move |_| StoreActor::new(store).with_retention(retention));
+    let store = supervisor::start("store", move |_| {
+        StoreActor::new(store).with_retention(retention)
+    });
     let redis_error = |source| AppError::Redis {
         url: settings.redis.url.clone(),
         source,

@@ -503,7 +503,7 @@ fn one_image_for_every_rce_process() {
 }
 
 /// KEDA scales workers on the lag of the stream and group the code uses
-/// (`Keys`), with the seed design's threshold of 100 waiting jobs, on the
+/// (`Keys`) and on the length of the fair dispatch's held list, with the seed design's threshold of 100 waiting jobs, on the
 /// Redis the pods use; the CPU-only HPA lives in another overlay, so the
 /// two never drive one Deployment together.
 #[test]
@@ -543,6 +543,15 @@ fn keda_watches_the_job_stream_of_the_code() {
         host_port.as_str(),
         "KEDA and rce read different Redis"
     );
+    // Jobs held for fair dispatch wait outside the stream: the held list's
+    // length is the rest of the backlog.
+    let held = triggers
+        .iter()
+        .find(|t| t["type"] == "redis")
+        .expect("a redis list trigger on the fair dispatch backlog");
+    assert_eq!(held["metadata"]["listName"], keys.fair_held().as_str());
+    assert_eq!(held["metadata"]["listLength"], "100");
+    assert_eq!(held["metadata"]["address"], host_port.as_str());
     assert!(
         triggers.iter().any(|t| t["type"] == "cpu"),
         "CPU as a second trigger"

@@ -89,7 +89,14 @@ async fn every_key_a_finished_job_leaves_expires() {
         .await
         .unwrap();
     let keys = keys_of(&mut redis, &rce.prefix).await;
-    let stream = format!("{}:jobs", rce.prefix);
+    // Not per job: the stream (trimmed by the workers), and the fair
+    // dispatcher's per-worker hashes, one field per live worker whose value
+    // carries its own expiry (pruned by the scripts that read them).
+    let deployment_wide = [
+        format!("{}:jobs", rce.prefix),
+        format!("{}:fair:slots", rce.prefix),
+        format!("{}:fair:idle", rce.prefix),
+    ];
     let mut forever = Vec::new();
     for key in &keys {
         let ttl: i64 = redis::cmd("PTTL")
@@ -98,7 +105,7 @@ async fn every_key_a_finished_job_leaves_expires() {
             .await
             .unwrap();
         // -2: gone since the SCAN (expired or deleted) is fine.
-        if ttl == -1 && *key != stream {
+        if ttl == -1 && !deployment_wide.contains(key) {
             forever.push(key.clone());
         }
     }

@@ -104,8 +104,7 @@ export class Server {
         RCE_WORKER__CLAIM_IDLE_MS: "3000",
         // Every test signs up from 127.0.0.1; the per-address login throttle
         // is not what these tests are about.
-        RCE_QUOTA__AUTH_ATTEMPTS_PER_MINUTE: "600",
-        RCE_QUOTA__AUTH_ATTEMPT_BURST: "100",
+        RCE_AUTH__THROTTLE__ATTEMPTS_PER_MINUTE: "600",
         RCE_LOG__LEVEL: "info,rce=debug",
       },
       stdio: ["ignore", "pipe", logFd],

@@ -1,6 +1,6 @@
 //! StoreActor: owns the persistence backend (an `Arc<dyn Store>`, SQLite by
 //! default, MongoDB by configuration). Handles InsertJob, MarkRunning,
-//! CompleteJob, GetJob, ListJobs, CountActiveJobs, PingStore and the account
+//! CompleteJob, GetJob, ListJobs, PingStore and the account
 //! messages InsertUser, FindUserByName, GetUser, InsertApiKey, ListApiKeys,
 //! DeleteApiKey, FindApiKey, StoredBytes, PurgeFinished. Started by `app` and run under
 //! [`super::supervisor`] (a panic in a handler restarts it on the same mailbox); it
@@ -189,13 +189,6 @@ impl Handler<PingStore> for StoreActor {
     }
 }
 
-/// How many of a user's jobs are queued or running.
-#[derive(Message)]
-#[rtype(result = "Result<u64, StoreError>")]
-pub struct CountActiveJobs {
-    pub user_id: String,
-}
-
 /// Store a new user; `Conflict` when the name is taken.
 #[derive(Message)]
 #[rtype(result = "Result<(), StoreError>")]
@@ -261,7 +254,6 @@ macro_rules! forward {
     };
 }
 
-forward!(CountActiveJobs => Result<u64, StoreError>, |store, msg| store.count_active_jobs(&msg.user_id));
 forward!(StoredBytes => Result<u64, StoreError>, |store, msg| store.stored_bytes(&msg.user_id));
 forward!(InsertUser => Result<(), StoreError>, |store, msg| store.insert_user(&msg.user));
 forward!(FindUserByName => Result<Option<User>, StoreError>, |store, msg| store.find_user_by_name(&msg.username));

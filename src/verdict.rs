@@ -12,6 +12,11 @@ pub struct ContainerFacts {
     pub oom_killed: bool,
     /// The worker killed the container at the hard wall-clock deadline.
     pub deadline_hit: bool,
+    /// The container ended with SIGKILL (exit 137) before the runner could
+    /// report, and nobody here killed it. Under gVisor a cgroup OOM kill
+    /// takes the whole sandbox kernel down this way, and Docker does not
+    /// always record it as an OOM kill.
+    pub sigkilled_without_report: bool,
 }
 
 /// The verdict of one stage run on its own (no expected output to compare).
@@ -41,7 +46,7 @@ fn limit_message(stage: &StageReport) -> Option<String> {
 /// The result when the runner never delivered its report.
 pub fn without_report(facts: ContainerFacts, reason: &str) -> JobResult {
     let mut result = JobResult::internal_error(reason);
-    if facts.oom_killed {
+    if facts.oom_killed || facts.sigkilled_without_report {
         result.verdict = Verdict::MemoryLimitExceeded;
         result.message = Some("memory limit exceeded (container OOM-killed)".into());
     } else if facts.deadline_hit {
@@ -247,12 +252,12 @@ mod tests {
         };
         let oom = ContainerFacts {
             oom_killed: true,
-            deadline_hit: false,
+            ..ContainerFacts::default()
         };
         assert_eq!(judge(&report, oom).verdict, Verdict::MemoryLimitExceeded);
         let deadline = ContainerFacts {
-            oom_killed: false,
             deadline_hit: true,
+            ..ContainerFacts::default()
         };
         assert_eq!(
             without_report(deadline, "x").verdict,
@@ -262,5 +267,16 @@ mod tests {
             without_report(ContainerFacts::default(), "x").verdict,
             Verdict::InternalError
         );
+    }
+
+    #[test]
+    fn a_sandbox_sigkilled_before_its_report_exceeded_its_memory() {
+        let killed = ContainerFacts {
+            sigkilled_without_report: true,
+            ..ContainerFacts::default()
+        };
+        let result = without_report(killed, "the sandbox ended without a report");
+        assert_eq!(result.verdict, Verdict::MemoryLimitExceeded);
+        assert!(result.message.unwrap().contains("OOM"));
     }
 }

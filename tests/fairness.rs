@@ -238,7 +238,13 @@ async fn a_lone_user_uses_every_slot() {
         jobs.push((&user, "lone", id));
     }
     let (most, _) = watch(&rce, &jobs, Duration::from_secs(90)).await;
-    assert_eq!(most, 2, "both slots of the worker were never busy at once");
+    // At least: the store can still say "running" for a job whose slot was
+    // already reused (its completion is written a moment later), so a poll
+    // may count three; the worker's capacity is checked by the pool tests.
+    assert!(
+        most >= 2,
+        "both slots of the worker were never busy at once"
+    );
 }
 
 /// With a running cap of 1 and both users' jobs waiting, neither user runs

@@ -401,7 +401,7 @@ where
             let oom_killed = killed_by_signal && container_end(docker, id).await.oom_killed;
             let facts = ContainerFacts {
                 oom_killed,
-                deadline_hit: false,
+                ..ContainerFacts::default()
             };
             verdict::judge(&report, facts)
         }
@@ -411,6 +411,7 @@ where
                 // kill already recorded counts.
                 oom_killed: inspect_end(docker, id).await.oom_killed,
                 deadline_hit: true,
+                sigkilled_without_report: false,
             },
             "deadline",
         )),
@@ -431,6 +432,7 @@ where
             let facts = ContainerFacts {
                 oom_killed: end.oom_killed,
                 deadline_hit: false,
+                sigkilled_without_report: end.exit_code == Some(137),
             };
             let exit = end
                 .exit_code

@@ -323,6 +323,9 @@ pub async fn run(
             App::new()
                 .wrap(actix_web::middleware::from_fn(crate::http::track_request))
                 .wrap(tracing_actix_web::TracingLogger::default())
+                // `/judge0/submissions/` is `/judge0/submissions`, as in
+                // Judge0 (Rails) and Piston: clients add the slash.
+                .wrap(actix_web::middleware::NormalizePath::trim())
                 .configure(configure(state.clone()))
         })
         .workers(settings.http.workers)

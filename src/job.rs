@@ -96,15 +96,15 @@ pub struct SubmissionRequest {
     pub language: String,
     #[serde(default)]
     pub source: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::strict_json::objects")]
     pub files: Option<Vec<FileInput>>,
     #[serde(default)]
     pub stdin: Option<String>,
     #[serde(default)]
     pub args: Option<Vec<String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::strict_json::object")]
     pub limits: Option<LimitsRequest>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::strict_json::objects")]
     pub tests: Option<Vec<TestCaseInput>>,
     /// Keep stdin open for `stdin` frames (WebSocket clients).
     #[serde(default)]

@@ -9,6 +9,8 @@
 //! - [`intake`]: accepting a submission (validate, store, enqueue).
 //! - [`job`]: what a submission is (request, limits, validation) and what its
 //!   result is ([`verdict`] turns runner facts into a verdict).
+//! - [`strict_json`]: request bodies read strictly (objects only where a
+//!   struct is expected, wrong types refused naming the field).
 //! - [`events`]: the events a client sees (queued, started, output, finished).
 //! - [`auth`]: accounts, Argon2id passwords, login JWTs, API keys, the
 //!   login/register throttle (client address behind trusted proxies, username).
@@ -59,5 +61,6 @@ pub mod queue;
 pub mod quota;
 pub mod sandbox;
 pub mod store;
+pub mod strict_json;
 pub mod telemetry;
 pub mod verdict;

@@ -765,6 +765,7 @@ async fn hostile_requests_get_json_errors() {
         400,
         "limits.time_ms",
     );
+    // A wrong type is refused naming the field (strict bodies).
     let wrong_type = json!({"language": "python", "source": 5});
     assert_error(
         &request(
@@ -775,7 +776,7 @@ async fn hostile_requests_get_json_errors() {
         )
         .await,
         400,
-        "body.json",
+        "source",
     );
     let bad_wait = request(
         "POST",

@@ -219,3 +219,50 @@ async fn args_bytes_and_total_wall_time_are_bounded() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     nothing_ran(&rce).await;
 }
+
+/// Bodies are strict: an array where an object belongs (serde would read
+/// it by position) and a wrong type are refused, the code naming the
+/// field and the message its exact place; the body itself must be an
+/// object.
+#[actix_rt::test]
+async fn wrong_shapes_and_types_name_the_field() {
+    let rce = start_rce();
+    let cases: Vec<(Value, &str, &[&str])> = vec![
+        (
+            json!({"language": "python", "files": [["main.py", "print(1)"]]}),
+            "files",
+            &["files[0]", "must be an object, not an array"],
+        ),
+        (
+            json!({"language": "python", "source": "print(1)", "limits": [1000]}),
+            "limits",
+            &["limits", "must be an object"],
+        ),
+        (
+            json!({"language": "python", "source": "print(1)", "tests": [["", "1"]]}),
+            "tests",
+            &["tests[0]", "must be an object"],
+        ),
+        (
+            json!({"language": "python", "source": "print(1)", "limits": {"time_ms": "soon"}}),
+            "limits.time_ms",
+            &["limits.time_ms", "invalid type: string"],
+        ),
+        (
+            json!({"language": "python", "files": [{"name": "main.py", "content": 7}]}),
+            "files.content",
+            &["files[0].content", "invalid type: integer"],
+        ),
+        (
+            json!({"language": 71, "source": "print(1)"}),
+            "language",
+            &["language", "expected a string"],
+        ),
+        (json!(["python", "print(1)"]), "body", &["JSON object"]),
+    ];
+    for (body, code, mentions) in cases {
+        refused(&rce, body, code, mentions).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    nothing_ran(&rce).await;
+}

@@ -3,8 +3,10 @@
 //! against a real rce (Redis, Docker): a run with stdin through a language
 //! alias (which needs `/about`), a numeric language id, a compile error, a
 //! time limit, a judged expected output (Accepted and Wrong Answer) and a
-//! batch of test cases. Then the wire formats checked byte by byte over raw
-//! HTTP, and a signed callback delivered to a local receiver.
+//! batch of test cases; and PyPI `judge0api` 0.1.20, a third-party client
+//! (query-parameter tokens, trailing slashes). Then the wire formats checked
+//! byte by byte over raw HTTP, the routing edges, and a signed callback
+//! delivered to a local receiver.
 
 mod common;
 #[path = "clients/support.rs"]
@@ -142,6 +144,91 @@ async fn sdk_runs_a_batch_of_test_cases() {
     let tokens: std::collections::HashSet<&str> =
         results.iter().filter_map(|r| r["token"].as_str()).collect();
     assert_eq!(tokens.len(), 3, "{seen}");
+}
+
+/// PyPI `judge0api` 0.1.20, unmodified: it checks its key with
+/// `POST /authenticate?X-Auth-Token=…` (a query parameter), submits to
+/// `/submissions/` and reads back from `/submissions/TOKEN/` (trailing
+/// slashes), and a wrong key fails its constructor with a 401.
+#[actix_rt::test]
+async fn judge0api_runs_through_trailing_slashes_and_query_tokens() {
+    let rce = start_rce();
+    let key = support::api_key(&rce).await;
+    let mut command = Command::new(support::python());
+    command
+        .arg(support::script("judge0api_client.py"))
+        .arg(rce.url("/judge0"))
+        .arg(&key);
+    let seen = support::run_client(&rce, command, CLIENT_TIMEOUT);
+    assert_eq!(seen["status"]["id"], 3, "{seen}");
+    assert_eq!(seen["stdout"], "desserts\n", "{seen}");
+    assert_eq!(seen["again_status"]["id"], 3, "{seen}");
+    assert_eq!(seen["again_stdout"], "desserts\n", "{seen}");
+    assert_eq!(seen["again_language_id"], 71, "{seen}");
+    assert_eq!(seen["refused"], 401, "{seen}");
+}
+
+/// The routing edges Judge0 clients rely on, over raw HTTP: trailing
+/// slashes are the same routes; an unknown path under the prefix is a JSON
+/// 404, never the editor's page; `/authenticate` and `/authorize` answer
+/// 200 or 401; the key may come as a query parameter.
+#[actix_rt::test]
+async fn trailing_slashes_unknown_paths_and_token_checks() {
+    let rce = start_rce();
+    let key = support::api_key(&rce).await;
+    let (status, created) = judge0(
+        &rce,
+        "POST",
+        "/submissions/?base64_encoded=true&wait=true",
+        Some(&key),
+        Some(&json!({"source_code": "cHJpbnQoNDIp", "language_id": 71})),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}\n{}", rce.log());
+    assert_eq!(created["stdout"], "NDIK\n", "{created}");
+    let token = created["token"].as_str().expect("token");
+    let (status, fetched) = judge0(
+        &rce,
+        "GET",
+        &format!("/submissions/{token}/?X-Auth-Token={key}"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{fetched}");
+    assert_eq!(fetched["stdout"], "42\n", "{fetched}");
+    let (status, languages) = judge0(&rce, "GET", "/languages/", None, None).await;
+    assert_eq!(status, 200, "{languages}");
+    assert!(
+        languages.as_array().is_some_and(|l| !l.is_empty()),
+        "{languages}"
+    );
+
+    for path in ["/nope", "/submissions/x/y", "/languages/71/extra"] {
+        let (status, body) = judge0(&rce, "GET", path, Some(&key), None).await;
+        assert_eq!(status, 404, "{path}: {body}");
+        assert!(body["error"].is_string(), "{path}: {body}");
+    }
+    for url in ["/api/v2/nope", "/api/v1/nope", "/api/v1/submissions/x/y"] {
+        let reply = request("GET", &rce.url(url), None, None).await;
+        assert_eq!(reply.status, 404, "{url}");
+        assert!(reply.body.is_object(), "{url}: not JSON");
+    }
+
+    for (path, status) in [
+        (format!("/authenticate?X-Auth-Token={key}"), 200),
+        (format!("/authorize?X-Auth-User={key}"), 200),
+        ("/authenticate?X-Auth-Token=rce_wrong".to_string(), 401),
+        ("/authorize?X-Auth-User=rce_wrong".to_string(), 401),
+        ("/authenticate".to_string(), 401),
+    ] {
+        let (seen, body) = judge0(&rce, "POST", &path, None, None).await;
+        assert_eq!(seen, status, "{path}: {body}");
+    }
+    let (status, body) = judge0(&rce, "POST", "/authenticate", Some(&key), None).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = judge0(&rce, "GET", "/authenticate", Some(&key), None).await;
+    assert_eq!(status, 404, "only POST: {body}");
 }
 
 /// Sends a request with `X-Auth-Token`.

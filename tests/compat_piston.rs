@@ -1,11 +1,12 @@
 //! The Piston v2 compatibility API, proven with real clients installed by
 //! the test from their registries (npm `piston-client` 1.0.2 into
-//! `.rce/node`, PyPI `pistonapi` 1.0.1 into `.rce/venv`): runtimes, and
-//! execute with stdin and args, against a real rce. Both clients have no
-//! header option, so they carry the API key as Basic auth in the base URL.
+//! `.rce/node`, PyPI `pistonapi` 1.0.1 and `aiopyston` 1.2.1 into
+//! `.rce/venv`): runtimes, and execute with stdin and args, against a real
+//! rce. The first two have no header option, so they carry the API key as
+//! Basic auth in the base URL; aiopyston sends it as a bare `Authorization`.
 //! Then the wire details over raw HTTP: the bodies the clients send (JSON
 //! as text/plain, forms), Piston's error messages, anonymous access (off by
-//! default) and the stage fields.
+//! default), the stage fields and the routing edges.
 
 mod common;
 #[path = "clients/support.rs"]
@@ -101,6 +102,65 @@ async fn pistonapi_runs_with_stdin_and_args() {
     );
     assert_eq!(seen["output"], "SHOUT\n['one', 'two']\n", "{seen}");
     assert_eq!(seen["unknown"], "cobol-* runtime is unknown", "{seen}");
+}
+
+/// PyPI `aiopyston` 1.2.1, unmodified: it sends the key as a bare
+/// `Authorization: KEY` (no scheme) and asks for `runtimes/` and
+/// `execute/` (trailing slashes); an alias resolves, stdin and args reach
+/// the program, and a compiled language reports its compile stage.
+#[actix_rt::test]
+async fn aiopyston_runs_with_a_bare_key_and_trailing_slashes() {
+    let rce = start_rce();
+    let key = support::api_key(&rce).await;
+    let mut command = Command::new(support::python());
+    command
+        .arg(support::script("aiopyston_client.py"))
+        .arg(rce.url("/api/v2/"))
+        .arg(&key);
+    let seen = support::run_client(&rce, command, CLIENT_TIMEOUT);
+    assert!(
+        seen["languages"]
+            .as_array()
+            .is_some_and(|l| l.iter().any(|l| l == "python")),
+        "{seen}"
+    );
+    assert!(
+        seen["python_aliases"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|a| a == "py")),
+        "{seen}"
+    );
+    assert_eq!(seen["stdout"], "abab ['x', 'y']\n", "{seen}");
+    assert_eq!(seen["code"], 0, "{seen}");
+    assert_eq!(seen["compile_code"], 0, "{seen}");
+    assert_eq!(seen["compiled_stdout"], "from c\n", "{seen}");
+    assert_eq!(seen["compiled_code"], 4, "{seen}");
+}
+
+/// The Piston routing edges over raw HTTP: a bare `Authorization: KEY`
+/// runs, a wrong one is 401, and an unknown path is Piston's JSON 404.
+#[actix_rt::test]
+async fn bare_keys_and_unknown_paths() {
+    let rce = start_rce();
+    let key = support::api_key(&rce).await;
+    let body = json!({"language": "python", "version": "*", "files": [{"content": "print(5)"}]});
+    let url = rce.url("/api/v2/execute/");
+    for (credential, status) in [(key.as_str(), 200), ("rce_wrong", 401)] {
+        let mut response = client()
+            .post(&url)
+            .insert_header(("Authorization", credential))
+            .send_json(&body)
+            .await
+            .expect("request");
+        let reply: Value = response.json().await.expect("JSON");
+        assert_eq!(response.status().as_u16(), status, "{reply}");
+        if status == 200 {
+            assert_eq!(reply["run"]["stdout"], "5\n", "{reply}");
+        }
+    }
+    let reply = request("GET", &rce.url("/api/v2/nope"), None, None).await;
+    assert_eq!(reply.status, 404);
+    assert!(reply.body["message"].is_string(), "{}", reply.body);
 }
 
 /// POSTs `body` to `/api/v2/execute` with a content type and credential.

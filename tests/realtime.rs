@@ -191,6 +191,36 @@ async fn interactive_program_greets_the_name_typed() {
     );
 }
 
+/// A WebSocket `submit` frame is read as strictly as the HTTP body: an
+/// array where an object belongs is an `error` naming the field and its
+/// place, for that frame's `ref`, and the socket stays usable.
+#[actix_rt::test]
+async fn a_submit_frame_of_the_wrong_shape_is_an_error_naming_the_field() {
+    let rce = start_rce();
+    let mut ws = WsClient::connect_authed(&rce, &rce.token().await).await;
+    ws.send(&json!({
+        "type": "submit", "ref": "bad", "language": "python",
+        "files": [["main.py", "print(1)"]],
+    }))
+    .await;
+    let reply = ws
+        .next_event(Duration::from_secs(10))
+        .await
+        .expect("a reply");
+    assert_eq!(reply["type"], "error", "{reply}");
+    assert_eq!(reply["code"], "files", "{reply}");
+    assert_eq!(reply["ref"], "bad", "{reply}");
+    assert!(
+        reply["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("files[0]: must be an object")),
+        "{reply}"
+    );
+    let id = submit_ws(&mut ws, json!({"language": "python", "source": "print(2)"})).await;
+    let events = ws.events_until_finished(&id, JOB_WAIT).await;
+    assert_eq!(events.last().unwrap()["result"]["stdout"], "2\n");
+}
+
 /// A program calling input() twice is driven line by line, each answer
 /// sent only after its prompt; then end of input is sent explicitly and the
 /// program sees EOF on a third read.

@@ -42,6 +42,7 @@ use crate::events::ServerEvent;
 use crate::intake::{Intake, IntakeError};
 use crate::job::{JobId, JobStatus, SubmissionRequest};
 use crate::sandbox::StdinChunk;
+use crate::strict_json;
 use actix::prelude::*;
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError};
 use futures_util::future::LocalBoxFuture;
@@ -592,13 +593,12 @@ impl SessionActor {
         };
         match (kind.as_str(), id) {
             ("submit", _) => {
-                match serde_json::from_value::<SubmissionRequest>(serde_json::Value::Object(frame))
+                match strict_json::from_value::<SubmissionRequest>(serde_json::Value::Object(frame))
                 {
                     Ok(request) => self.submit(request, reference, ctx),
-                    Err(error) => {
-                        self.outbox
-                            .error(None, reference, "submission", error.to_string())
-                    }
+                    Err(error) => self
+                        .outbox
+                        .error(None, reference, &error.field, error.message),
                 }
             }
             ("watch", Some(id)) => self.watch(id, reference, ctx),

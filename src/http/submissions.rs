@@ -9,6 +9,7 @@ use super::server::ApiState;
 use crate::actors::store::{GetJob, ListJobs};
 use crate::job::{JobId, JobStatus, Submission, SubmissionRequest};
 use crate::store::StoredJob;
+use crate::strict_json;
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -66,12 +67,11 @@ pub async fn create(
     state: web::Data<ApiState>,
     caller: Caller,
     query: web::Query<CreateQuery>,
-    body: web::Json<SubmissionRequest>,
+    body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let job = state
-        .intake
-        .submit(body.into_inner(), &caller.user_id)
-        .await?;
+    let request: SubmissionRequest = strict_json::from_value(body.into_inner())
+        .map_err(|error| ApiError::bad_request(error.field, error.message))?;
+    let job = state.intake.submit(request, &caller.user_id).await?;
     let mut status = JobStatus::Queued;
     if query.wait {
         let deadline = tokio::time::Instant::now() + Duration::from_millis(state.http.max_wait_ms);

@@ -1,6 +1,7 @@
 //! Shared by the compatibility tests (`tests/compat_*.rs`): installs the real
 //! third-party clients from their registries into `.rce/venv` (PyPI: `judge0`
-//! 0.0.8, `pistonapi` 1.0.1) and `.rce/node` (npm: `piston-client` 1.0.2) on
+//! 0.0.8, `judge0api` 0.1.20, `pistonapi` 1.0.1, `aiopyston` 1.2.1) and
+//! `.rce/node` (npm: `piston-client` 1.0.2) on
 //! first use (a second run finds them and installs nothing), runs the
 //! scripts beside this file, and makes API keys. A missing `python3` or `npm`,
 //! or a registry that cannot be reached, fails the test with the reason:
@@ -15,7 +16,14 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Python packages, pinned to the versions the tests were written against.
-const PYTHON_PACKAGES: &[&str] = &["judge0==0.0.8", "pistonapi==1.0.1"];
+/// (`aiopyston` asks for any `aiohttp`; the one it was tried with is pinned.)
+const PYTHON_PACKAGES: &[&str] = &[
+    "judge0==0.0.8",
+    "judge0api==0.1.20",
+    "pistonapi==1.0.1",
+    "aiopyston==1.2.1",
+    "aiohttp==3.14.5",
+];
 /// npm packages.
 const NODE_PACKAGES: &[&str] = &["piston-client@1.0.2"];
 
@@ -54,7 +62,9 @@ pub fn python() -> PathBuf {
         && Command::new(&python)
             .args([
                 "-c",
-                "import judge0, pistonapi; assert judge0.__version__ == '0.0.8'",
+                "import judge0, judge0api, pistonapi, pyston, importlib.metadata as m; \
+                 assert judge0.__version__ == '0.0.8'; \
+                 assert m.version('judge0api') == '0.1.20' and m.version('aiopyston') == '1.2.1'",
             ])
             .stderr(Stdio::null())
             .status()

@@ -48,6 +48,36 @@ pub fn scope(prefix: &str, max_body: usize) -> actix_web::Scope {
         .route("/submissions/batch", web::get().to(get_batch))
         .route("/submissions", web::post().to(create))
         .route("/submissions/{token}", web::get().to(get))
+        .route("/authenticate", web::post().to(authenticate))
+        .route("/authorize", web::post().to(authorize))
+        // Never the editor's page: an unknown path here is Judge0's JSON 404.
+        .default_service(web::to(no_route))
+}
+
+async fn no_route() -> Result<HttpResponse, Judge0Error> {
+    Err(Judge0Error::NotFound("route"))
+}
+
+/// `POST /authenticate`: Judge0's check of an `X-Auth-Token` (header or
+/// query): 200 with an empty body when it is a valid rce credential, else 401.
+async fn authenticate(
+    state: web::Data<ApiState>,
+    request: HttpRequest,
+) -> Result<HttpResponse, Judge0Error> {
+    let credential = auth::judge0_value(&request, auth::JUDGE0_HEADER);
+    auth::user_of(&state.accounts, credential).await?;
+    Ok(HttpResponse::Ok().finish())
+}
+
+/// `POST /authorize`: Judge0's check of an `X-Auth-User` (header or query).
+/// rce has one kind of credential, so the same check as `/authenticate`.
+async fn authorize(
+    state: web::Data<ApiState>,
+    request: HttpRequest,
+) -> Result<HttpResponse, Judge0Error> {
+    let credential = auth::judge0_value(&request, auth::JUDGE0_USER_HEADER);
+    auth::user_of(&state.accounts, credential).await?;
+    Ok(HttpResponse::Ok().finish())
 }
 
 /// A `true`/`false` query flag (Judge0 also takes `1`).
@@ -67,7 +97,7 @@ fn json_body(body: &[u8]) -> Result<Value, Judge0Error> {
 }
 
 async fn caller(state: &ApiState, request: &HttpRequest) -> Result<String, Judge0Error> {
-    Ok(auth::user_of(&state.accounts, auth::judge0_credential(request.headers())).await?)
+    Ok(auth::user_of(&state.accounts, auth::judge0_credential(request)).await?)
 }
 
 /// Jobs waiting for a worker (the group's lag; the whole stream before any

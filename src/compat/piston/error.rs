@@ -1,6 +1,7 @@
 //! The Piston layer's one error type. Piston answers every problem as
-//! `{"message": "…"}` (400 for a bad request); rce adds 401 for missing
-//! credentials, 429 for the quota and 503/504 for its own dependencies.
+//! `{"message": "…"}` (400 for a bad request, 404 for an unknown route);
+//! rce adds 401 for missing credentials, 429 for the quota and 503/504 for
+//! its own dependencies.
 
 use crate::auth::AuthError;
 use crate::intake::IntakeError;
@@ -15,6 +16,8 @@ pub enum PistonError {
     Authenticate(#[from] AuthError),
     #[error("{0}")]
     BadRequest(String),
+    #[error("{0} is not a Piston route")]
+    NotFound(String),
     #[error("{0}")]
     Quota(QuotaError),
     #[error("{0}")]
@@ -44,6 +47,7 @@ impl ResponseError for PistonError {
             PistonError::Authenticate(AuthError::Store(_)) => StatusCode::SERVICE_UNAVAILABLE,
             PistonError::Authenticate(_) => StatusCode::UNAUTHORIZED,
             PistonError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            PistonError::NotFound(_) => StatusCode::NOT_FOUND,
             PistonError::Quota(_) => StatusCode::TOO_MANY_REQUESTS,
             PistonError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             PistonError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,

@@ -28,6 +28,12 @@ pub fn scope(max_body: usize) -> actix_web::Scope {
         .route("/packages", web::get().to(packages))
         .route("/execute", web::post().to(execute))
         .route("/connect", web::get().to(super::ws::connect))
+        // Never the editor's page: an unknown path here is Piston's JSON 404.
+        .default_service(web::to(no_route))
+}
+
+async fn no_route(request: HttpRequest) -> Result<HttpResponse, PistonError> {
+    Err(PistonError::NotFound(request.path().to_string()))
 }
 
 /// The user a Piston request acts for.

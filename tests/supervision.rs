@@ -156,9 +156,10 @@ async fn sandbox_panic_mid_job_gives_a_result_and_leaves_no_container() {
 
 /// The actors' thread blocked past `supervision.wedged_after_ms` (the store's
 /// supervisor blocks it, so the actors sharing that thread stop beating):
-/// /healthz answers 503 naming the store as wedged while it lasts (which of
-/// the actors sharing its thread lapse first is a matter of timing) (so an orchestrator would
-/// restart the process), and 200 again once the thread is free.
+/// /healthz answers 503 naming an actor as wedged while it lasts (so an
+/// orchestrator would restart the process), and 200 again once the thread
+/// is free. Which of the actors sharing the thread lapse first is timing: a
+/// full run has seen only the store, and the store alone still running.
 #[actix_rt::test]
 async fn a_wedged_actor_fails_liveness() {
     let (faults, fault_env) = fault_dir();
@@ -188,7 +189,7 @@ async fn a_wedged_actor_fails_liveness() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|a| a["actor"] == "store" && a["state"] == "wedged"),
+            .any(|a| a["state"] == "wedged"),
         "{failing}"
     );
     let deadline = Instant::now() + Duration::from_secs(15);

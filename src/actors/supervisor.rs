@@ -204,7 +204,7 @@ where
     actix_rt::spawn(Supervising {
         name,
         _address: address.clone(),
-        fut: Box::pin(ctx.into_future(actor)),
+        fut: Some(Box::pin(ctx.into_future(actor))),
         health,
         backoff: Backoff::default(),
         pause: None,
@@ -212,6 +212,9 @@ where
     });
     address
 }
+
+/// A supervised actor's context, driven by [`Supervising`].
+type ActorFuture<A> = Pin<Box<ContextFut<A, Context<A>>>>;
 
 struct Supervising<A>
 where
@@ -221,7 +224,8 @@ where
     /// Held so the actor always has an address and is always restarted
     /// (actix restarts only actors someone can still reach).
     _address: Addr<A>,
-    fut: Pin<Box<ContextFut<A, Context<A>>>>,
+    /// The actor's context; `None` only once dropped (see `Drop`).
+    fut: Option<ActorFuture<A>>,
     health: Arc<ActorHealth>,
     backoff: Backoff,
     /// The back-off before the next start, while it runs.
@@ -250,7 +254,10 @@ where
                 this.health.restarting.store(false, Ordering::SeqCst);
                 this.health.progress_reset();
             }
-            let (name, fut) = (this.name, &mut this.fut);
+            let Some(fut) = this.fut.as_mut() else {
+                return Poll::Ready(());
+            };
+            let name = this.name;
             let polled = std::panic::catch_unwind(AssertUnwindSafe(|| {
                 crate::fault::trip(name);
                 fut.as_mut().poll(cx)
@@ -269,7 +276,7 @@ where
                     tracing::error!(actor = name, panic = %message, "actor panicked; restarting it");
                 }
             }
-            if !this.fut.restart() {
+            if !this.fut.as_mut().is_some_and(|fut| fut.restart()) {
                 // Unreachable while `_address` is held.
                 this.health.alive.store(false, Ordering::SeqCst);
                 return Poll::Ready(());
@@ -305,6 +312,15 @@ where
 {
     fn drop(&mut self) {
         self.health.alive.store(false, Ordering::SeqCst);
+        if self.pause.is_some() {
+            // Restarted but not yet started: dropping the context would poll
+            // it once more, running the actor's `started` (which sets timers)
+            // while the runtime is being torn down, a panic at shutdown. The
+            // process is ending; the context is left to it.
+            if let Some(fut) = self.fut.take() {
+                std::mem::forget(fut);
+            }
+        }
     }
 }
 

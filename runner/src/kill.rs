@@ -6,7 +6,11 @@
 //! signal, i.e. all of its own in the container's pid namespace, except the
 //! helper itself and PID 1), reaps it, reaps what died, and repeats until
 //! /proc shows no process of the uid. Everything reaped goes to a callback so
-//! the stage can count its CPU and memory.
+//! the stage can count its CPU and memory. The helper shares the program's
+//! uid, so the program can stop it (SIGSTOP) before it kills: the runner
+//! waits for each helper a bounded time, waking it with SIGCONT (allowed
+//! within a session whatever the uid), then tries a fresh one, whose
+//! SIGKILL also ends the stuck one.
 #![allow(unsafe_code)]
 
 use crate::procfs;
@@ -20,14 +24,24 @@ use std::time::{Duration, Instant};
 /// the helper or a process stuck in the kernel (D state) takes longer.
 pub const SWEEP_DEADLINE: Duration = Duration::from_secs(5);
 
+/// How long the runner waits for one kill helper before trying another.
+/// A helper that is not stopped exits in microseconds.
+pub const HELPER_DEADLINE: Duration = Duration::from_millis(500);
+
 /// Why the processes of the uid could not all be ended.
 #[derive(Debug)]
 pub enum KillError {
     ForkHelper(io::Error),
-    Helper { status: ExitStatus },
+    Helper {
+        status: ExitStatus,
+    },
+    /// The helper did not exit within [`HELPER_DEADLINE`].
+    HelperStuck,
     Reap(io::Error),
     Scan(io::Error),
-    Survivors { count: usize },
+    Survivors {
+        count: usize,
+    },
 }
 
 impl fmt::Display for KillError {
@@ -37,6 +51,11 @@ impl fmt::Display for KillError {
             KillError::Helper { status } => {
                 write!(f, "kill helper failed ({status:?}); is CAP_SETUID granted?")
             }
+            KillError::HelperStuck => write!(
+                f,
+                "kill helper did not exit within {} ms (stopped by the program?)",
+                HELPER_DEADLINE.as_millis()
+            ),
             KillError::Reap(e) => write!(f, "cannot reap children: {e}"),
             KillError::Scan(e) => write!(f, "cannot read /proc: {e}"),
             KillError::Survivors { count } => {
@@ -57,7 +76,8 @@ const HELPER_DROP_FAILED: i32 = 2;
 const HELPER_KILL_FAILED: i32 = 3;
 
 /// Sends SIGKILL to every process of `uid`, from a forked helper running as
-/// `uid`/`gid`. Returns once the helper has exited.
+/// `uid`/`gid`. Returns once the helper has exited, or
+/// [`KillError::HelperStuck`] after [`HELPER_DEADLINE`].
 pub fn kill_all_as(uid: u32, gid: u32) -> Result<(), KillError> {
     // SAFETY: the runner is single-threaded, so the child is a full copy in a
     // consistent state; still, the child only makes raw syscalls and leaves
@@ -84,14 +104,29 @@ pub fn kill_all_as(uid: u32, gid: u32) -> Result<(), KillError> {
             libc::_exit(0);
         }
     }
-    match sys::wait_pid(pid) {
-        Ok(Some(Reaped {
-            status: ExitStatus::Exited(0),
-            ..
-        })) => Ok(()),
-        Ok(Some(Reaped { status, .. })) => Err(KillError::Helper { status }),
-        Ok(None) => Err(KillError::Reap(io::Error::from_raw_os_error(libc::ECHILD))),
-        Err(e) => Err(KillError::Reap(e)),
+    match wait_for_helper(pid)? {
+        ExitStatus::Exited(0) => Ok(()),
+        status => Err(KillError::Helper { status }),
+    }
+}
+
+/// Waits for the helper `pid` at most [`HELPER_DEADLINE`], continuing it
+/// whenever the program has stopped it.
+fn wait_for_helper(pid: libc::pid_t) -> Result<ExitStatus, KillError> {
+    let started = Instant::now();
+    let mut pause = Duration::from_micros(50);
+    loop {
+        match sys::try_wait_pid(pid) {
+            Ok(Some(reaped)) => return Ok(reaped.status),
+            Ok(None) => {}
+            Err(e) => return Err(KillError::Reap(e)),
+        }
+        if started.elapsed() > HELPER_DEADLINE {
+            return Err(KillError::HelperStuck);
+        }
+        sys::continue_process(pid);
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(5));
     }
 }
 
@@ -118,7 +153,11 @@ pub fn sweep(uid: u32, gid: u32, on_reaped: &mut dyn FnMut(Reaped)) -> Result<()
         }
         // Zombies alone need no signal, but a zombie thread-group leader can
         // front live threads, so kill whenever anything is listed: cheap.
-        kill_all_as(uid, gid)?;
+        match kill_all_as(uid, gid) {
+            // The next helper's SIGKILL ends the stuck one too.
+            Ok(()) | Err(KillError::HelperStuck) => {}
+            Err(e) => return Err(e),
+        }
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(10));
     }

@@ -241,6 +241,21 @@ pub fn wait_pid(pid: libc::pid_t) -> io::Result<Option<Reaped>> {
     wait4(pid, 0)
 }
 
+/// Reaps the child `pid` if it has exited; `None` while it runs (or if it is
+/// not our child).
+pub fn try_wait_pid(pid: libc::pid_t) -> io::Result<Option<Reaped>> {
+    wait4(pid, libc::WNOHANG)
+}
+
+/// Sends SIGCONT to `pid` (a stopped child of ours; permitted within the
+/// session whatever its uid). Failures are ignored: it may just have exited.
+pub fn continue_process(pid: libc::pid_t) {
+    // SAFETY: kill has no memory effects.
+    unsafe {
+        libc::kill(pid, libc::SIGCONT);
+    }
+}
+
 fn rusage_cpu_us(who: libc::c_int) -> u64 {
     // SAFETY: rusage is plain old data; an all-zero value is valid.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };

@@ -269,6 +269,32 @@ fn daemonised_grandchild_is_killed_and_does_not_hang() {
     );
 }
 
+/// Programs that stop every process of their uid in a loop (SIGSTOP, which
+/// also reaches the runner's kill helper, running as that uid) do not hang
+/// the runner: it wakes or replaces its helper, the stage ends at its wall
+/// limit, and nothing of the uid survives.
+#[test]
+fn programs_stopping_the_kill_helper_do_not_hang_the_runner() {
+    let Some(sb) = sandbox("stopper", 61026) else {
+        return;
+    };
+    let mut spec = python(
+        "import os, signal, time\n\
+         for _ in range(2):\n    if os.fork() == 0:\n        os.setsid()\n        while True:\n            try: os.kill(-1, signal.SIGSTOP)\n            except OSError: pass\n\
+         time.sleep(30)",
+    );
+    spec.run_limits.wall_time_ms = 1000;
+    let outcome = sb.run(&spec);
+    assert_eq!(outcome.report.error, None, "{:?}", outcome.report);
+    let run = outcome.run();
+    assert_eq!(run.termination, Termination::WallTimeLimit, "{run:?}");
+    assert_eq!(
+        processes_of(sb.uid),
+        Vec::<u32>::new(),
+        "nothing of the sandbox uid survives"
+    );
+}
+
 /// Test mode: one run per case with its stdin, no streamed output, every
 /// case run and compared leniently (trailing whitespace / final newlines).
 #[test]

@@ -210,7 +210,8 @@ impl WorkerPool {
             return;
         }
         for refill in self.warm.refills(&language, &self.sandbox, &self.labels) {
-            let (docker, pool) = (self.docker.clone(), ctx.address());
+            let (docker, pool, uids) =
+                (self.docker.clone(), ctx.address(), self.sandbox.uid_range());
             let Refill {
                 language,
                 token,
@@ -220,7 +221,7 @@ impl WorkerPool {
             // Its own task, so a restart of the pool cannot drop a container
             // half made: the result always comes back as WarmReady.
             actix_rt::spawn(async move {
-                let prepared = prepare(&docker, body)
+                let prepared = prepare(&docker, body, uids)
                     .await
                     .map_err(|error| tracing::warn!(language, %error, "preparing a warm container failed"))
                     .ok();

@@ -3,6 +3,7 @@ mod docker;
 mod reaper;
 mod run;
 mod settings;
+mod uids;
 mod warm;
 
 pub use container::{
@@ -15,4 +16,5 @@ pub use run::{
     StdinChunk,
 };
 pub use settings::SandboxSettings;
+pub use uids::UidRange;
 pub use warm::{Refill, WarmPool};

@@ -12,6 +12,7 @@
 
 use super::container::{container_body, ContainerLabels};
 use super::settings::SandboxSettings;
+use super::uids::{self, UidRange};
 use crate::events::OutputStream;
 use crate::job::{Job, JobResult, Verdict};
 use crate::languages::Language;
@@ -51,6 +52,10 @@ pub enum SandboxError {
     Frames(rce_protocol::FrameError),
     #[error("the Docker engine stopped answering while the job ran")]
     EngineLost,
+    /// Every uid tried was held by another live container (retriable: the
+    /// range frees up as containers are removed).
+    #[error("no free sandbox uid: every uid tried is held by another container")]
+    NoFreeUid,
     /// A warm container that died while it waited (killed from outside):
     /// the job never reached it.
     #[error("the container had exited before its job was sent")]
@@ -195,25 +200,80 @@ impl Prepared {
     }
 }
 
-/// Creates, attaches and starts a container from `body`.
-pub async fn prepare(docker: &Docker, body: ContainerCreateBody) -> Result<Prepared, SandboxError> {
-    // A fresh name per container: a dead worker's container for the same
-    // job may still exist when another worker retries it.
-    let nonce = uuid::Uuid::new_v4().simple().to_string();
-    let job = body
-        .labels
-        .as_ref()
-        .and_then(|l| l.get(super::container::LABEL_JOB))
-        .cloned()
-        .unwrap_or_default();
-    let options = CreateContainerOptionsBuilder::default()
-        .name(&format!("rce-{job}-{}", &nonce[..8]))
-        .build();
-    let id = docker
+/// Creates the container. With an exclusive uid range its name claims its
+/// uid, and a name the engine already has (409) means another live
+/// container holds that uid: the next one is tried.
+async fn create(
+    docker: &Docker,
+    mut body: ContainerCreateBody,
+    uids: UidRange,
+) -> Result<String, SandboxError> {
+    let claimed = uids::uid_of(&body).filter(|_| uids.is_exclusive());
+    let Some(first) = claimed else {
+        // A shared uid: a fresh name per container (a dead worker's
+        // container for the same job may still exist when another worker
+        // retries it).
+        let nonce = uuid::Uuid::new_v4().simple().to_string();
+        let job = body
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(super::container::LABEL_JOB))
+            .cloned()
+            .unwrap_or_default();
+        let name = format!("rce-{job}-{}", &nonce[..8]);
+        return create_named(docker, &name, body).await;
+    };
+    let mut attempt = 0;
+    loop {
+        let uid = uids.after(first, attempt);
+        uids::assign(&mut body, uid);
+        match create_named(docker, &uids::container_name(uid), body.clone()).await {
+            Err(SandboxError::CreateContainer(
+                bollard::errors::Error::DockerResponseServerError {
+                    status_code: 409, ..
+                },
+            )) => {
+                tracing::debug!(
+                    uid,
+                    "sandbox uid held by another container; trying the next"
+                );
+                attempt += 1;
+                if attempt >= uids::MAX_ATTEMPTS {
+                    return Err(SandboxError::NoFreeUid);
+                }
+                if attempt >= uids.size() {
+                    // Every uid is held (a small range): removals under way
+                    // free them within moments.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn create_named(
+    docker: &Docker,
+    name: &str,
+    body: ContainerCreateBody,
+) -> Result<String, SandboxError> {
+    let options = CreateContainerOptionsBuilder::default().name(name).build();
+    Ok(docker
         .create_container(Some(options), body)
         .await
         .map_err(SandboxError::CreateContainer)?
-        .id;
+        .id)
+}
+
+/// Creates, attaches and starts a container from `body`, running its
+/// program as a uid of `uids` that no other live container on the engine's
+/// host holds (see [`super::uids`]).
+pub async fn prepare(
+    docker: &Docker,
+    body: ContainerCreateBody,
+    uids: UidRange,
+) -> Result<Prepared, SandboxError> {
+    let id = create(docker, body, uids).await?;
     let guard = RemoveGuard {
         docker: docker.clone(),
         id,
@@ -282,7 +342,12 @@ where
             other => return other,
         }
     }
-    let fresh = prepare(docker, container_body(job, language, settings, labels)).await?;
+    let fresh = prepare(
+        docker,
+        container_body(job, language, settings, labels),
+        settings.uid_range(),
+    )
+    .await?;
     drive(
         docker,
         fresh,

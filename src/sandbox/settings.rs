@@ -2,6 +2,7 @@
 //! runs containers, the default and maximum limits a submission may ask for,
 //! and the fixed container shape (tmpfs sizes, uid, slack for the runner).
 
+use super::uids::UidRange;
 use crate::job::{JobId, Limits, SubmissionBounds};
 use rce_protocol::StageLimits;
 use serde::Deserialize;
@@ -44,16 +45,16 @@ pub struct SandboxSettings {
     pub runner_memory_mb: u64,
     /// Processes added to the program's pids limit for rce-runner's threads.
     pub runner_pids: u64,
-    /// First uid of the range user code runs as (gid = uid). Each job gets
-    /// its own uid from the range, picked from its id, so RLIMIT_NPROC
-    /// (which the kernel counts per uid across the host) bounds exactly that
-    /// job's processes. Far above any uid a host or a user namespace hands
-    /// out, and never 0.
+    /// First uid of the range user code runs as (gid = uid). Each container
+    /// gets a uid of the range that no other live container on the host
+    /// holds (see [`super::uids`]), so RLIMIT_NPROC (which the kernel counts
+    /// per uid across the host) bounds exactly that job's processes. Far
+    /// above any uid a host or a user namespace hands out, and never 0.
     pub sandbox_uid: u32,
     /// How many uids the range holds. 1 makes every job share `sandbox_uid`;
     /// the process limit is then only the container's pids limit (which
     /// also has to fit the compiler, and under gVisor counts its own host
-    /// threads). Two jobs that draw the same uid share one process budget.
+    /// threads).
     pub sandbox_uids: u32,
     /// Time past the sum of a job's stage limits after which the worker
     /// kills the container from outside.
@@ -109,12 +110,16 @@ impl Default for SandboxSettings {
 impl SandboxSettings {
     /// The uid `job` runs as, and whether no other job can hold it (then the
     /// runner may set RLIMIT_NPROC).
+    /// (Only the first candidate: creating the container settles it, see
+    /// [`super::uids`].)
     pub fn uid_for(&self, job: &JobId) -> (u32, bool) {
-        let span = self.sandbox_uids.max(1);
-        // The low bits of a UUIDv7 are random.
-        let offset = (job.0.as_u128() % u128::from(span)) as u32;
-        let uid = self.sandbox_uid.max(1).saturating_add(offset);
-        (uid, span > 1)
+        let range = self.uid_range();
+        (range.first_for(job), range.is_exclusive())
+    }
+
+    /// The uids sandboxed programs run as.
+    pub fn uid_range(&self) -> UidRange {
+        UidRange::new(self.sandbox_uid, self.sandbox_uids)
     }
 
     /// Whether containers run under gVisor, whose sandbox kernel needs room

@@ -111,6 +111,7 @@ impl Settings {
                     .with_list_parse_key("http.trusted_proxies")
                     .with_list_parse_key("compat.judge0.callback_allowed_hosts")
                     .with_list_parse_key("compat.judge0.callback_allowed_addresses")
+                    .with_list_parse_key("compat.judge0.callback_ports")
                     .source(Some(environment)),
             )
             .build()?
@@ -145,6 +146,22 @@ mod tests {
         std::fs::write(&bad, "[worker]\nconcurency = 7\n").unwrap();
         assert!(Settings::load(&bad).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// `RCE_COMPAT__JUDGE0__CALLBACK_PORTS` is a comma-separated list like
+    /// the other list settings; unset, callbacks may use 80 and 443.
+    #[test]
+    fn callback_ports_come_from_a_comma_separated_variable() {
+        let defaults = Settings::from_env(Vec::new()).unwrap();
+        assert_eq!(defaults.compat.judge0.callback_ports, [80, 443]);
+        let vars = [(
+            "RCE_COMPAT__JUDGE0__CALLBACK_PORTS".to_string(),
+            "8080,9443".to_string(),
+        )];
+        let settings = Settings::from_env(vars).unwrap();
+        assert_eq!(settings.compat.judge0.callback_ports, [8080, 9443]);
+        let one = [("RCE_COMPAT__JUDGE0__CALLBACK_PORTS".to_string(), "8080".to_string())];
+        assert_eq!(Settings::from_env(one).unwrap().compat.judge0.callback_ports, [8080]);
     }
 
     /// With no file at all, every default is in place.

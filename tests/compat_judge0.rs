@@ -431,7 +431,8 @@ fn receive_one(listener: &TcpListener) -> Received {
 
 /// A submission with `callback_url` is PUT to the receiver once finished,
 /// as Judge0's default fields (Base64 like the request), with a valid
-/// HMAC-SHA256 signature; a host that is not allowed is refused with 422.
+/// HMAC-SHA256 signature; a host that is not allowed, and an allowed host
+/// on a port outside `compat.judge0.callback_ports`, are refused with 422.
 #[actix_rt::test]
 async fn callbacks_are_signed_and_delivered() {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -448,6 +449,8 @@ async fn callbacks_are_signed_and_delivered() {
                 "127.0.0.1".into(),
             ),
             ("RCE_COMPAT__JUDGE0__CALLBACK_SECRET".into(), secret.into()),
+            // The receiver's random port; only listed ports are allowed.
+            ("RCE_COMPAT__JUDGE0__CALLBACK_PORTS".into(), port.to_string()),
         ],
         ..Default::default()
     });
@@ -504,6 +507,25 @@ async fn callbacks_are_signed_and_delivered() {
             .as_str()
             .unwrap()
             .contains("not allowed"),
+        "{errors}"
+    );
+
+    let other_port = if port == 65535 { port - 1 } else { port + 1 };
+    let (status, errors) = judge0(
+        &rce,
+        "POST",
+        "/submissions",
+        Some(&key),
+        Some(&json!({"source_code": "print(1)", "language_id": 71,
+            "callback_url": format!("http://127.0.0.1:{other_port}/cb")})),
+    )
+    .await;
+    assert_eq!(status, 422, "{errors}");
+    assert!(
+        errors["callback_url"][0]
+            .as_str()
+            .unwrap()
+            .contains(&format!("port {other_port} is not allowed")),
         "{errors}"
     );
 }

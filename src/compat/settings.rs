@@ -34,6 +34,11 @@ pub struct Judge0Settings {
     /// other such address is refused, so a callback cannot reach internal
     /// services.
     pub callback_allowed_addresses: Vec<String>,
+    /// Ports a `callback_url` may name, explicitly or through its scheme's
+    /// default (80 for `http`). Any other port is refused like a host that
+    /// is not allowed, so a callback cannot probe services on odd ports of
+    /// an allowed host.
+    pub callback_ports: Vec<u16>,
     /// Key of the HMAC-SHA256 signature every callback carries. Callbacks
     /// are off while it is empty (an unsigned callback cannot be trusted).
     pub callback_secret: String,
@@ -55,6 +60,7 @@ impl Default for Judge0Settings {
             max_batch_size: 20,
             callback_allowed_hosts: Vec::new(),
             callback_allowed_addresses: Vec::new(),
+            callback_ports: vec![80, 443],
             callback_secret: String::new(),
             callback_max_tries: 3,
             callback_timeout_secs: 5.0,

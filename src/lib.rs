@@ -9,6 +9,8 @@
 //! - [`intake`]: accepting a submission (validate, store, enqueue).
 //! - [`job`]: what a submission is (request, limits, validation) and what its
 //!   result is ([`verdict`] turns runner facts into a verdict).
+//! - [`compile_flags`]: the per-compiler allow-list of extra compiler flags
+//!   (Judge0's `compiler_options`).
 //! - [`events`]: the events a client sees (queued, started, output, finished).
 //! - [`auth`]: accounts, Argon2id passwords, login JWTs, API keys, the
 //!   login/register throttle (client address behind trusted proxies, username).
@@ -44,6 +46,7 @@ pub mod auth;
 pub mod backoff;
 pub mod bench;
 pub mod compat;
+pub mod compile_flags;
 pub mod config;
 pub mod control;
 pub mod events;

@@ -219,3 +219,18 @@ async fn args_bytes_and_total_wall_time_are_bounded() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     nothing_ran(&rce).await;
 }
+
+/// API v1 takes no compiler flags at all: a `compile_args` field (the
+/// job's internal name, which only the Judge0 layer fills through its flag
+/// allow-list) is an unknown field, 400 `body.json` naming it, whether its
+/// flags are dangerous (`-wrapper,/bin/sh`) or harmless (`-O2 -DX=1`), so
+/// API v1 cannot reach around the allow-list.
+#[actix_rt::test]
+async fn compile_args_are_not_part_of_api_v1() {
+    let rce = start_rce();
+    for flags in [json!(["-wrapper,/bin/sh"]), json!(["-O2", "-DX=1"])] {
+        let body = json!({"language": "c", "source": "int main(void){return 0;}", "compile_args": flags});
+        refused(&rce, body, "body.json", &["compile_args"]).await;
+    }
+    nothing_ran(&rce).await;
+}

@@ -267,7 +267,10 @@ pub async fn run(
             docker: docker.clone(),
         };
         let bind = &settings.worker.health_bind;
-        let server = HttpServer::new(move || App::new().configure(probe_routes(readiness.clone())))
+        let metrics_token = crate::http::MetricsToken::new(settings.http.metrics_token.as_deref());
+        let server = HttpServer::new(move || {
+            App::new().configure(probe_routes(readiness.clone(), metrics_token.clone()))
+        })
             .workers(1)
             .disable_signals()
             .bind(bind)

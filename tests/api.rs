@@ -926,3 +926,47 @@ async fn production_refuses_weak_secrets() {
         200
     );
 }
+
+/// With `http.metrics_token` set, `/metrics` without `Authorization: Bearer
+/// <token>` is a 401 JSON error like every other (`auth.required`, with
+/// `WWW-Authenticate: Bearer`); another credential (a near miss, a user's
+/// login token) is `auth.invalid_token`; the token itself gets the
+/// Prometheus text. `/healthz` stays public.
+#[actix_rt::test]
+async fn metrics_token_guards_metrics() {
+    let scrape = "metrics-token-for-tests-0123";
+    let rce = api_only(&[("RCE_HTTP__METRICS_TOKEN", scrape)]);
+    let missing = request("GET", &rce.url("/metrics"), None, None).await;
+    assert_error(&missing, 401, "auth.required");
+    assert_eq!(
+        missing
+            .headers
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok()),
+        Some("Bearer")
+    );
+    let user = rce.token().await;
+    for wrong in ["metrics-token-for-tests-012", user.as_str()] {
+        let refused = request("GET", &rce.url("/metrics"), Some(wrong), None).await;
+        assert_error(&refused, 401, "auth.invalid_token");
+    }
+    let mut response = client()
+        .get(rce.url("/metrics"))
+        .bearer_auth(scrape)
+        .send()
+        .await
+        .expect("GET /metrics");
+    assert_eq!(response.status().as_u16(), 200);
+    let text = response.body().limit(16 << 20).await.expect("body");
+    assert!(
+        String::from_utf8_lossy(&text).contains("rce_http_request_duration_seconds"),
+        "{}",
+        String::from_utf8_lossy(&text)
+    );
+    assert_eq!(
+        request("GET", &rce.url("/healthz"), None, None)
+            .await
+            .status,
+        200
+    );
+}

@@ -325,7 +325,9 @@ pub async fn run(
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(actix_web::middleware::from_fn(crate::http::track_request))
-                .wrap(tracing_actix_web::TracingLogger::default())
+                // The request span records the path only: query strings carry
+                // tokens (`/api/v1/ws?token=…`).
+                .wrap(tracing_actix_web::TracingLogger::<crate::http::PathOnlySpan>::new())
                 .configure(configure(state.clone()))
         })
         .workers(settings.http.workers)

@@ -970,3 +970,44 @@ async fn metrics_token_guards_metrics() {
         200
     );
 }
+
+/// Query strings never reach the log: requests whose handlers log inside
+/// the request span (a Judge0 submission with `X-Auth-Token` as a query
+/// parameter, a WebSocket refused for its `?token=`, one accepted for the
+/// user's real login token) leave their path in the log but neither
+/// SECRET123, the refused token nor the login token.
+#[actix_rt::test]
+async fn query_strings_never_reach_the_log() {
+    let rce = api_only(&[]);
+    let token = rce.token().await;
+    let created = request(
+        "POST",
+        &rce.url("/judge0/submissions?base64_encoded=false&X-Auth-Token=SECRET123"),
+        Some(&token),
+        Some(&json!({"source_code": "print(1)", "language_id": 71})),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}\n{}", created.body, rce.log());
+    let mut refused = WsClient::connect(&format!(
+        "{}?token=SECRET123-refused",
+        rce.ws_url("/api/v1/ws")
+    ))
+    .await;
+    assert_eq!(refused.close_code(Duration::from_secs(10)).await, Some(1008));
+    let mut accepted = WsClient::connect_authed(&rce, &token).await;
+    accepted
+        .send(&json!({"type": "submit", "ref": "r1", "language": "python", "source": "print(1)"}))
+        .await;
+    let _ = accepted.next_event(Duration::from_secs(5)).await;
+    drop(accepted);
+    // The log is written as events happen; give the last lines a moment.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let log = rce.log();
+    assert!(
+        log.contains("http.target=/judge0/submissions"),
+        "the request span is not in the log, so the test proves nothing:\n{log}"
+    );
+    assert!(log.contains("websocket refused"), "{log}");
+    assert!(!log.contains("SECRET123"), "{log}");
+    assert!(!log.contains(&token), "the login token is in the log:\n{log}");
+}

@@ -271,13 +271,13 @@ pub async fn run(
         let server = HttpServer::new(move || {
             App::new().configure(probe_routes(readiness.clone(), metrics_token.clone()))
         })
-            .workers(1)
-            .disable_signals()
-            .bind(bind)
-            .map_err(|source| AppError::Bind {
-                bind: bind.clone(),
-                source,
-            })?;
+        .workers(1)
+        .disable_signals()
+        .bind(bind)
+        .map_err(|source| AppError::Bind {
+            bind: bind.clone(),
+            source,
+        })?;
         for address in server.addrs() {
             println!("rce listening on http://{address}");
         }

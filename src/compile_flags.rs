@@ -220,7 +220,9 @@ fn gcc_allows(flag: &str) -> bool {
     if let Some(option) = flag.strip_prefix("-f") {
         let name = option.strip_prefix("no-").unwrap_or(option);
         return is_made_of(option, "-_=+,.")
-            && !GCC_REFUSED_F.iter().any(|refused| name.starts_with(refused));
+            && !GCC_REFUSED_F
+                .iter()
+                .any(|refused| name.starts_with(refused));
     }
     false
 }
@@ -279,8 +281,9 @@ fn rustc_allows(flag: &str) -> bool {
         };
         return match option {
             "opt-level" => ["0", "1", "2", "3", "s", "z"].contains(&value),
-            "debuginfo" => ["0", "1", "2", "none", "limited", "full", "line-tables-only"]
-                .contains(&value),
+            "debuginfo" => {
+                ["0", "1", "2", "none", "limited", "full", "line-tables-only"].contains(&value)
+            }
             "overflow-checks" | "debug-assertions" => BOOLEAN.contains(&value),
             "codegen-units" => !value.is_empty() && value.chars().all(|c| c.is_ascii_digit()),
             "panic" => ["abort", "unwind"].contains(&value),
@@ -317,7 +320,15 @@ mod tests {
             Compiler::of(&argv(&["javac", "-J-XX:+UseSerialGC", "Main.java"])),
             Some(Compiler::Javac)
         );
-        let go = argv(&["env", "GOCACHE=/tmp/go-cache", "go", "build", "-o", "main", "main.go"]);
+        let go = argv(&[
+            "env",
+            "GOCACHE=/tmp/go-cache",
+            "go",
+            "build",
+            "-o",
+            "main",
+            "main.go",
+        ]);
         assert_eq!(Compiler::of(&go), Some(Compiler::Go));
         assert_eq!(
             Compiler::of(&argv(&["rustc", "--edition=2021", "-O", "main.rs"])),

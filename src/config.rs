@@ -149,19 +149,25 @@ mod tests {
     }
 
     /// `RCE_COMPAT__JUDGE0__CALLBACK_PORTS` is a comma-separated list like
-    /// the other list settings; unset, callbacks may use 80 and 443.
+    /// the other list settings, and a lone port (which the environment
+    /// source parses as an integer, not a list) is a list of one; unset,
+    /// callbacks may use 80 and 443. A word or a number over 65535 stops
+    /// the load.
     #[test]
     fn callback_ports_come_from_a_comma_separated_variable() {
+        let ports = |value: &str| {
+            Settings::from_env([(
+                "RCE_COMPAT__JUDGE0__CALLBACK_PORTS".to_string(),
+                value.to_string(),
+            )])
+            .map(|settings| settings.compat.judge0.callback_ports)
+        };
         let defaults = Settings::from_env(Vec::new()).unwrap();
         assert_eq!(defaults.compat.judge0.callback_ports, [80, 443]);
-        let vars = [(
-            "RCE_COMPAT__JUDGE0__CALLBACK_PORTS".to_string(),
-            "8080,9443".to_string(),
-        )];
-        let settings = Settings::from_env(vars).unwrap();
-        assert_eq!(settings.compat.judge0.callback_ports, [8080, 9443]);
-        let one = [("RCE_COMPAT__JUDGE0__CALLBACK_PORTS".to_string(), "8080".to_string())];
-        assert_eq!(Settings::from_env(one).unwrap().compat.judge0.callback_ports, [8080]);
+        assert_eq!(ports("8080,9443").unwrap(), [8080, 9443]);
+        assert_eq!(ports("8080").unwrap(), [8080]);
+        assert!(ports("80,http").is_err());
+        assert!(ports("70000").is_err());
     }
 
     /// With no file at all, every default is in place.

@@ -993,7 +993,10 @@ async fn query_strings_never_reach_the_log() {
         rce.ws_url("/api/v1/ws")
     ))
     .await;
-    assert_eq!(refused.close_code(Duration::from_secs(10)).await, Some(1008));
+    assert_eq!(
+        refused.close_code(Duration::from_secs(10)).await,
+        Some(1008)
+    );
     let mut accepted = WsClient::connect_authed(&rce, &token).await;
     accepted
         .send(&json!({"type": "submit", "ref": "r1", "language": "python", "source": "print(1)"}))
@@ -1009,5 +1012,8 @@ async fn query_strings_never_reach_the_log() {
     );
     assert!(log.contains("websocket refused"), "{log}");
     assert!(!log.contains("SECRET123"), "{log}");
-    assert!(!log.contains(&token), "the login token is in the log:\n{log}");
+    assert!(
+        !log.contains(&token),
+        "the login token is in the log:\n{log}"
+    );
 }

@@ -229,7 +229,8 @@ async fn args_bytes_and_total_wall_time_are_bounded() {
 async fn compile_args_are_not_part_of_api_v1() {
     let rce = start_rce();
     for flags in [json!(["-wrapper,/bin/sh"]), json!(["-O2", "-DX=1"])] {
-        let body = json!({"language": "c", "source": "int main(void){return 0;}", "compile_args": flags});
+        let body =
+            json!({"language": "c", "source": "int main(void){return 0;}", "compile_args": flags});
         refused(&rce, body, "body.json", &["compile_args"]).await;
     }
     nothing_ran(&rce).await;

@@ -124,10 +124,7 @@ async fn compiler_options_outside_the_allow_list_are_refused() {
     .await;
     assert_eq!(status, 422, "{errors}");
     let message = errors["compiler_options"][0].as_str().unwrap_or_default();
-    assert!(
-        message.contains("\"-wrapper,/bin/sh,-c,id\""),
-        "{errors}"
-    );
+    assert!(message.contains("\"-wrapper,/bin/sh,-c,id\""), "{errors}");
 
     let (status, result) = judge0(
         &rce,
@@ -491,7 +488,10 @@ async fn callbacks_are_signed_and_delivered() {
             ),
             ("RCE_COMPAT__JUDGE0__CALLBACK_SECRET".into(), secret.into()),
             // The receiver's random port; only listed ports are allowed.
-            ("RCE_COMPAT__JUDGE0__CALLBACK_PORTS".into(), port.to_string()),
+            (
+                "RCE_COMPAT__JUDGE0__CALLBACK_PORTS".into(),
+                port.to_string(),
+            ),
         ],
         ..Default::default()
     });

@@ -579,7 +579,8 @@ mod tests {
             callback_ports: vec![9],
             ..settings(hosts, addresses)
         };
-        let refused = check_target("http://127.0.0.1:9/cb", &with_port_9(&["127.0.0.1"], &[])).await;
+        let refused =
+            check_target("http://127.0.0.1:9/cb", &with_port_9(&["127.0.0.1"], &[])).await;
         assert!(
             matches!(refused, Err(CallbackError::Refused { .. })),
             "{refused:?}"

@@ -13,6 +13,7 @@
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::HeaderMap;
+use actix_web::http::Version;
 use actix_web::{Error, HttpMessage};
 use opentelemetry::propagation::Extractor;
 use tracing::field::Empty;
@@ -36,6 +37,17 @@ impl Extractor for HeaderCarrier<'_> {
     }
 }
 
+/// The HTTP version as the default span writes it (`1.1`, `2.0`).
+fn flavor(version: Version) -> &'static str {
+    match version {
+        Version::HTTP_09 => "0.9",
+        Version::HTTP_10 => "1.0",
+        Version::HTTP_2 => "2.0",
+        Version::HTTP_3 => "3.0",
+        _ => "1.1",
+    }
+}
+
 impl RootSpanBuilder for PathOnlySpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
         let method = request.method().as_str();
@@ -54,7 +66,7 @@ impl RootSpanBuilder for PathOnlySpan {
             "HTTP request",
             http.method = %method,
             http.route = %route,
-            http.flavor = ?request.version(),
+            http.flavor = %flavor(request.version()),
             http.scheme = %connection.scheme(),
             http.host = %connection.host(),
             http.client_ip = %connection.realip_remote_addr().unwrap_or(""),
@@ -128,6 +140,7 @@ mod tests {
         assert!(log.contains("inside the request"), "{log}");
         assert!(log.contains("http.target=/api/v1/ws"), "{log}");
         assert!(log.contains("http.method=GET"), "{log}");
+        assert!(log.contains("http.flavor=1.1"), "{log}");
         for secret in ["SECRET123", "KEY456", "token="] {
             assert!(!log.contains(secret), "{secret:?} in {log}");
         }

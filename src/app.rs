@@ -267,14 +267,17 @@ pub async fn run(
             docker: docker.clone(),
         };
         let bind = &settings.worker.health_bind;
-        let server = HttpServer::new(move || App::new().configure(probe_routes(readiness.clone())))
-            .workers(1)
-            .disable_signals()
-            .bind(bind)
-            .map_err(|source| AppError::Bind {
-                bind: bind.clone(),
-                source,
-            })?;
+        let metrics_token = crate::http::MetricsToken::new(settings.http.metrics_token.as_deref());
+        let server = HttpServer::new(move || {
+            App::new().configure(probe_routes(readiness.clone(), metrics_token.clone()))
+        })
+        .workers(1)
+        .disable_signals()
+        .bind(bind)
+        .map_err(|source| AppError::Bind {
+            bind: bind.clone(),
+            source,
+        })?;
         for address in server.addrs() {
             println!("rce listening on http://{address}");
         }
@@ -322,7 +325,9 @@ pub async fn run(
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(actix_web::middleware::from_fn(crate::http::track_request))
-                .wrap(tracing_actix_web::TracingLogger::default())
+                // The request span records the path only: query strings carry
+                // tokens (`/api/v1/ws?token=…`).
+                .wrap(tracing_actix_web::TracingLogger::<crate::http::PathOnlySpan>::new())
                 // `/judge0/submissions/` is `/judge0/submissions`, as in
                 // Judge0 (Rails) and Piston: clients add the slash.
                 .wrap(actix_web::middleware::NormalizePath::trim())

@@ -111,6 +111,7 @@ impl Settings {
                     .with_list_parse_key("http.trusted_proxies")
                     .with_list_parse_key("compat.judge0.callback_allowed_hosts")
                     .with_list_parse_key("compat.judge0.callback_allowed_addresses")
+                    .with_list_parse_key("compat.judge0.callback_ports")
                     .source(Some(environment)),
             )
             .build()?
@@ -145,6 +146,28 @@ mod tests {
         std::fs::write(&bad, "[worker]\nconcurency = 7\n").unwrap();
         assert!(Settings::load(&bad).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// `RCE_COMPAT__JUDGE0__CALLBACK_PORTS` is a comma-separated list like
+    /// the other list settings, and a lone port (which the environment
+    /// source parses as an integer, not a list) is a list of one; unset,
+    /// callbacks may use 80 and 443. A word or a number over 65535 stops
+    /// the load.
+    #[test]
+    fn callback_ports_come_from_a_comma_separated_variable() {
+        let ports = |value: &str| {
+            Settings::from_env([(
+                "RCE_COMPAT__JUDGE0__CALLBACK_PORTS".to_string(),
+                value.to_string(),
+            )])
+            .map(|settings| settings.compat.judge0.callback_ports)
+        };
+        let defaults = Settings::from_env(Vec::new()).unwrap();
+        assert_eq!(defaults.compat.judge0.callback_ports, [80, 443]);
+        assert_eq!(ports("8080,9443").unwrap(), [8080, 9443]);
+        assert_eq!(ports("8080").unwrap(), [8080]);
+        assert!(ports("80,http").is_err());
+        assert!(ports("70000").is_err());
     }
 
     /// With no file at all, every default is in place.

@@ -284,6 +284,10 @@ impl Job {
             ));
         }
         check_args_bytes("compile_args", &compile_args, bounds)?;
+        if let Some(compile) = &language.compile {
+            crate::compile_flags::check(compile, &compile_args)
+                .map_err(|refused| Rejection::new("compile_args", refused.to_string()))?;
+        }
         check_total_wall(&limits, language.compile.is_some(), tests.len(), bounds)?;
         let interactive = request.interactive.unwrap_or(false);
         if interactive && !tests.is_empty() {
@@ -814,5 +818,32 @@ mod tests {
         };
         assert_eq!(total_wall_ms(&limits, true, 5_000, 3), 8_000);
         assert_eq!(total_wall_ms(&limits, false, 5_000, 0), 1_000);
+    }
+
+    /// Compiler flags go through the compiler's allow-list: tuning flags
+    /// become the job's `compile_args`; a flag that runs another program
+    /// is refused with the `compile_args` code and the flag in the message.
+    #[test]
+    fn compile_args_are_checked_against_the_allow_list() {
+        let c = Languages::parse(
+            "[[language]]\nid='c'\nname='C'\nversion='1'\nimage='rce-c'\nfile='main.c'\ncompile=['gcc','-o','main','main.c']\nrun=['./main']\n",
+        )
+        .unwrap();
+        let submission = |flags: &[&str]| SubmissionRequest {
+            language: "c".into(),
+            source: Some("int main(){}".into()),
+            compile_args: Some(flags.iter().map(|f| f.to_string()).collect()),
+            ..Default::default()
+        };
+        let job = Job::from_request(submission(&["-O2", "-DX=1"]), "u", &c, &bounds()).unwrap();
+        assert_eq!(job.compile_args, ["-O2", "-DX=1"]);
+        let refused =
+            Job::from_request(submission(&["-wrapper,/bin/sh"]), "u", &c, &bounds()).unwrap_err();
+        assert_eq!(refused.code, "compile_args");
+        assert!(
+            refused.message.contains("\"-wrapper,/bin/sh\""),
+            "{}",
+            refused.message
+        );
     }
 }

@@ -11,6 +11,8 @@
 //!   result is ([`verdict`] turns runner facts into a verdict).
 //! - [`strict_json`]: request bodies read strictly (objects only where a
 //!   struct is expected, wrong types refused naming the field).
+//! - [`compile_flags`]: the per-compiler allow-list of extra compiler flags
+//!   (Judge0's `compiler_options`).
 //! - [`events`]: the events a client sees (queued, started, output, finished).
 //! - [`auth`]: accounts, Argon2id passwords, login JWTs, API keys, the
 //!   login/register throttle (client address behind trusted proxies, username).
@@ -46,6 +48,7 @@ pub mod auth;
 pub mod backoff;
 pub mod bench;
 pub mod compat;
+pub mod compile_flags;
 pub mod config;
 pub mod control;
 pub mod events;

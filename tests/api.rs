@@ -927,3 +927,106 @@ async fn production_refuses_weak_secrets() {
         200
     );
 }
+
+/// With `http.metrics_token` set, `/metrics` without `Authorization: Bearer
+/// <token>` is a 401 JSON error like every other (`auth.required`, with
+/// `WWW-Authenticate: Bearer`); another credential (a near miss, a user's
+/// login token) is `auth.invalid_token`; the token itself gets the
+/// Prometheus text. `/healthz` stays public.
+#[actix_rt::test]
+async fn metrics_token_guards_metrics() {
+    let scrape = "metrics-token-for-tests-0123";
+    let rce = api_only(&[("RCE_HTTP__METRICS_TOKEN", scrape)]);
+    let missing = request("GET", &rce.url("/metrics"), None, None).await;
+    assert_error(&missing, 401, "auth.required");
+    assert_eq!(
+        missing
+            .headers
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok()),
+        Some("Bearer")
+    );
+    let user = rce.token().await;
+    for wrong in ["metrics-token-for-tests-012", user.as_str()] {
+        let refused = request("GET", &rce.url("/metrics"), Some(wrong), None).await;
+        assert_error(&refused, 401, "auth.invalid_token");
+    }
+    let mut response = client()
+        .get(rce.url("/metrics"))
+        .bearer_auth(scrape)
+        .send()
+        .await
+        .expect("GET /metrics");
+    assert_eq!(response.status().as_u16(), 200);
+    let text = response.body().limit(16 << 20).await.expect("body");
+    assert!(
+        String::from_utf8_lossy(&text).contains("rce_http_request_duration_seconds"),
+        "{}",
+        String::from_utf8_lossy(&text)
+    );
+    assert_eq!(
+        request("GET", &rce.url("/healthz"), None, None)
+            .await
+            .status,
+        200
+    );
+}
+
+/// Query strings never reach the log: requests whose handlers log inside
+/// the request span (a Judge0 submission authenticated by the user's login
+/// token as its `X-Auth-Token` query parameter, one refused for
+/// `X-Auth-Token=SECRET123`, a WebSocket refused for its `?token=`, one
+/// accepted for the login token) leave their path in the log but neither
+/// SECRET123, the refused token nor the login token.
+#[actix_rt::test]
+async fn query_strings_never_reach_the_log() {
+    let rce = api_only(&[]);
+    let token = rce.token().await;
+    let body = json!({"source_code": "print(1)", "language_id": 71});
+    let forged = request(
+        "POST",
+        &rce.url("/judge0/submissions?base64_encoded=false&X-Auth-Token=SECRET123"),
+        None,
+        Some(&body),
+    )
+    .await;
+    assert_eq!(forged.status, 401, "{}", forged.body);
+    let created = request(
+        "POST",
+        &rce.url(&format!(
+            "/judge0/submissions?base64_encoded=false&X-Auth-Token={token}"
+        )),
+        None,
+        Some(&body),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}\n{}", created.body, rce.log());
+    let mut refused = WsClient::connect(&format!(
+        "{}?token=SECRET123-refused",
+        rce.ws_url("/api/v1/ws")
+    ))
+    .await;
+    assert_eq!(
+        refused.close_code(Duration::from_secs(10)).await,
+        Some(1008)
+    );
+    let mut accepted = WsClient::connect_authed(&rce, &token).await;
+    accepted
+        .send(&json!({"type": "submit", "ref": "r1", "language": "python", "source": "print(1)"}))
+        .await;
+    let _ = accepted.next_event(Duration::from_secs(5)).await;
+    drop(accepted);
+    // The log is written as events happen; give the last lines a moment.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let log = rce.log();
+    assert!(
+        log.contains("http.target=/judge0/submissions"),
+        "the request span is not in the log, so the test proves nothing:\n{log}"
+    );
+    assert!(log.contains("websocket refused"), "{log}");
+    assert!(!log.contains("SECRET123"), "{log}");
+    assert!(
+        !log.contains(&token),
+        "the login token is in the log:\n{log}"
+    );
+}

@@ -266,3 +266,25 @@ async fn wrong_shapes_and_types_name_the_field() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     nothing_ran(&rce).await;
 }
+
+/// API v1 takes no compiler flags at all: a `compile_args` field (the
+/// job's internal name, which only the Judge0 layer fills through its flag
+/// allow-list) is an unknown field, a 400 whose code names it, whether its
+/// flags are dangerous (`-wrapper,/bin/sh`) or harmless (`-O2 -DX=1`), so
+/// API v1 cannot reach around the allow-list.
+#[actix_rt::test]
+async fn compile_args_are_not_part_of_api_v1() {
+    let rce = start_rce();
+    for flags in [json!(["-wrapper,/bin/sh"]), json!(["-O2", "-DX=1"])] {
+        let body =
+            json!({"language": "c", "source": "int main(void){return 0;}", "compile_args": flags});
+        refused(
+            &rce,
+            body,
+            "compile_args",
+            &["unknown field `compile_args`"],
+        )
+        .await;
+    }
+    nothing_ran(&rce).await;
+}

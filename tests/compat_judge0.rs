@@ -87,20 +87,58 @@ async fn sdk_reports_a_compile_error() {
 
 /// `compiler_options` reach the compiler as arguments (a `-D` macro with
 /// quotes and a space compiles in), and shell syntax in them is only more
-/// arguments the compiler rejects: a compile error, nothing run.
+/// words, which the flag allow-list refuses: the SDK gets a 422 naming the
+/// first one (`;`), and nothing runs.
 #[actix_rt::test]
 async fn sdk_passes_compiler_options_as_arguments() {
     let rce = start_rce();
     let seen = sdk(&rce, "compiler_options").await;
     assert_eq!(seen["defined"]["status"], 3, "{seen}");
     assert_eq!(seen["defined"]["stdout"], "hello, options\n", "{seen}");
-    assert_eq!(seen["injected"]["status"], 6, "{seen}");
+    assert_eq!(seen["injected"]["refused"], 422, "{seen}");
+    let body: Value =
+        serde_json::from_str(seen["injected"]["body"].as_str().unwrap_or("null")).unwrap();
     assert!(
-        seen["injected"]["compile_output"]
+        body["compiler_options"][0]
             .as_str()
-            .is_some_and(|o| o.contains("touch") || o.contains(";")),
+            .is_some_and(|m| m.contains("\";\"")),
         "{seen}"
     );
+}
+
+/// `compiler_options` go through the compiler's flag allow-list: a flag
+/// that runs another program (`-wrapper,/bin/sh`) is a 422 naming
+/// `compiler_options` and the flag; `-O2 -DX=1`
+/// is accepted and the macro reaches the program.
+#[actix_rt::test]
+async fn compiler_options_outside_the_allow_list_are_refused() {
+    let rce = start_rce();
+    let key = support::api_key(&rce).await;
+    let source = "#include <stdio.h>\nint main(void) { printf(\"%d\\n\", X); return 0; }\n";
+    let (status, errors) = judge0(
+        &rce,
+        "POST",
+        "/submissions",
+        Some(&key),
+        Some(&json!({"source_code": source, "language_id": 50,
+            "compiler_options": "-O2 -wrapper,/bin/sh,-c,id"})),
+    )
+    .await;
+    assert_eq!(status, 422, "{errors}");
+    let message = errors["compiler_options"][0].as_str().unwrap_or_default();
+    assert!(message.contains("\"-wrapper,/bin/sh,-c,id\""), "{errors}");
+
+    let (status, result) = judge0(
+        &rce,
+        "POST",
+        "/submissions?wait=true",
+        Some(&key),
+        Some(&json!({"source_code": source, "language_id": 50, "compiler_options": "-O2 -DX=1"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{result}\n{}", rce.log());
+    assert_eq!(result["status"]["id"], 3, "{result}");
+    assert_eq!(result["stdout"], "1\n", "{result}");
 }
 
 /// `cpu_time_limit=1` on an endless loop is Time Limit Exceeded (5).
@@ -518,7 +556,8 @@ fn receive_one(listener: &TcpListener) -> Received {
 
 /// A submission with `callback_url` is PUT to the receiver once finished,
 /// as Judge0's default fields (Base64 like the request), with a valid
-/// HMAC-SHA256 signature; a host that is not allowed is refused with 422.
+/// HMAC-SHA256 signature; a host that is not allowed, and an allowed host
+/// on a port outside `compat.judge0.callback_ports`, are refused with 422.
 #[actix_rt::test]
 async fn callbacks_are_signed_and_delivered() {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -535,6 +574,11 @@ async fn callbacks_are_signed_and_delivered() {
                 "127.0.0.1".into(),
             ),
             ("RCE_COMPAT__JUDGE0__CALLBACK_SECRET".into(), secret.into()),
+            // The receiver's random port; only listed ports are allowed.
+            (
+                "RCE_COMPAT__JUDGE0__CALLBACK_PORTS".into(),
+                port.to_string(),
+            ),
         ],
         ..Default::default()
     });
@@ -591,6 +635,25 @@ async fn callbacks_are_signed_and_delivered() {
             .as_str()
             .unwrap()
             .contains("not allowed"),
+        "{errors}"
+    );
+
+    let other_port = if port == 65535 { port - 1 } else { port + 1 };
+    let (status, errors) = judge0(
+        &rce,
+        "POST",
+        "/submissions",
+        Some(&key),
+        Some(&json!({"source_code": "print(1)", "language_id": 71,
+            "callback_url": format!("http://127.0.0.1:{other_port}/cb")})),
+    )
+    .await;
+    assert_eq!(status, 422, "{errors}");
+    assert!(
+        errors["callback_url"][0]
+            .as_str()
+            .unwrap()
+            .contains(&format!("port {other_port} is not allowed")),
         "{errors}"
     );
 }

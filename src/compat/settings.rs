@@ -3,7 +3,9 @@
 //! key, and where Judge0 callbacks may go. Defaults keep both APIs on and
 //! every callback target refused until an operator lists it.
 
-use serde::Deserialize;
+use serde::de::{self, SeqAccess, Unexpected, Visitor};
+use serde::{Deserialize, Deserializer};
+use std::fmt;
 
 /// The `[compat]` section.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -34,6 +36,12 @@ pub struct Judge0Settings {
     /// other such address is refused, so a callback cannot reach internal
     /// services.
     pub callback_allowed_addresses: Vec<String>,
+    /// Ports a `callback_url` may name, explicitly or through its scheme's
+    /// default (80 for `http`). Any other port is refused like a host that
+    /// is not allowed, so a callback cannot probe services on odd ports of
+    /// an allowed host.
+    #[serde(deserialize_with = "one_or_more_ports")]
+    pub callback_ports: Vec<u16>,
     /// Key of the HMAC-SHA256 signature every callback carries. Callbacks
     /// are off while it is empty (an unsigned callback cannot be trusted).
     pub callback_secret: String,
@@ -55,6 +63,7 @@ impl Default for Judge0Settings {
             max_batch_size: 20,
             callback_allowed_hosts: Vec::new(),
             callback_allowed_addresses: Vec::new(),
+            callback_ports: vec![80, 443],
             callback_secret: String::new(),
             callback_max_tries: 3,
             callback_timeout_secs: 5.0,
@@ -68,6 +77,55 @@ impl Judge0Settings {
     pub fn callbacks_enabled(&self) -> bool {
         !self.callback_allowed_hosts.is_empty() && !self.callback_secret.is_empty()
     }
+}
+
+/// `callback_ports` as a list or as one port. The environment source parses
+/// a lone number (`RCE_COMPAT__JUDGE0__CALLBACK_PORTS=8080`) as an integer
+/// before it would split a value into a list, so one port must be accepted
+/// too; a comma-separated string is split here as well.
+fn one_or_more_ports<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u16>, D::Error> {
+    struct Ports;
+
+    impl<'de> Visitor<'de> for Ports {
+        type Value = Vec<u16>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a port (1 to 65535) or a list of ports")
+        }
+
+        fn visit_u64<E: de::Error>(self, port: u64) -> Result<Vec<u16>, E> {
+            u16::try_from(port)
+                .map(|port| vec![port])
+                .map_err(|_| E::invalid_value(Unexpected::Unsigned(port), &self))
+        }
+
+        fn visit_i64<E: de::Error>(self, port: i64) -> Result<Vec<u16>, E> {
+            u16::try_from(port)
+                .map(|port| vec![port])
+                .map_err(|_| E::invalid_value(Unexpected::Signed(port), &self))
+        }
+
+        fn visit_str<E: de::Error>(self, ports: &str) -> Result<Vec<u16>, E> {
+            ports
+                .split(',')
+                .map(|port| {
+                    port.trim()
+                        .parse::<u16>()
+                        .map_err(|_| E::invalid_value(Unexpected::Str(port), &self))
+                })
+                .collect()
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u16>, A::Error> {
+            let mut ports = Vec::new();
+            while let Some(port) = seq.next_element::<u16>()? {
+                ports.push(port);
+            }
+            Ok(ports)
+        }
+    }
+
+    deserializer.deserialize_any(Ports)
 }
 
 /// Piston v2 compatibility (always under `/api/v2`, where Piston clients

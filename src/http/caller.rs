@@ -29,7 +29,7 @@ struct TokenQuery {
 }
 
 /// The credential in `Authorization: Bearer …`, if the header is there.
-fn bearer(request: &HttpRequest) -> Result<Option<String>, AuthError> {
+pub(super) fn bearer(request: &HttpRequest) -> Result<Option<String>, AuthError> {
     let Some(value) = request.headers().get(header::AUTHORIZATION) else {
         return Ok(None);
     };

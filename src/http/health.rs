@@ -5,11 +5,14 @@
 //! supervised actor is restarting, dead or wedged; the body names each
 //! actor's state) and
 //! `/metrics` (Prometheus text; on the API the queue gauges are read from
-//! Redis at scrape time). All public. The API mounts them through its state;
+//! Redis at scrape time). Public, except `/metrics` when
+//! `http.metrics_token` is set ([`MetricsToken`]). The API mounts them through its state;
 //! a worker-only process serves the same routes on its own small server
 //! ([`probe_routes`]), so its job and container metrics can be scraped too.
 //! Also the middleware that times every request by its route pattern.
 
+use super::errors::{ApiError, ErrorBody};
+use super::metrics_token::MetricsToken;
 use super::server::ApiState;
 use crate::actors::store::{PingStore, StoreActor};
 use crate::actors::supervisor::{self, ActorState, ActorStatus};
@@ -18,7 +21,7 @@ use actix::Addr;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use bollard::Docker;
 use redis::aio::ConnectionManager;
 use redis::streams::StreamInfoGroupsReply;
@@ -150,16 +153,24 @@ async fn probe_readyz(readiness: web::Data<Readiness>) -> HttpResponse {
 
 /// A worker-only process's metrics: its jobs and containers (the queue
 /// gauges come from the API processes).
-async fn probe_metrics() -> HttpResponse {
-    metrics_response(None)
+async fn probe_metrics(
+    request: HttpRequest,
+    token: web::Data<MetricsToken>,
+) -> Result<HttpResponse, ApiError> {
+    token.check(&request)?;
+    Ok(metrics_response(None))
 }
 
 /// Mounts only `/healthz`, `/readyz` and `/metrics` (a worker-only process's
-/// server).
-pub fn probe_routes(readiness: Readiness) -> impl FnOnce(&mut web::ServiceConfig) {
+/// server); `/metrics` asks for `token` like the API's.
+pub fn probe_routes(
+    readiness: Readiness,
+    token: MetricsToken,
+) -> impl FnOnce(&mut web::ServiceConfig) {
     move |config| {
         config
             .app_data(web::Data::new(readiness))
+            .app_data(web::Data::new(token))
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(probe_readyz))
             .route("/metrics", web::get().to(probe_metrics));
@@ -219,17 +230,23 @@ async fn queue_state(state: &ApiState) -> Option<QueueState> {
     }
 }
 
-/// Prometheus metrics in the text exposition format.
+/// Prometheus metrics in the text exposition format. When
+/// `http.metrics_token` is set, only with `Authorization: Bearer <token>`.
 #[utoipa::path(get, path = "/metrics", tag = "health", responses(
     (status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"),
+    (status = 401, description = "`http.metrics_token` is set and the request did not present it", body = ErrorBody),
 ))]
-pub async fn metrics(state: web::Data<ApiState>) -> HttpResponse {
+pub async fn metrics(
+    request: HttpRequest,
+    state: web::Data<ApiState>,
+) -> Result<HttpResponse, ApiError> {
+    MetricsToken::new(state.http.metrics_token.as_deref()).check(&request)?;
     if let Ok(Ok((users, held))) =
         tokio::time::timeout(CHECK_TIMEOUT, state.intake.queue.backlog()).await
     {
         metrics::set_fair_backlog(users, held);
     }
-    metrics_response(queue_state(&state).await)
+    Ok(metrics_response(queue_state(&state).await))
 }
 
 /// Middleware: records every request's latency under its route pattern

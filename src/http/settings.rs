@@ -27,6 +27,11 @@ pub struct HttpSettings {
     /// the client for the login throttle; from any other peer the header is
     /// ignored. Empty: the TCP peer is the client.
     pub trusted_proxies: Vec<Cidr>,
+    /// Bearer token `GET /metrics` requires (on the API and on a worker's
+    /// probe server); unset or empty leaves the metrics public. Metrics name
+    /// languages, queue depths and actor health, which an operator may not
+    /// want every client to read.
+    pub metrics_token: Option<String>,
 }
 
 impl Default for HttpSettings {
@@ -39,6 +44,7 @@ impl Default for HttpSettings {
             max_wait_ms: 60_000,
             web_dir: PathBuf::from("web/dist"),
             trusted_proxies: Vec::new(),
+            metrics_token: None,
         }
     }
 }

@@ -11,8 +11,9 @@
 //! in flight at that moment is lost (at-most-once once claimed).
 //!
 //! Request forgery: the URL must be `http`, name a host allowed by
-//! `compat.judge0.callback_allowed_hosts`, and every address the host
-//! resolves to must be public unless listed in
+//! `compat.judge0.callback_allowed_hosts` and a port listed in
+//! `callback_ports` (80 and 443 by default; a URL without a port means 80),
+//! and every address the host resolves to must be public unless listed in
 //! `callback_allowed_addresses`. The request goes to the address that was
 //! checked (not a second lookup), follows no redirects, and is bounded by
 //! `callback_timeout_secs`.
@@ -96,12 +97,27 @@ pub fn check_url_syntax(url: &str, settings: &Judge0Settings) -> Result<url::Url
     if !host_allowed(host, &settings.callback_allowed_hosts) {
         return Err(format!("host {host} is not allowed for callbacks"));
     }
+    // unwrap_or: an http URL always has a known default port (80).
+    let port = parsed.port_or_known_default().unwrap_or(80);
+    if !settings.callback_ports.contains(&port) {
+        return Err(format!(
+            "port {port} is not allowed for callbacks (allowed: {})",
+            settings
+                .callback_ports
+                .iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     Ok(parsed)
 }
 
 /// Whether an address is reachable on the public internet: not loopback,
-/// private, link-local, shared (CGNAT), documentation, benchmarking,
-/// multicast, broadcast, reserved or unspecified.
+/// private, link-local, site-local, shared (CGNAT), documentation,
+/// benchmarking, multicast, broadcast, reserved or unspecified, and not a
+/// tunnel address (6to4, Teredo, NAT64, v4-mapped or v4-compatible) whose
+/// embedded or relayed IPv4 target cannot be vouched for.
 pub fn is_public(address: IpAddr) -> bool {
     match address {
         IpAddr::V4(v4) => is_public_v4(v4),
@@ -115,6 +131,9 @@ pub fn is_public(address: IpAddr) -> bool {
                 || v6.is_multicast()
                 || (segments[0] & 0xfe00) == 0xfc00 // unique local fc00::/7
                 || (segments[0] & 0xffc0) == 0xfe80 // link-local fe80::/10
+                || (segments[0] & 0xffc0) == 0xfec0 // site-local fec0::/10 (deprecated, still routed internally)
+                || segments[0] == 0x2002 // 6to4 2002::/16 (embeds a v4 address)
+                || (segments[0] == 0x2001 && segments[1] == 0x0000) // Teredo 2001::/32
                 || (segments[0] == 0x2001 && segments[1] == 0x0db8) // documentation
                 || (segments[0] == 0x0064 && segments[1] == 0xff9b) // NAT64 (embeds v4)
                 || segments[..6] == [0, 0, 0, 0, 0, 0]) // v4-compatible
@@ -134,6 +153,7 @@ fn is_public_v4(v4: Ipv4Addr) -> bool {
         || a == 0
         || (a == 100 && (b & 0xc0) == 64) // 100.64.0.0/10 shared
         || (a == 192 && b == 0 && c == 0) // 192.0.0.0/24 protocol assignments
+        || (a == 192 && b == 88 && c == 99) // 192.88.99.0/24 6to4 relay anycast
         || (a == 198 && (b & 0xfe) == 18) // 198.18.0.0/15 benchmarking
         || a >= 240) // reserved
 }
@@ -475,13 +495,46 @@ mod tests {
         }
     }
 
+    /// Tunnel and deprecated ranges, each at both ends, are not public:
+    /// site-local fec0::/10, 6to4 2002::/16 (which embeds any v4 address,
+    /// 2002:7f00:1:: is 127.0.0.1), Teredo 2001::/32 and the 6to4 relay
+    /// anycast 192.88.99.0/24. Their neighbours stay public, so the masks
+    /// are not wider than the ranges.
+    #[test]
+    fn tunnel_and_site_local_ranges_are_not_public() {
+        for address in [
+            "fec0::1",
+            "feff:ffff::1",
+            "2002::1",
+            "2002:7f00:1::",
+            "2002:ffff:ffff::1",
+            "2001::1",
+            "2001:0:ffff:ffff::1",
+            "192.88.99.0",
+            "192.88.99.1",
+            "192.88.99.255",
+        ] {
+            assert!(!is_public(address.parse().unwrap()), "{address}");
+        }
+        for address in [
+            "fe7f::1", // just below fe80::/10, in the unassigned fe00::/9
+            "2003::1",
+            "2001:1::1",
+            "2001:4860:4860::8888",
+            "192.88.98.255",
+            "192.88.100.0",
+        ] {
+            assert!(is_public(address.parse().unwrap()), "{address}");
+        }
+    }
+
     /// Host patterns: exact, `*.suffix` (not the apex), `*`; https and
     /// credentials are refused.
     #[test]
     fn url_checks() {
         let s = settings(&["hooks.example.com", "*.corp.test"], &[]);
         assert!(check_url_syntax("http://hooks.example.com/x", &s).is_ok());
-        assert!(check_url_syntax("http://a.corp.test:8080/x", &s).is_ok());
+        assert!(check_url_syntax("http://a.corp.test:443/x", &s).is_ok());
         assert!(check_url_syntax("http://corp.test/x", &s).is_err());
         assert!(check_url_syntax("http://evil.com/x", &s).is_err());
         assert!(check_url_syntax("http://u:p@hooks.example.com/x", &s).is_err());
@@ -489,23 +542,66 @@ mod tests {
         assert!(check_url_syntax("http://anything.org/", &settings(&["*"], &[])).is_ok());
     }
 
+    /// Ports: by default 80 (also implied by a URL without a port) and 443;
+    /// any other explicit port is refused with a message naming it, as a
+    /// host that is not allowed is. A configured list replaces the default
+    /// (80 itself is then refused unless listed).
+    #[test]
+    fn only_listed_ports_are_allowed() {
+        let s = settings(&["hooks.example.com"], &[]);
+        assert_eq!(s.callback_ports, [80, 443]);
+        assert!(check_url_syntax("http://hooks.example.com/x", &s).is_ok());
+        assert!(check_url_syntax("http://hooks.example.com:80/x", &s).is_ok());
+        assert!(check_url_syntax("http://hooks.example.com:443/x", &s).is_ok());
+        for port in [22, 6379, 8080, 2375, 1] {
+            let refused =
+                check_url_syntax(&format!("http://hooks.example.com:{port}/x"), &s).unwrap_err();
+            assert!(
+                refused.contains(&format!("port {port} is not allowed")),
+                "{refused}"
+            );
+        }
+        let custom = Judge0Settings {
+            callback_ports: vec![8080],
+            ..s
+        };
+        assert!(check_url_syntax("http://hooks.example.com:8080/x", &custom).is_ok());
+        let implied = check_url_syntax("http://hooks.example.com/x", &custom).unwrap_err();
+        assert!(implied.contains("port 80 is not allowed"), "{implied}");
+    }
+
     /// A loopback target is refused unless its address is listed, even when
-    /// the host itself is allowed.
+    /// the host and port are allowed; a port outside the list is refused
+    /// before any lookup.
     #[actix_rt::test]
     async fn loopback_needs_an_explicit_allowance() {
-        let refused = check_target("http://127.0.0.1:9/cb", &settings(&["127.0.0.1"], &[])).await;
+        let with_port_9 = |hosts: &[&str], addresses: &[&str]| Judge0Settings {
+            callback_ports: vec![9],
+            ..settings(hosts, addresses)
+        };
+        let refused =
+            check_target("http://127.0.0.1:9/cb", &with_port_9(&["127.0.0.1"], &[])).await;
         assert!(
             matches!(refused, Err(CallbackError::Refused { .. })),
             "{refused:?}"
         );
         let allowed = check_target(
             "http://127.0.0.1:9/cb",
-            &settings(&["127.0.0.1"], &["127.0.0.1"]),
+            &with_port_9(&["127.0.0.1"], &["127.0.0.1"]),
         )
         .await;
         assert_eq!(allowed.unwrap().1, "127.0.0.1:9".parse().unwrap());
-        let named = check_target("http://localhost:9/cb", &settings(&["localhost"], &[])).await;
+        let named = check_target("http://localhost:9/cb", &with_port_9(&["localhost"], &[])).await;
         assert!(named.is_err());
+        let other_port = check_target(
+            "http://127.0.0.1:10/cb",
+            &with_port_9(&["127.0.0.1"], &["127.0.0.1"]),
+        )
+        .await;
+        assert!(
+            matches!(&other_port, Err(CallbackError::Url(m)) if m.contains("port 10")),
+            "{other_port:?}"
+        );
     }
 
     /// The signature is HMAC-SHA256 over "<t>.<body>", hex (the expected

@@ -5,6 +5,7 @@ mod password;
 mod settings;
 mod throttle;
 mod token;
+mod token_versions;
 
 pub use accounts::{Accounts, CreatedKey, Identity};
 pub use api_key::{hash_secret, KEY_PREFIX};
@@ -15,3 +16,4 @@ pub use throttle::{
     address_bucket, client_address, Cidr, Throttle, ThrottleError, ThrottleSettings,
 };
 pub use token::{Claims, TokenIssuer};
+pub use token_versions::TokenVersionCache;

@@ -1,5 +1,6 @@
 //! The `auth` section of the configuration: the JWT signing secret, issuer
-//! and lifetime, the Argon2id cost and the per-user API key cap. In
+//! and lifetime, the Argon2id cost, the per-user API key cap and how long an
+//! API process trusts its cached copy of a user's token version. In
 //! production (`RCE_ENV=production`) [`AuthSettings::check`] refuses the
 //! built-in development secret, every other secret published in this
 //! repository ([`PUBLISHED_SECRETS`]: placeholders in the manifests and
@@ -45,6 +46,13 @@ pub struct AuthSettings {
     pub argon2_parallelism: u32,
     /// API keys one user may hold at once (each is a row checked on every use).
     pub max_api_keys: usize,
+    /// How long, in milliseconds, an API process trusts the token version
+    /// it last read for a user before reading it again. A login token is
+    /// checked against that version on every request, so this bounds how
+    /// long another API process still accepts tokens after a logout-all
+    /// (the process that handled the logout-all knows at once). 0 reads
+    /// the store on every request.
+    pub user_cache_ttl_ms: u64,
     /// The login/register throttle (`auth.throttle.*`).
     pub throttle: super::ThrottleSettings,
 }
@@ -59,6 +67,7 @@ impl Default for AuthSettings {
             argon2_iterations: 2,
             argon2_parallelism: 1,
             max_api_keys: 20,
+            user_cache_ttl_ms: 1000,
             throttle: super::ThrottleSettings::default(),
         }
     }
@@ -183,7 +192,9 @@ mod tests {
                 let value: String = value
                     .trim_start_matches([' ', '"', '\'', '`'])
                     .chars()
-                    .take_while(|c| !c.is_whitespace() && !matches!(c, '"' | '\'' | '`' | ';' | ','))
+                    .take_while(|c| {
+                        !c.is_whitespace() && !matches!(c, '"' | '\'' | '`' | ';' | ',')
+                    })
                     .collect();
                 if !value.is_empty() && !value.starts_with('$') {
                     found.push(value);

@@ -668,8 +668,8 @@ fn no_jwt_secret_is_shipped_and_the_api_reads_the_operators_secret() {
     }
     assert!(api_containers > 0, "no API container found");
     // The command that creates the Secret is where operators look for it.
-    let config = std::fs::read_to_string(common::repo().join("deploy/k8s/base/config.yaml"))
-        .unwrap();
+    let config =
+        std::fs::read_to_string(common::repo().join("deploy/k8s/base/config.yaml")).unwrap();
     let readme = std::fs::read_to_string(common::repo().join("README.md")).unwrap();
     for (place, text) in [("config.yaml", &config), ("README.md", &readme)] {
         assert!(
@@ -689,7 +689,9 @@ fn compose_and_the_image_default_to_production_without_a_shipped_secret() {
     let compose = compose();
     let api = string_map(&compose["services"]["api"]["environment"]);
     assert_eq!(api.get("RCE_ENV").map(String::as_str), Some("production"));
-    let secret = api.get("RCE_AUTH__JWT_SECRET").expect("api is given a secret");
+    let secret = api
+        .get("RCE_AUTH__JWT_SECRET")
+        .expect("api is given a secret");
     assert!(
         secret.starts_with("${RCE_JWT_SECRET:?") && secret.ends_with('}'),
         "compose must take the secret from the environment and fail without it: {secret}"

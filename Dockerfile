@@ -57,7 +57,13 @@ COPY --from=web /web/dist /opt/rce/web/dist
 WORKDIR /opt/rce
 # Paths are relative to the working directory; binding to all interfaces is
 # what a container needs (the image default of the binary is loopback).
-ENV RCE_HTTP__BIND=0.0.0.0:8080 \
+# The image is production by default: an API process started without
+# RCE_AUTH__JWT_SECRET (or with a short or published one) refuses to start
+# and says so, instead of signing tokens with the public development
+# secret. Run it with -e RCE_AUTH__JWT_SECRET="$(openssl rand -base64 48)",
+# or -e RCE_ENV=development to try it out.
+ENV RCE_ENV=production \
+    RCE_HTTP__BIND=0.0.0.0:8080 \
     RCE_WORKER__HEALTH_BIND=0.0.0.0:8081 \
     RCE_SANDBOX__LANGUAGES_FILE=/opt/rce/images/languages.toml \
     RCE_STORE__SQLITE_PATH=/var/lib/rce/rce.db \

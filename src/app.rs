@@ -163,11 +163,16 @@ pub async fn run(
     role: Role,
     shutdown: CancellationToken,
 ) -> Result<(), AppError> {
-    settings.auth.check(&settings.env)?;
-    if settings.auth.jwt_secret == crate::auth::DEV_SECRET {
-        tracing::warn!(
-            "auth.jwt_secret is the built-in development secret; set RCE_AUTH__JWT_SECRET"
-        );
+    // Only a process that serves the API signs and checks login tokens; a
+    // `--role worker` never reads the secret, so it needs none (the
+    // Kubernetes and compose workers are not given it).
+    if role.runs_api() {
+        settings.auth.check(&settings.env)?;
+        if settings.auth.jwt_secret == crate::auth::DEV_SECRET {
+            tracing::warn!(
+                "auth.jwt_secret is the built-in development secret; set RCE_AUTH__JWT_SECRET"
+            );
+        }
     }
     supervisor::configure(&settings.supervision);
     crate::fault::watch();

@@ -1,5 +1,5 @@
 //! The HTTP API v1 against a real `rce serve` (real Redis; real Docker where
-//! a job must actually run): accounts and login tokens, API keys, who may see
+//! a job must actually run): accounts and login tokens, logout-all, API keys, who may see
 //! what, quotas (429 + Retry-After, shared across API processes), the
 //! WebSocket's token check, `?wait=true`, pagination, `/metrics`, the OpenAPI
 //! document, hostile input, and the production secret check. Most tests run
@@ -251,6 +251,7 @@ async fn protected_routes_refuse_bad_credentials() {
             None,
         ),
         ("GET", rce.url("/api/v1/auth/me"), None),
+        ("POST", rce.url("/api/v1/auth/logout-all"), None),
         ("POST", rce.url("/api/v1/keys"), Some(json!({"name": "x"}))),
         ("GET", rce.url("/api/v1/keys"), None),
         ("DELETE", rce.url("/api/v1/keys/whatever"), None),
@@ -293,6 +294,158 @@ async fn protected_routes_refuse_bad_credentials() {
         let reply = request("GET", &rce.url(public), None, None).await;
         assert_eq!(reply.status, 200, "{public}: {}", reply.body);
     }
+}
+
+/// Logs `username` in and returns the token.
+async fn login_as(rce: &Rce, username: &str, password: &str) -> String {
+    let reply = request(
+        "POST",
+        &rce.url("/api/v1/auth/login"),
+        None,
+        Some(&json!({"username": username, "password": password})),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.body["token"].as_str().unwrap().to_string()
+}
+
+/// `GET /auth/me` with `credential`.
+async fn me_with(rce: &Rce, credential: &str) -> Reply {
+    request("GET", &rce.url("/api/v1/auth/me"), Some(credential), None).await
+}
+
+/// Logout-all answers 204 and from then on refuses every login token of
+/// the user issued before it (401 `auth.revoked_token`, on every route,
+/// logout-all itself included), on the process that handled it at once;
+/// a new login works, the user's API key keeps working, and another
+/// user's tokens are untouched.
+#[actix_rt::test]
+async fn logout_all_revokes_earlier_tokens_only() {
+    let rce = api_only(&[]);
+    let register = |name: &'static str| {
+        let rce = &rce;
+        async move {
+            let reply = request(
+                "POST",
+                &rce.url("/api/v1/auth/register"),
+                None,
+                Some(&json!({"username": name, "password": "logout pass 1"})),
+            )
+            .await;
+            assert_eq!(reply.status, 201, "{}", reply.body);
+        }
+    };
+    register("carla").await;
+    register("dmitri").await;
+    let first = login_as(&rce, "carla", "logout pass 1").await;
+    let second = login_as(&rce, "carla", "logout pass 1").await;
+    let other_user = login_as(&rce, "dmitri", "logout pass 1").await;
+    let key = request(
+        "POST",
+        &rce.url("/api/v1/keys"),
+        Some(&first),
+        Some(&json!({"name": "ci"})),
+    )
+    .await;
+    assert_eq!(key.status, 201, "{}", key.body);
+    let key = key.body["key"].as_str().unwrap().to_string();
+    assert_eq!(me_with(&rce, &second).await.status, 200);
+
+    let logout = request(
+        "POST",
+        &rce.url("/api/v1/auth/logout-all"),
+        Some(&first),
+        None,
+    )
+    .await;
+    assert_eq!(logout.status, 204, "{}", logout.body);
+
+    for revoked in [&first, &second] {
+        assert_error(&me_with(&rce, revoked).await, 401, "auth.revoked_token");
+        let listing = request("GET", &rce.url("/api/v1/submissions"), Some(revoked), None).await;
+        assert_error(&listing, 401, "auth.revoked_token");
+    }
+    let again = request(
+        "POST",
+        &rce.url("/api/v1/auth/logout-all"),
+        Some(&first),
+        None,
+    )
+    .await;
+    assert_error(&again, 401, "auth.revoked_token");
+
+    let fresh = login_as(&rce, "carla", "logout pass 1").await;
+    let me = me_with(&rce, &fresh).await;
+    assert_eq!((me.status, &me.body["username"]), (200, &json!("carla")));
+    let by_key = me_with(&rce, &key).await;
+    assert_eq!(
+        by_key.status, 200,
+        "the API key stopped working: {}",
+        by_key.body
+    );
+    assert_eq!(me_with(&rce, &other_user).await.status, 200);
+
+    // An API key may log its user out everywhere too; it keeps working.
+    let by_key_logout = request(
+        "POST",
+        &rce.url("/api/v1/auth/logout-all"),
+        Some(&key),
+        None,
+    )
+    .await;
+    assert_eq!(by_key_logout.status, 204, "{}", by_key_logout.body);
+    assert_error(&me_with(&rce, &fresh).await, 401, "auth.revoked_token");
+    assert_eq!(me_with(&rce, &key).await.status, 200);
+    assert!(
+        rce.log().contains("every login token of the user revoked"),
+        "{}",
+        rce.log()
+    );
+}
+
+/// Another API process (same store) trusts the token version it cached
+/// for `auth.user_cache_ttl_ms`, here ten minutes so nothing depends on
+/// timing: until then it still accepts a token revoked elsewhere (the
+/// documented window). A token issued after the logout-all makes it read
+/// the store at once instead of refusing the newer token, and from then on
+/// it refuses the revoked one too.
+#[actix_rt::test]
+async fn other_api_processes_see_logout_all_within_their_cache_ttl() {
+    let first = api_only(&[]);
+    let second = start_rce_with(RceOptions {
+        role: "api",
+        env: env(&[
+            ("RCE_AUTH__JWT_SECRET", SECRET),
+            ("RCE_AUTH__USER_CACHE_TTL_MS", "600000"),
+        ]),
+        share_with: Some((first.prefix.clone(), first.dir.clone())),
+    });
+    let old = first.token().await;
+    let me = me_with(&second, &old).await;
+    assert_eq!(me.status, 200, "{}", me.body);
+    let username = me.body["username"].as_str().unwrap().to_string();
+    let logout = request(
+        "POST",
+        &first.url("/api/v1/auth/logout-all"),
+        Some(&old),
+        None,
+    )
+    .await;
+    assert_eq!(logout.status, 204, "{}", logout.body);
+    assert_error(&me_with(&first, &old).await, 401, "auth.revoked_token");
+    assert_eq!(
+        me_with(&second, &old).await.status,
+        200,
+        "the second process read the store although its cached version was fresh"
+    );
+    // The default user's password, as tests/common registers it.
+    let fresh = login_as(&first, &username, "default user password").await;
+    assert_eq!(
+        me_with(&second, &fresh).await.status,
+        200,
+        "the newer token was refused"
+    );
+    assert_error(&me_with(&second, &old).await, 401, "auth.revoked_token");
 }
 
 /// An API key is shown once on creation, listed without its secret, works

@@ -4,8 +4,11 @@
 //! deserialized through the same loader rce uses, whose structs all deny
 //! unknown fields), probes must point at ports the process binds and paths
 //! it serves (checked on real api and worker processes), selectors must
-//! match labels, every rce container must run the one image, and KEDA must
-//! watch the stream and group that `rce::queue::Keys` names.
+//! match labels, every rce container must run the one image, KEDA must
+//! watch the stream and group that `rce::queue::Keys` names, and no JWT
+//! signing secret is shipped: the API pods read it from the operator's
+//! Secret `rce-secrets`, compose from the environment, and the image is
+//! production by default, so a run without one refuses to start.
 
 mod common;
 
@@ -130,10 +133,23 @@ fn container_env(docs: &[Doc], container: &Value) -> BTreeMap<String, String> {
     }
     for variable in container["env"].as_array().into_iter().flatten() {
         let name = variable["name"].as_str().expect("env name").to_string();
-        let value = variable["value"].as_str().unwrap_or_default().to_string();
+        let value = match secret_key_ref(variable) {
+            // Only the cluster knows the value; any text type-checks alike.
+            Some((secret, key)) => format!("<{secret}/{key}>"),
+            None => variable["value"].as_str().unwrap_or_default().to_string(),
+        };
         env.insert(name, value);
     }
     env
+}
+
+/// The Secret name and key an `env` entry reads, when it reads one.
+fn secret_key_ref(variable: &Value) -> Option<(String, String)> {
+    let reference = &variable["valueFrom"]["secretKeyRef"];
+    Some((
+        reference["name"].as_str()?.to_string(),
+        reference["key"].as_str()?.to_string(),
+    ))
 }
 
 /// The `--role` a container runs.
@@ -231,7 +247,6 @@ fn every_manifest_parses_and_kustomizations_are_complete() {
         "PodDisruptionBudget",
         "ScaledObject",
         "ConfigMap",
-        "Secret",
     ] {
         assert!(!of_kind(&docs, kind).is_empty(), "no {kind}");
     }
@@ -529,8 +544,7 @@ fn keda_watches_the_job_stream_of_the_code() {
         metadata["pendingEntriesCount"].is_null(),
         "lag, not pending: see scaledobject.yaml"
     );
-    let secret = string_map(&find(&docs, "Secret", "rce-secrets").value["stringData"]);
-    let url = secret["RCE_REDIS__URL"].clone();
+    let url = config["RCE_REDIS__URL"].clone();
     let host_port = url
         .trim_start_matches("redis://")
         .trim_end_matches('/')
@@ -580,6 +594,116 @@ fn keda_watches_the_job_stream_of_the_code() {
             kustomization.file.display()
         );
     }
+}
+
+/// Whether a settings key or Secret key names the JWT signing secret.
+fn is_jwt_secret_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase().replace('-', "_");
+    key.contains("jwt_secret")
+}
+
+/// No manifest ships a JWT signing secret: no Secret object at all (the
+/// operator creates `rce-secrets`, see config.yaml), no ConfigMap key and no
+/// literal `env` value for it. Every API container reads
+/// RCE_AUTH__JWT_SECRET from `rce-secrets` key `jwt-secret` through
+/// secretKeyRef, and workers, which never check tokens, are not given it.
+#[test]
+fn no_jwt_secret_is_shipped_and_the_api_reads_the_operators_secret() {
+    let docs = manifests();
+    for doc in &docs {
+        assert_ne!(
+            doc.kind(),
+            "Secret",
+            "{} ships Secret {}: secrets are the operator's to create",
+            doc.file.display(),
+            doc.name()
+        );
+    }
+    for config in of_kind(&docs, "ConfigMap") {
+        for key in string_map(&config.value["data"]).keys() {
+            assert!(
+                !is_jwt_secret_key(key),
+                "ConfigMap {} carries {key}",
+                config.name()
+            );
+        }
+    }
+    let mut api_containers = 0;
+    for deployment in of_kind(&docs, "Deployment") {
+        for container in containers(deployment) {
+            let place = format!("{} container {}", deployment.name(), container["name"]);
+            for source in container["envFrom"].as_array().into_iter().flatten() {
+                assert!(
+                    source["secretRef"].is_null(),
+                    "{place}: envFrom a whole Secret would hand it every key"
+                );
+            }
+            let jwt: Vec<&Value> = container["env"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|v| is_jwt_secret_key(v["name"].as_str().unwrap_or_default()))
+                .collect();
+            for variable in &jwt {
+                assert!(
+                    variable["value"].is_null(),
+                    "{place}: a literal {} in the manifest",
+                    variable["name"]
+                );
+            }
+            match role(&container).as_str() {
+                "worker" => assert!(jwt.is_empty(), "{place}: workers need no JWT secret"),
+                _ => {
+                    api_containers += 1;
+                    assert_eq!(jwt.len(), 1, "{place}: RCE_AUTH__JWT_SECRET is not set");
+                    assert_eq!(jwt[0]["name"], "RCE_AUTH__JWT_SECRET", "{place}");
+                    assert_eq!(
+                        secret_key_ref(jwt[0]),
+                        Some(("rce-secrets".to_string(), "jwt-secret".to_string())),
+                        "{place}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(api_containers > 0, "no API container found");
+    // The command that creates the Secret is where operators look for it.
+    let config =
+        std::fs::read_to_string(common::repo().join("deploy/k8s/base/config.yaml")).unwrap();
+    let readme = std::fs::read_to_string(common::repo().join("README.md")).unwrap();
+    for (place, text) in [("config.yaml", &config), ("README.md", &readme)] {
+        assert!(
+            text.contains("kubectl create secret generic rce-secrets")
+                && text.contains("--from-literal=jwt-secret="),
+            "{place} does not show how to create rce-secrets"
+        );
+    }
+}
+
+/// compose.yml takes the secret from the environment and refuses to
+/// resolve without it (no default, no literal), gives it to the API only,
+/// and runs in production; the Dockerfile sets RCE_ENV=production and no
+/// secret, so a plain `docker run` cannot sign with the development one.
+#[test]
+fn compose_and_the_image_default_to_production_without_a_shipped_secret() {
+    let compose = compose();
+    let api = string_map(&compose["services"]["api"]["environment"]);
+    assert_eq!(api.get("RCE_ENV").map(String::as_str), Some("production"));
+    let secret = api
+        .get("RCE_AUTH__JWT_SECRET")
+        .expect("api is given a secret");
+    assert!(
+        secret.starts_with("${RCE_JWT_SECRET:?") && secret.ends_with('}'),
+        "compose must take the secret from the environment and fail without it: {secret}"
+    );
+    let worker = string_map(&compose["services"]["worker"]["environment"]);
+    assert!(
+        worker.keys().all(|key| !is_jwt_secret_key(key)),
+        "workers need no JWT secret"
+    );
+    let image = dockerfile_env();
+    assert_eq!(image.get("RCE_ENV").map(String::as_str), Some("production"));
+    assert!(image.keys().all(|key| !is_jwt_secret_key(key)));
 }
 
 /// `docker compose config` (or the standalone `docker-compose`) accepts

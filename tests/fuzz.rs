@@ -74,7 +74,17 @@ async fn schemathesis_finds_no_server_errors_or_schema_violations() {
         .collect(),
         share_with: None,
     });
-    let token = rce.token().await;
+    // An API key, not a login token: the fuzzer calls every operation,
+    // POST /api/v1/auth/logout-all included, which revokes login tokens
+    // (keys stay), and every later request would then be a 401.
+    let (status, key) = post_json_as(
+        &rce.token().await,
+        &rce.url("/api/v1/keys"),
+        &serde_json::json!({"name": "schemathesis"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{key}");
+    let token = key["key"].as_str().expect("the key's secret").to_string();
     let work = rce.dir.join("schemathesis");
     std::fs::create_dir_all(&work).unwrap();
     let mut child = Command::new(&st)

@@ -1,5 +1,5 @@
 //! One backend-agnostic test suite for the `Store` trait: users (unique
-//! case-folded names), API keys (per-user listing and deletion, lookup by
+//! case-folded names, token versions that only a logout-all raises), API keys (per-user listing and deletion, lookup by
 //! hash), jobs (idempotent lifecycle, per-user newest-first paging, the
 //! active-job count, the retention purge, stored bytes) and reopening. It runs against SQLite always and against
 //! MongoDB when `RCE_MONGODB_URL` is set (each run in its own database),
@@ -38,6 +38,7 @@ fn user(name: &str) -> User {
         username: name.into(),
         password_hash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA".into(),
         created_at: OffsetDateTime::now_utc(),
+        token_version: 0,
     }
 }
 
@@ -79,6 +80,50 @@ async fn suite(store: Arc<dyn Store>) {
     assert!(store.get_user("nobody").await.unwrap().is_none());
     let bob = user("bob");
     store.insert_user(&bob).await.unwrap();
+
+    // Token versions: start at 0, rise by one per bump, per user only.
+    assert_eq!(found.token_version, 0);
+    assert_eq!(store.bump_token_version(&alice.id).await.unwrap(), Some(1));
+    assert_eq!(store.bump_token_version(&alice.id).await.unwrap(), Some(2));
+    assert_eq!(
+        store
+            .get_user(&alice.id)
+            .await
+            .unwrap()
+            .map(|u| u.token_version),
+        Some(2)
+    );
+    assert_eq!(
+        store
+            .find_user_by_name("alice")
+            .await
+            .unwrap()
+            .map(|u| u.token_version),
+        Some(2)
+    );
+    assert_eq!(
+        store
+            .get_user(&bob.id)
+            .await
+            .unwrap()
+            .map(|u| u.token_version),
+        Some(0)
+    );
+    assert_eq!(store.bump_token_version("nobody").await.unwrap(), None);
+    let carried = User {
+        token_version: 7,
+        ..user("carried")
+    };
+    store.insert_user(&carried).await.unwrap();
+    assert_eq!(
+        store
+            .get_user(&carried.id)
+            .await
+            .unwrap()
+            .map(|u| u.token_version),
+        Some(7),
+        "insert_user stores the version it is given"
+    );
 
     // API keys: unique hashes, listing per user, deleting only one's own.
     let (k1, k2, kb) = (
@@ -293,10 +338,36 @@ async fn sqlite_migrates_a_version_1_database() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
     // Migration 3 counted the old job's bytes.
     assert!(store.stored_bytes("u1").await.unwrap() > 0);
     std::fs::remove_file(&path).ok();
+}
+
+/// An account stored before token versions existed (schema 3) reads as
+/// version 0 after the migration, and its version can be bumped.
+#[tokio::test]
+async fn sqlite_migrates_users_to_token_versions() {
+    let path = std::env::temp_dir().join(format!("rce-store-v3-{}.db", uuid::Uuid::new_v4()));
+    drop(SqliteStore::open(&path).unwrap());
+    // Back to schema 3: the users table as migration 2 made it.
+    let connection = rusqlite::Connection::open(&path).unwrap();
+    connection
+        .execute_batch(
+            "ALTER TABLE users DROP COLUMN token_version;
+             INSERT INTO users (id, username, username_key, password_hash, created_at)
+                VALUES ('old-user', 'Olga', 'olga', 'x', '2025-01-01T00:00:00Z');
+             PRAGMA user_version = 3;",
+        )
+        .unwrap();
+    drop(connection);
+    let store = SqliteStore::open(&path).unwrap();
+    let olga = store.get_user("old-user").await.unwrap().expect("kept");
+    assert_eq!((olga.username.as_str(), olga.token_version), ("Olga", 0));
+    assert_eq!(store.bump_token_version("old-user").await.unwrap(), Some(1));
+    for suffix in ["", "-wal", "-shm"] {
+        std::fs::remove_file(format!("{}{suffix}", path.display())).ok();
+    }
 }
 
 /// The suite against MongoDB, in a fresh database that is dropped after;
@@ -321,6 +392,29 @@ async fn mongodb_backend_passes_the_suite() {
     // Reconnecting finds the schema version and the data in place.
     let again = MongoStore::connect(&url, &database).await.unwrap();
     assert!(again.find_user_by_name("alice").await.unwrap().is_some());
+    // An account stored before token versions existed (no field) reads
+    // as version 0, and the first bump creates the field.
     let client = mongodb::Client::with_uri_str(&url).await.unwrap();
+    client
+        .database(&database)
+        .collection::<mongodb::bson::Document>("users")
+        .insert_one(mongodb::bson::doc! {
+            "_id": "old-user",
+            "username": "Olga",
+            "username_key": "olga",
+            "password_hash": "x",
+            "created_at": "2025-01-01T00:00:00Z",
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        again
+            .get_user("old-user")
+            .await
+            .unwrap()
+            .map(|u| u.token_version),
+        Some(0)
+    );
+    assert_eq!(again.bump_token_version("old-user").await.unwrap(), Some(1));
     client.database(&database).drop().await.unwrap();
 }

@@ -1,7 +1,7 @@
 //! StoreActor: owns the persistence backend (an `Arc<dyn Store>`, SQLite by
 //! default, MongoDB by configuration). Handles InsertJob, MarkRunning,
 //! CompleteJob, GetJob, ListJobs, PingStore and the account
-//! messages InsertUser, FindUserByName, GetUser, InsertApiKey, ListApiKeys,
+//! messages InsertUser, FindUserByName, GetUser, BumpTokenVersion, InsertApiKey, ListApiKeys,
 //! DeleteApiKey, FindApiKey, StoredBytes, PurgeFinished. Started by `app` and run under
 //! [`super::supervisor`] (a panic in a handler restarts it on the same mailbox); it
 //! holds no state besides the backend handle and the retention period, so a restart
@@ -210,6 +210,14 @@ pub struct GetUser {
     pub id: String,
 }
 
+/// Raise a user's token version (logout-all); the new version, `None`
+/// when there is no such user.
+#[derive(Message)]
+#[rtype(result = "Result<Option<u64>, StoreError>")]
+pub struct BumpTokenVersion {
+    pub user_id: String,
+}
+
 /// Store a new API key.
 #[derive(Message)]
 #[rtype(result = "Result<(), StoreError>")]
@@ -258,6 +266,7 @@ forward!(StoredBytes => Result<u64, StoreError>, |store, msg| store.stored_bytes
 forward!(InsertUser => Result<(), StoreError>, |store, msg| store.insert_user(&msg.user));
 forward!(FindUserByName => Result<Option<User>, StoreError>, |store, msg| store.find_user_by_name(&msg.username));
 forward!(GetUser => Result<Option<User>, StoreError>, |store, msg| store.get_user(&msg.id));
+forward!(BumpTokenVersion => Result<Option<u64>, StoreError>, |store, msg| store.bump_token_version(&msg.user_id));
 forward!(InsertApiKey => Result<(), StoreError>, |store, msg| store.insert_api_key(&msg.key));
 forward!(ListApiKeys => Result<Vec<ApiKey>, StoreError>, |store, msg| store.list_api_keys(&msg.user_id));
 forward!(DeleteApiKey => Result<bool, StoreError>, |store, msg| store.delete_api_key(&msg.user_id, &msg.id));

@@ -1,13 +1,18 @@
 //! Accounts: registering (validated name, Argon2id-hashed password), logging
-//! in (a JWT), deciding who a bearer credential belongs to (a JWT or an
-//! `rce_…` API key), and managing a user's API keys. The HTTP layer calls
-//! this; persistence goes through StoreActor.
+//! in (a JWT carrying the user's token version), deciding who a bearer
+//! credential belongs to (a JWT or an `rce_…` API key), revoking every login
+//! token of a user (logout-all raises the version), and managing a user's API
+//! keys. A JWT is accepted only while its user exists and its `ver` is the
+//! user's current version, read through a short-lived [`TokenVersionCache`];
+//! API keys are checked against the store on every use and are revoked one
+//! by one, not by logout-all. The HTTP layer calls this; persistence goes
+//! through StoreActor.
 
 use super::api_key::{self, KEY_PREFIX};
-use super::{AuthError, AuthSettings, PasswordHasher, TokenIssuer};
+use super::{AuthError, AuthSettings, Claims, PasswordHasher, TokenIssuer, TokenVersionCache};
 use crate::actors::store::{
-    DeleteApiKey, FindApiKey, FindUserByName, GetUser, InsertApiKey, InsertUser, ListApiKeys,
-    StoreActor,
+    BumpTokenVersion, DeleteApiKey, FindApiKey, FindUserByName, GetUser, InsertApiKey, InsertUser,
+    ListApiKeys, StoreActor,
 };
 use crate::store::{ApiKey, StoreError, User};
 use actix::Addr;
@@ -42,6 +47,9 @@ pub struct Accounts {
     store: Addr<StoreActor>,
     hasher: PasswordHasher,
     tokens: TokenIssuer,
+    /// Users' token versions as last read, shared by every HTTP worker
+    /// thread of this process.
+    versions: TokenVersionCache,
     max_api_keys: usize,
 }
 
@@ -85,6 +93,9 @@ impl Accounts {
             store,
             hasher: PasswordHasher::new(settings)?,
             tokens: TokenIssuer::new(settings),
+            versions: TokenVersionCache::new(std::time::Duration::from_millis(
+                settings.user_cache_ttl_ms,
+            )),
             max_api_keys: settings.max_api_keys,
         })
     }
@@ -104,6 +115,7 @@ impl Accounts {
             username,
             password_hash,
             created_at: OffsetDateTime::now_utc(),
+            token_version: 0,
         };
         match self.store.send(InsertUser { user: user.clone() }).await? {
             Ok(()) => Ok(user),
@@ -135,7 +147,10 @@ impl Accounts {
         {
             return Err(AuthError::BadCredentials);
         }
-        let token = self.tokens.issue(&user.id, &user.username)?;
+        let token = self
+            .tokens
+            .issue(&user.id, &user.username, user.token_version)?;
+        self.versions.remember(&user.id, user.token_version);
         Ok((user, token))
     }
 
@@ -154,10 +169,64 @@ impl Accounts {
             });
         }
         let claims = self.tokens.verify(credential)?;
+        self.check_token_version(&claims).await?;
         Ok(Identity {
             user_id: claims.sub,
             key_id: None,
         })
+    }
+
+    /// Accepts a verified token only while its user exists and `ver` is
+    /// the user's current token version. A cached version at least as new
+    /// as the token's decides without the store; a token newer than the
+    /// cache (a login after a logout-all on another process) makes this
+    /// process read the store rather than refuse it.
+    async fn check_token_version(&self, claims: &Claims) -> Result<(), AuthError> {
+        let current = match self.versions.get(&claims.sub) {
+            Some(cached) if claims.ver <= cached => cached,
+            _ => {
+                let Some(user) = self.user(&claims.sub).await? else {
+                    tracing::warn!(
+                        user_id = %claims.sub,
+                        "refused a validly signed login token for a user that does not exist"
+                    );
+                    return Err(AuthError::UnknownUser);
+                };
+                self.versions.remember(&user.id, user.token_version);
+                user.token_version
+            }
+        };
+        if claims.ver < current {
+            tracing::info!(
+                user_id = %claims.sub,
+                token_version = claims.ver,
+                current_version = current,
+                "refused a login token revoked by logout-all"
+            );
+            return Err(AuthError::RevokedToken);
+        }
+        if claims.ver > current {
+            return Err(AuthError::InvalidToken(
+                "the token's version is newer than its account's".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Revokes every login token issued to the user so far (API keys are
+    /// untouched); returns the user's new token version. This process
+    /// refuses the old tokens at once, other API processes within
+    /// `auth.user_cache_ttl_ms`.
+    pub async fn logout_all(&self, user_id: &str) -> Result<u64, AuthError> {
+        let version = self
+            .store
+            .send(BumpTokenVersion {
+                user_id: user_id.to_string(),
+            })
+            .await??
+            .ok_or(AuthError::UnknownUser)?;
+        self.versions.remember(user_id, version);
+        Ok(version)
     }
 
     /// The account behind an id.

@@ -15,6 +15,13 @@ pub enum AuthError {
     InvalidToken(String),
     #[error("the token has expired; log in again")]
     ExpiredToken,
+    /// A JWT issued before its user's last logout-all.
+    #[error("the token was revoked by a logout from all sessions; log in again")]
+    RevokedToken,
+    /// A validly signed JWT (or a logout-all) for a user that does not
+    /// exist: deleted, or a token signed outside this deployment.
+    #[error("the token's user does not exist")]
+    UnknownUser,
     /// An `rce_…` key that is not (or no longer) registered.
     #[error("unknown or revoked API key")]
     UnknownKey,

@@ -1,7 +1,10 @@
-//! Login tokens: HS256 JWTs with `sub` (user id), `name`, `iss`, `iat` and
-//! `exp`. Verification pins the algorithm to HS256 (so `alg: none` and
-//! algorithm-confusion tokens fail), requires `exp`, `iss` and `sub`, checks
-//! the issuer, and allows a few seconds of clock skew between API processes.
+//! Login tokens: HS256 JWTs with `sub` (user id), `name`, `ver` (the user's
+//! token version when it was issued), `iss`, `iat` and `exp`. Verification
+//! pins the algorithm to HS256 (so `alg: none` and algorithm-confusion tokens
+//! fail), requires `exp`, `iss` and `sub`, checks the issuer, and allows a few
+//! seconds of clock skew between API processes. Whether `ver` is still the
+//! user's version is [`super::Accounts`]' business: this module only signs
+//! and checks signatures.
 
 use super::{AuthError, AuthSettings};
 use jsonwebtoken::errors::ErrorKind;
@@ -21,6 +24,12 @@ pub struct Claims {
     pub sub: String,
     /// The username at login time (informational).
     pub name: String,
+    /// The user's token version at login; a logout-all raises the stored
+    /// version, which refuses every token carrying an older one. Tokens
+    /// issued before the claim existed read as 0, the version every user
+    /// starts with, so they stay valid until their user's first logout-all.
+    #[serde(default)]
+    pub ver: u64,
     pub iss: String,
     pub iat: u64,
     pub exp: u64,
@@ -56,12 +65,14 @@ impl TokenIssuer {
         self.ttl_secs
     }
 
-    /// A token for the user, valid for the configured lifetime.
-    pub fn issue(&self, user_id: &str, username: &str) -> Result<String, AuthError> {
+    /// A token for the user at token version `version`, valid for the
+    /// configured lifetime.
+    pub fn issue(&self, user_id: &str, username: &str, version: u64) -> Result<String, AuthError> {
         let now = OffsetDateTime::now_utc().unix_timestamp().max(0) as u64;
         let claims = Claims {
             sub: user_id.to_string(),
             name: username.to_string(),
+            ver: version,
             iss: self.issuer.clone(),
             iat: now,
             exp: now + self.ttl_secs,
@@ -114,7 +125,7 @@ mod tests {
     fn round_trip() {
         let tokens = issuer("s1");
         let claims = tokens
-            .verify(&tokens.issue("u1", "alice").unwrap())
+            .verify(&tokens.issue("u1", "alice", 7).unwrap())
             .unwrap();
         assert_eq!(
             (
@@ -124,6 +135,7 @@ mod tests {
             ),
             ("u1", "alice", "rce")
         );
+        assert_eq!(claims.ver, 7);
         assert_eq!(
             claims.exp - claims.iat,
             AuthSettings::default().token_ttl_secs
@@ -135,7 +147,7 @@ mod tests {
     #[test]
     fn forged_tampered_and_expired_tokens_fail() {
         let tokens = issuer("s1");
-        let good = tokens.issue("u1", "alice").unwrap();
+        let good = tokens.issue("u1", "alice", 0).unwrap();
         assert!(matches!(
             issuer("s2").verify(&good),
             Err(AuthError::InvalidToken(_))
@@ -163,12 +175,13 @@ mod tests {
             ..AuthSettings::default()
         });
         assert!(matches!(
-            tokens.verify(&other_issuer.issue("u1", "a").unwrap()),
+            tokens.verify(&other_issuer.issue("u1", "a", 0).unwrap()),
             Err(AuthError::InvalidToken(_))
         ));
         let expired = Claims {
             sub: "u1".into(),
             name: "a".into(),
+            ver: 0,
             iss: "rce".into(),
             iat: 1,
             exp: 2,
@@ -187,5 +200,19 @@ mod tests {
             tokens.verify("garbage"),
             Err(AuthError::InvalidToken(_))
         ));
+    }
+
+    /// A token signed before the `ver` claim existed verifies as version 0.
+    #[test]
+    fn a_token_without_ver_is_version_0() {
+        let tokens = issuer("s1");
+        let legacy = serde_json::json!({"sub": "u1", "name": "a", "iss": "rce", "iat": 1, "exp": 99_999_999_999u64});
+        let legacy = encode(
+            &Header::new(Algorithm::HS256),
+            &legacy,
+            &EncodingKey::from_secret(b"s1"),
+        )
+        .unwrap();
+        assert_eq!(tokens.verify(&legacy).unwrap().ver, 0);
     }
 }

@@ -1,4 +1,5 @@
-//! `/api/v1/auth/*` and `/api/v1/keys`: register, log in, who am I, and the
+//! `/api/v1/auth/*` and `/api/v1/keys`: register, log in, who am I, log
+//! out everywhere (every login token issued so far stops working), and the
 //! caller's long-lived API keys (create: the secret is in that answer only;
 //! list: never the secrets; delete). Login and register are throttled per
 //! client address (behind `http.trusted_proxies`, the forwarded client),
@@ -197,16 +198,42 @@ pub async fn me(
     state: web::Data<ApiState>,
     caller: Caller,
 ) -> Result<web::Json<UserInfo>, ApiError> {
-    // A valid token for an account that no longer exists is as good as none.
+    // A valid credential for an account that no longer exists is as good
+    // as none.
     let user = state
         .accounts
         .user(&caller.user_id)
         .await?
-        .ok_or(crate::auth::AuthError::UnknownKey)?;
+        .ok_or(crate::auth::AuthError::UnknownUser)?;
     Ok(web::Json(UserInfo {
         id: user.id,
         username: user.username,
     }))
+}
+
+/// Log out everywhere: every login token of the caller issued so far is
+/// refused from now on (401 `auth.revoked_token`; on other API processes
+/// within `auth.user_cache_ttl_ms`). API keys keep working: revoke those one
+/// by one with `DELETE /api/v1/keys/{id}`.
+#[utoipa::path(
+    post, path = "/api/v1/auth/logout-all", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Every earlier login token is revoked"),
+        (status = 401, description = "Missing, invalid or already revoked credentials", body = ErrorBody),
+        (status = 503, description = "A dependency is down", body = ErrorBody),
+    )
+)]
+pub async fn logout_all(
+    state: web::Data<ApiState>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    let version = state.accounts.logout_all(&caller.user_id).await?;
+    tracing::info!(
+        user_id = %caller.user_id,
+        token_version = version,
+        "every login token of the user revoked"
+    );
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// Create an API key; its secret is in this answer only.

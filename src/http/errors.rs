@@ -139,6 +139,8 @@ impl From<AuthError> for ApiError {
             AuthError::MissingCredentials => (StatusCode::UNAUTHORIZED, "auth.required"),
             AuthError::InvalidToken(_) => (StatusCode::UNAUTHORIZED, "auth.invalid_token"),
             AuthError::ExpiredToken => (StatusCode::UNAUTHORIZED, "auth.expired_token"),
+            AuthError::RevokedToken => (StatusCode::UNAUTHORIZED, "auth.revoked_token"),
+            AuthError::UnknownUser => (StatusCode::UNAUTHORIZED, "auth.unknown_user"),
             AuthError::UnknownKey => (StatusCode::UNAUTHORIZED, "auth.invalid_key"),
             AuthError::BadCredentials => (StatusCode::UNAUTHORIZED, "auth.bad_credentials"),
             AuthError::UsernameTaken(_) => (StatusCode::CONFLICT, "username.taken"),

@@ -43,7 +43,7 @@ impl Modify for BearerAuth {
 #[openapi(
     info(title = "rce", description = "Runs untrusted code in fresh, locked-down containers."),
     paths(
-        accounts::register, accounts::login, accounts::me,
+        accounts::register, accounts::login, accounts::me, accounts::logout_all,
         accounts::create_key, accounts::list_keys, accounts::delete_key,
         submissions::create, submissions::get, submissions::list,
         languages::list, ws::connect,
@@ -84,6 +84,7 @@ mod tests {
             ("/api/v1/auth/register", "post"),
             ("/api/v1/auth/login", "post"),
             ("/api/v1/auth/me", "get"),
+            ("/api/v1/auth/logout-all", "post"),
             ("/api/v1/keys", "post"),
             ("/api/v1/keys", "get"),
             ("/api/v1/keys/{id}", "delete"),

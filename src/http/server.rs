@@ -71,6 +71,9 @@ pub fn configure(state: web::Data<ApiState>) -> impl FnOnce(&mut web::ServiceCon
                     .service(resource("/auth/login").route(web::post().to(accounts::login)))
                     .service(resource("/auth/me").route(web::get().to(accounts::me)))
                     .service(
+                        resource("/auth/logout-all").route(web::post().to(accounts::logout_all)),
+                    )
+                    .service(
                         resource("/keys")
                             .route(web::post().to(accounts::create_key))
                             .route(web::get().to(accounts::list_keys)),

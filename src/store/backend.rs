@@ -1,5 +1,5 @@
 //! The persistence contract: the [`Store`] trait every backend implements
-//! (users, API keys and jobs), its settings, its error type, and [`open`],
+//! (users with their token versions, API keys and jobs), its settings, its error type, and [`open`],
 //! which picks the backend the configuration names (SQLite or MongoDB).
 //! StoreActor is the only caller in the service; the shared backend test
 //! suite (`tests/store.rs`) is the other.
@@ -80,6 +80,10 @@ pub struct User {
     /// Argon2id PHC string (`$argon2id$v=19$m=…`).
     pub password_hash: String,
     pub created_at: OffsetDateTime,
+    /// Login tokens carry the version current when they were issued; a
+    /// logout-all raises it, refusing every older token. New users start
+    /// at 0, and so do accounts stored before the field existed.
+    pub token_version: u64,
 }
 
 impl User {
@@ -177,6 +181,9 @@ pub trait Store: Send + Sync + 'static {
     /// The user with this name (case-insensitive).
     async fn find_user_by_name(&self, username: &str) -> Result<Option<User>, StoreError>;
     async fn get_user(&self, id: &str) -> Result<Option<User>, StoreError>;
+    /// Raises the user's token version by one, atomically, and returns the
+    /// new version; `None` when there is no such user.
+    async fn bump_token_version(&self, user_id: &str) -> Result<Option<u64>, StoreError>;
     /// Stores a new API key; `Conflict` when its hash already exists.
     async fn insert_api_key(&self, key: &ApiKey) -> Result<(), StoreError>;
     /// The user's keys, oldest first.

@@ -5,7 +5,9 @@
 //! a newer schema, runs the missing migration steps and creates every index
 //! the queries need (idempotent). Jobs keep the same JSON payloads the SQLite
 //! backend stores, beside the fields that are queried (`user_id`, `status`),
-//! so the two backends cannot disagree about what a job is. Uniqueness
+//! so the two backends cannot disagree about what a job is. A user's
+//! `token_version` needs no migration step: a document without it reads as
+//! 0 and the first logout-all's `$inc` creates it. Uniqueness
 //! (case-folded usernames, key hashes) is enforced by unique indexes, and a
 //! duplicate-key write error becomes `StoreError::Conflict`.
 
@@ -15,7 +17,7 @@ use async_trait::async_trait;
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Document};
 use mongodb::error::{ErrorKind, WriteFailure};
-use mongodb::options::{ClientOptions, IndexOptions};
+use mongodb::options::{ClientOptions, IndexOptions, ReturnDocument};
 use mongodb::{Client, Collection, Database, IndexModel};
 use std::time::Duration;
 use time::format_description::well_known::Rfc3339;
@@ -72,12 +74,27 @@ fn time_field(document: &Document, field: &str) -> Result<OffsetDateTime, StoreE
         .map_err(|e| StoreError::Corrupt(format!("{field}: {e}")))
 }
 
+/// A user's `token_version`: absent (an account stored before the field
+/// existed) is 0; `$inc` may have stored it as an int32 or an int64.
+fn token_version(document: &Document) -> Result<u64, StoreError> {
+    let stored = match document.get("token_version") {
+        None => 0,
+        Some(mongodb::bson::Bson::Int32(n)) => i64::from(*n),
+        Some(mongodb::bson::Bson::Int64(n)) => *n,
+        Some(other) => {
+            return Err(StoreError::Corrupt(format!("token_version: {other}")));
+        }
+    };
+    u64::try_from(stored).map_err(|_| StoreError::Corrupt(format!("token_version {stored}")))
+}
+
 fn decode_user(document: &Document) -> Result<User, StoreError> {
     Ok(User {
         id: text(document, "_id")?,
         username: text(document, "username")?,
         password_hash: text(document, "password_hash")?,
         created_at: time_field(document, "created_at")?,
+        token_version: token_version(document)?,
     })
 }
 
@@ -200,6 +217,7 @@ impl Store for MongoStore {
             "username_key": User::username_key(&user.username),
             "password_hash": &user.password_hash,
             "created_at": timestamp(user.created_at)?,
+            "token_version": i64::try_from(user.token_version).map_err(query_error)?,
         };
         self.users
             .insert_one(document)
@@ -224,6 +242,21 @@ impl Store for MongoStore {
             .await
             .map_err(query_error)?;
         found.as_ref().map(decode_user).transpose()
+    }
+
+    async fn bump_token_version(&self, user_id: &str) -> Result<Option<u64>, StoreError> {
+        // One atomic update; `$inc` on a missing field (an account from
+        // before it existed) starts from 0.
+        let updated = self
+            .users
+            .find_one_and_update(
+                doc! {"_id": user_id},
+                doc! {"$inc": {"token_version": 1_i64}},
+            )
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(query_error)?;
+        updated.as_ref().map(token_version).transpose()
     }
 
     async fn insert_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {

@@ -53,6 +53,9 @@ const MIGRATIONS: &[&str] = &[
         length(CAST(job AS BLOB)) + coalesce(length(CAST(result AS BLOB)), 0);
      CREATE INDEX jobs_by_finished_at ON jobs (finished_at) WHERE status = 'completed';
      CREATE INDEX jobs_stored_bytes ON jobs (user_id, stored_bytes);",
+    // 4: each user's token version (a logout-all raises it); existing
+    // accounts start at 0, the version their tokens verify as.
+    "ALTER TABLE users ADD COLUMN token_version INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// Jobs one purge statement deletes at most; the connection is released
@@ -81,19 +84,31 @@ fn parse_time(text: &str, what: &str) -> Result<OffsetDateTime, StoreError> {
     OffsetDateTime::parse(text, &Rfc3339).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
 }
 
-const USER_COLUMNS: &str = "SELECT id, username, password_hash, created_at FROM users";
+const USER_COLUMNS: &str =
+    "SELECT id, username, password_hash, created_at, token_version FROM users";
 
-fn user_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<[String; 4]> {
-    Ok([row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?])
+fn user_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<([String; 4], i64)> {
+    Ok((
+        [row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?],
+        row.get(4)?,
+    ))
 }
 
-fn decode_user([id, username, password_hash, created_at]: [String; 4]) -> Result<User, StoreError> {
+fn decode_user(
+    ([id, username, password_hash, created_at], token_version): ([String; 4], i64),
+) -> Result<User, StoreError> {
     Ok(User {
         id,
         username,
         password_hash,
         created_at: parse_time(&created_at, "users.created_at")?,
+        token_version: token_version_of(token_version)?,
     })
+}
+
+/// A stored token version; SQLite integers are signed, versions are not.
+fn token_version_of(stored: i64) -> Result<u64, StoreError> {
+    u64::try_from(stored).map_err(|_| StoreError::Corrupt(format!("users.token_version {stored}")))
 }
 
 const KEY_COLUMNS: &str = "SELECT id, user_id, name, prefix, hash, created_at FROM api_keys";
@@ -208,12 +223,15 @@ impl Store for SqliteStore {
             user.password_hash.clone(),
             timestamp(user.created_at),
         ];
+        let token_version = i64::try_from(user.token_version).map_err(|_| {
+            StoreError::Query(format!("token version {} is too large", user.token_version))
+        })?;
         self.with(move |c| {
             c.prepare_cached(
-                "INSERT INTO users (id, username, username_key, password_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO users (id, username, username_key, password_hash, created_at, token_version) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )
             .map_err(query_error)?
-            .execute(params![row[0], row[1], row[2], row[3], row[4]])
+            .execute(params![row[0], row[1], row[2], row[3], row[4], token_version])
             .map(|_| ())
             .map_err(insert_error)
         })
@@ -240,6 +258,24 @@ impl Store for SqliteStore {
                 .map_err(query_error)?
                 .map(decode_user)
                 .transpose()
+        })
+        .await
+    }
+
+    async fn bump_token_version(&self, user_id: &str) -> Result<Option<u64>, StoreError> {
+        let user_id = user_id.to_string();
+        self.with(move |c| {
+            c.prepare_cached(
+                "UPDATE users SET token_version = token_version + 1 WHERE id = ?1 RETURNING token_version",
+            )
+            .and_then(|mut statement| {
+                statement
+                    .query_row(params![user_id], |row| row.get::<_, i64>(0))
+                    .optional()
+            })
+            .map_err(query_error)?
+            .map(token_version_of)
+            .transpose()
         })
         .await
     }

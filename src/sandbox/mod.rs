@@ -2,6 +2,7 @@ mod container;
 mod docker;
 mod reaper;
 mod run;
+mod seccomp;
 mod settings;
 mod warm;
 
@@ -14,5 +15,6 @@ pub use run::{
     pending_removals, prepare, run_job, stopped_on_request, Prepared, RunControl, SandboxError,
     StdinChunk,
 };
+pub use seccomp::seccomp_security_opt;
 pub use settings::SandboxSettings;
 pub use warm::{Refill, WarmPool};

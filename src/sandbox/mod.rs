@@ -1,3 +1,4 @@
+mod confinement;
 mod container;
 mod docker;
 mod reaper;
@@ -6,6 +7,9 @@ mod seccomp;
 mod settings;
 mod warm;
 
+pub use confinement::{
+    check_confinement, probe_body, run_probe, verdict_of_exit, ConfinementError, ConfinementReport,
+};
 pub use container::{
     container_body, ContainerLabels, LABEL_JOB, LABEL_PREFIX, LABEL_WARM, LABEL_WORKER,
 };

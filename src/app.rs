@@ -3,7 +3,9 @@
 //! JobControl, the Judge0 CallbackDispatcher when callbacks are configured,
 //! and a small HTTP server with only `/healthz` and `/readyz`
 //! for orchestrators' probes) or `all` (both; the default). Owns start-up
-//! order (store, Redis, Docker, reaper, actors, HTTP) and the shutdown
+//! order (store, Redis, Docker, reaper, the confinement probe, actors, HTTP:
+//! a worker whose sandboxes would run without seccomp or no-new-privileges
+//! stops there with an error) and the shutdown
 //! signal (SIGTERM/SIGINT: stop accepting, close WebSockets with 1001
 //! going-away, finish open requests, stop reading the stream, let running
 //! jobs finish, exit 0), all within `shutdown.drain_timeout_ms`: jobs still
@@ -69,6 +71,8 @@ pub enum AppError {
     },
     #[error(transparent)]
     Docker(#[from] sandbox::DockerError),
+    #[error("refusing to run jobs: {0}")]
+    Confinement(#[from] sandbox::ConfinementError),
     #[error("binding {bind}: {source}")]
     Bind {
         bind: String,
@@ -206,6 +210,7 @@ pub async fn run(
             worker: name.clone(),
             prefix: settings.redis.prefix.clone(),
         };
+        check_confinement(&engine, &settings.sandbox, &languages, &labels).await?;
         let pool = WorkerPool::new(
             settings.worker.clone(),
             Arc::new(settings.sandbox.clone()),
@@ -379,6 +384,36 @@ pub async fn run(
         probes.stop(true).await;
     }
     tracing::info!("rce stopped");
+    Ok(())
+}
+
+/// Runs the confinement probe once the engine answered: a worker whose
+/// sandbox containers would run without the pinned seccomp profile or
+/// no-new-privileges takes no jobs (the process stops, like any other
+/// failed start-up step).
+async fn check_confinement(
+    engine: &bollard::Docker,
+    settings: &sandbox::SandboxSettings,
+    languages: &Languages,
+    labels: &ContainerLabels,
+) -> Result<(), AppError> {
+    let report = sandbox::check_confinement(engine, settings, languages, labels).await?;
+    let took_ms = report.took.as_millis() as u64;
+    if settings.is_gvisor() {
+        tracing::info!(
+            language = %report.language,
+            took_ms,
+            runtime = %settings.runtime,
+            "sandbox confinement checked: no-new-privileges; gVisor's own syscall boundary stands in for the host seccomp filter, which its kernel does not show"
+        );
+    } else {
+        tracing::info!(
+            language = %report.language,
+            took_ms,
+            runtime = %settings.runtime,
+            "sandbox confinement checked: seccomp filter and no-new-privileges in force"
+        );
+    }
     Ok(())
 }
 

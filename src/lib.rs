@@ -25,7 +25,8 @@
 //! - [`control`]: stdin and kill from the API process holding the WebSocket
 //!   to the worker running the job (Redis list/flag + control channel).
 //! - [`output`]: coalesces live output into `output` events.
-//! - [`sandbox`]: Docker: hardened container settings, one job's container
+//! - [`sandbox`]: Docker: hardened container settings, the pinned seccomp
+//!   profile, the start-up confinement probe, one job's container
 //!   lifecycle, the start-up reaper.
 //! - [`store`]: the `Store` trait and its SQLite and MongoDB backends.
 //! - [`actors`]: StreamConsumer, WorkerPool, SandboxActor, JobControl,

@@ -2,9 +2,11 @@
 //! create body with all of the hardening in one place (no network, read-only
 //! root, tmpfs work dir and /tmp, memory = memory+swap, CPU and pids limits,
 //! all capabilities dropped but the two rce-runner needs to switch to the
-//! sandbox uid, no-new-privileges, ulimits, no host mounts, a fixed
-//! environment, ownership labels).
+//! sandbox uid, no-new-privileges, our pinned seccomp profile
+//! ([`super::seccomp`]), ulimits, no host mounts, a fixed environment,
+//! ownership labels).
 
+use super::seccomp::seccomp_security_opt;
 use super::settings::SandboxSettings;
 use crate::job::Job;
 use crate::languages::Language;
@@ -130,7 +132,9 @@ pub fn container_body(
             shm_size: Some((settings.tmp_mb * 1024 * 1024) as i64),
             cap_drop: Some(vec!["ALL".into()]),
             cap_add: Some(vec!["SETUID".into(), "SETGID".into()]),
-            security_opt: Some(vec!["no-new-privileges".into()]),
+            // Our own syscall filter, never the engine's default (which an
+            // engine may lack or have turned off).
+            security_opt: Some(vec!["no-new-privileges".into(), seccomp_security_opt()]),
             ulimits: Some(vec![ulimit("nofile", 1024), ulimit("core", 0)]),
             runtime: Some(settings.runtime.clone()),
             // Output travels over the attach stream; dockerd need not log it.
@@ -255,8 +259,12 @@ mod tests {
         assert_eq!(host.cap_drop, Some(vec!["ALL".to_string()]));
         assert_eq!(
             host.security_opt,
-            Some(vec!["no-new-privileges".to_string()])
+            Some(vec![
+                "no-new-privileges".to_string(),
+                seccomp_security_opt()
+            ])
         );
+        assert!(seccomp_security_opt().starts_with("seccomp={"));
         assert_eq!(host.memory, host.memory_swap);
         assert_eq!(
             host.memory,

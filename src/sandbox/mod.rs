@@ -1,11 +1,16 @@
+mod confinement;
 mod container;
 mod docker;
 mod reaper;
 mod run;
+mod seccomp;
 mod settings;
 mod uids;
 mod warm;
 
+pub use confinement::{
+    check_confinement, probe_body, run_probe, verdict_of_exit, ConfinementError, ConfinementReport,
+};
 pub use container::{
     container_body, ContainerLabels, LABEL_JOB, LABEL_PREFIX, LABEL_WARM, LABEL_WORKER,
 };
@@ -15,6 +20,7 @@ pub use run::{
     pending_removals, prepare, run_job, stopped_on_request, Prepared, RunControl, SandboxError,
     StdinChunk,
 };
+pub use seccomp::seccomp_security_opt;
 pub use settings::SandboxSettings;
 pub use uids::UidRange;
 pub use warm::{Refill, WarmPool};

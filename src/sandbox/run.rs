@@ -170,7 +170,7 @@ impl Drop for RemoveGuard {
     }
 }
 
-async fn remove(docker: &Docker, id: &str) {
+pub(super) async fn remove(docker: &Docker, id: &str) {
     let options = RemoveContainerOptionsBuilder::default().force(true).build();
     match docker.remove_container(id, Some(options)).await {
         Ok(()) => {}

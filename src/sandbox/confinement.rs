@@ -17,7 +17,6 @@
 use super::container::{container_body, ContainerLabels, LABEL_JOB};
 use super::run::remove;
 use super::settings::SandboxSettings;
-use crate::job::{Job, JobId};
 use crate::languages::{Language, Languages};
 use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{CreateContainerOptionsBuilder, WaitContainerOptions};
@@ -145,19 +144,8 @@ pub fn probe_body(
     settings: &SandboxSettings,
     labels: &ContainerLabels,
 ) -> ContainerCreateBody {
-    let job = Job {
-        id: JobId::new(),
-        user_id: "rce-confinement-probe".into(),
-        language: language.id.clone(),
-        files: vec![],
-        stdin: String::new(),
-        args: vec![],
-        limits: settings.default_limits,
-        tests: vec![],
-        interactive: false,
-        compile_args: vec![],
-        created_at: time::OffsetDateTime::now_utc(),
-    };
+    // The body a warm container would get: no user, default limits.
+    let job = super::warm::warm_job(language, settings);
     let mut body = container_body(&job, language, settings, labels);
     body.entrypoint = Some(vec![
         "/bin/sh".into(),

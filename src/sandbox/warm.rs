@@ -157,7 +157,7 @@ impl WarmPool {
 /// The stand-in job a warm container is created for: default limits, no
 /// files; its id becomes the container's job label (`warm-` is not needed:
 /// the id is fresh and never a real job's).
-fn warm_job(language: &Language, settings: &SandboxSettings) -> Job {
+pub(super) fn warm_job(language: &Language, settings: &SandboxSettings) -> Job {
     Job {
         id: JobId::new(),
         user_id: String::new(),

@@ -64,9 +64,7 @@ async fn authenticate(
     state: web::Data<ApiState>,
     request: HttpRequest,
 ) -> Result<HttpResponse, Judge0Error> {
-    let credential = auth::judge0_value(&request, auth::JUDGE0_HEADER);
-    auth::user_of(&state.accounts, credential).await?;
-    Ok(HttpResponse::Ok().finish())
+    check_credential(&state, &request, auth::JUDGE0_HEADER).await
 }
 
 /// `POST /authorize`: Judge0's check of an `X-Auth-User` (header or query).
@@ -75,8 +73,16 @@ async fn authorize(
     state: web::Data<ApiState>,
     request: HttpRequest,
 ) -> Result<HttpResponse, Judge0Error> {
-    let credential = auth::judge0_value(&request, auth::JUDGE0_USER_HEADER);
-    auth::user_of(&state.accounts, credential).await?;
+    check_credential(&state, &request, auth::JUDGE0_USER_HEADER).await
+}
+
+/// 200 when the credential named `name` (header or query) is valid.
+async fn check_credential(
+    state: &ApiState,
+    request: &HttpRequest,
+    name: &str,
+) -> Result<HttpResponse, Judge0Error> {
+    auth::user_of(&state.accounts, auth::judge0_value(request, name)).await?;
     Ok(HttpResponse::Ok().finish())
 }
 

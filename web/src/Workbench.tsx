@@ -9,6 +9,7 @@ import "./monaco";
 import Editor from "@monaco-editor/react";
 import { useCallback, useMemo, useRef, useState } from "react";
 import { sourceOf, type Session, type SubmissionBody, type TestCase } from "./api";
+import { ConnectionPill } from "./components/ConnectionPill";
 import { ConsolePanel } from "./components/ConsolePanel";
 import { HistoryPanel } from "./components/HistoryPanel";
 import { Logo } from "./components/Logo";
@@ -18,9 +19,9 @@ import { useJob } from "./hooks/useJob";
 import { useLanguages } from "./hooks/useLanguages";
 import { useRunningTitle, useRunShortcut } from "./hooks/useShortcuts";
 import { useCodes, useStoredState } from "./hooks/useStoredState";
-import type { ConnectionState } from "./socket";
 import { languageInfo } from "./starters";
 import { stored } from "./storage";
+import "./Workbench.css";
 
 type Tab = "console" | "tests" | "history";
 
@@ -268,21 +269,5 @@ function TabButton(props: { id: Tab; tab: Tab; setTab(tab: Tab): void; label: st
       {props.count ? <span className="count">{props.count}</span> : null}
       {props.busy && <span className="busy-dot" aria-hidden="true" />}
     </button>
-  );
-}
-
-const CONNECTION_LABEL: Record<ConnectionState, string> = {
-  connecting: "Connecting…",
-  open: "Connected",
-  reconnecting: "Reconnecting…",
-  offline: "Offline",
-};
-
-function ConnectionPill({ state }: { state: ConnectionState }) {
-  return (
-    <div className={`pill conn-${state}`} role="status" aria-label={`Connection: ${CONNECTION_LABEL[state]}`} data-state={state}>
-      <span className="dot" aria-hidden="true" />
-      {CONNECTION_LABEL[state]}
-    </div>
   );
 }

@@ -40,7 +40,8 @@ fn missing(repo: &Path) -> Vec<String> {
 
 /// Every browser scenario passes in a real Chromium: register → run Python →
 /// output and badges; interactive input; time limit; C compile error; test
-/// cases; reload keeps the code; history; a narrow screen; reconnect after
+/// cases; reload keeps the code; history; a phone (no sideways scroll, Run and
+/// the connection pill inside the viewport, Run clicked); reconnect after
 /// the server restarts. Screenshots land in artifacts/web-e2e/.
 #[test]
 fn browser_editor_end_to_end() {

@@ -25,10 +25,33 @@ let server;
 let browser;
 const opened = [];
 
-async function page(size) {
-  const session = await openPage(browser, server, size);
+async function page(size, device) {
+  const session = await openPage(browser, server, size, device);
   opened.push(session.context);
   return session;
+}
+
+/**
+ * The phone checks: no sideways scroll (the document is no wider than the
+ * viewport) and each of `controls` visible and wholly inside the viewport.
+ * Prints the measurements, so a run's log shows them.
+ */
+async function expectFitsPhone(p, controls, when) {
+  const { scrollWidth, innerWidth, innerHeight } = await p.evaluate(() => ({
+    scrollWidth: document.documentElement.scrollWidth,
+    innerWidth: window.innerWidth,
+    innerHeight: window.innerHeight,
+  }));
+  const boxes = [];
+  for (const [name, locator] of Object.entries(controls)) {
+    assert.ok(await locator.isVisible(), `${when}: ${name} is not visible`);
+    const box = await locator.boundingBox();
+    const inside = box && box.x >= 0 && box.y >= 0 && box.x + box.width <= innerWidth + 0.5 && box.y + box.height <= innerHeight + 0.5;
+    assert.ok(inside, `${when}: ${name} is cut off: ${JSON.stringify(box)} in ${innerWidth}×${innerHeight}`);
+    boxes.push(`${name} ${Math.round(box.x)},${Math.round(box.y)} ${Math.round(box.width)}×${Math.round(box.height)}`);
+  }
+  console.log(`phone, ${when}: scrollWidth ${scrollWidth} / innerWidth ${innerWidth}; ${boxes.join("; ")}`);
+  assert.ok(scrollWidth <= innerWidth, `${when}: the page scrolls sideways (scrollWidth ${scrollWidth} > innerWidth ${innerWidth})`);
 }
 
 /** A test that, when it fails, leaves a screenshot of its page (FAILED-…)
@@ -230,21 +253,33 @@ describe("rce web editor", { concurrency: false }, () => {
     await expectEditorText(p, /print\("first run"\)/);
   });
 
-  /** Narrow screens stack the editor over the console and keep every control reachable. */
-  it("usable on a narrow screen", async () => {
-    const { page: p } = await page({ width: 390, height: 844 });
+  /** A phone (390×844, touch, as an iPhone 12-14 reports it): the page never
+   * scrolls sideways, the header's Run and Stop buttons, language picker,
+   * connection pill and sign-out lie wholly inside the viewport, a real
+   * click on Run runs the program and brings its output into view, and the
+   * sticky header keeps Run and the pill on screen down there too. */
+  it("usable on a phone", async () => {
+    const { page: p } = await page({ width: 390, height: 844 }, { isMobile: true, hasTouch: true, deviceScaleFactor: 3 });
     await signUp(p);
+    const header = {
+      Run: p.getByRole("button", { name: "Run" }),
+      Stop: p.getByRole("button", { name: "Stop" }),
+      Language: p.getByLabel("Language"),
+      "connection pill": p.getByRole("status", { name: /^Connection: / }),
+      "Sign out": p.getByRole("button", { name: "Sign out" }),
+    };
+    await expectFitsPhone(p, header, "signed in");
     await setCode(p, 'print("small screen")\n');
-    await p.getByRole("button", { name: "Run" }).click();
+    await header.Run.click();
     await waitFinished(p);
     await output(p).getByText("small screen").waitFor();
     // Run brought the console into view.
     assert.ok(await output(p).isVisible());
-    const width = await p.evaluate(() => document.documentElement.scrollWidth);
-    assert.ok(width <= 390, `the page scrolls sideways (${width}px)`);
+    assert.ok((await p.evaluate(() => window.scrollY)) > 0, "Run did not scroll the console into view");
+    await expectFitsPhone(p, header, "after the run, scrolled to the console");
     await screenshot(p, "08-narrow-console");
     await p.evaluate(() => window.scrollTo(0, 0));
-    await p.getByRole("button", { name: "Sign out" }).waitFor();
+    await expectFitsPhone(p, header, "scrolled back up");
     await screenshot(p, "08-narrow-editor");
   });
 

@@ -181,10 +181,12 @@ export async function launchBrowser() {
 
 /**
  * A fresh context (its own storage) and page at `size`, recording page
- * errors and every request that leaves the server's origin.
+ * errors and every request that leaves the server's origin. `device` adds
+ * playwright context options (isMobile, hasTouch, deviceScaleFactor) to
+ * emulate a phone rather than a narrow desktop window.
  */
-export async function openPage(browser, server, size = { width: 1280, height: 800 }) {
-  const context = await browser.newContext({ viewport: size });
+export async function openPage(browser, server, size = { width: 1280, height: 800 }, device = {}) {
+  const context = await browser.newContext({ viewport: size, ...device });
   const page = await context.newPage();
   page.setDefaultTimeout(30_000);
   const problems = { pageErrors: [], foreign: [], consoleErrors: [] };

@@ -3,6 +3,7 @@
 
 import type { JobResult } from "../api";
 import { formatKb, formatMs, signalName, verdictLabel, verdictTone } from "../format";
+import "./Badges.css";
 
 export function VerdictBadge({ verdict, label }: { verdict: string; label?: string }) {
   const text = label ?? verdictLabel(verdict);

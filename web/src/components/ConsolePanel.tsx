@@ -7,6 +7,8 @@ import { useEffect, useLayoutEffect, useRef, useState, type FormEvent, type Keyb
 import { formatMs, verdictLabel } from "../format";
 import { isActive, type RunState } from "../run";
 import { ResultBadges } from "./Badges";
+import "./panel.css";
+import "./ConsolePanel.css";
 
 interface Props {
   run: RunState;

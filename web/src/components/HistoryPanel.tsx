@@ -5,6 +5,8 @@ import { useCallback, useEffect, useState } from "react";
 import { ApiError, listSubmissions, sourceOf, type Language, type Submission } from "../api";
 import { relativeTime } from "../format";
 import { VerdictBadge } from "./Badges";
+import "./panel.css";
+import "./HistoryPanel.css";
 
 interface Props {
   languages: Language[];

@@ -5,6 +5,7 @@
 import { useState, type FormEvent } from "react";
 import { ApiError, login, register, type Session } from "../api";
 import { Logo } from "./Logo";
+import "./Login.css";
 
 type Mode = "signin" | "register";
 

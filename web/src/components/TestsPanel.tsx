@@ -7,6 +7,8 @@ import type { TestCase, TestResult } from "../api";
 import { formatMs, verdictLabel } from "../format";
 import { isActive, type RunState } from "../run";
 import { VerdictBadge } from "./Badges";
+import "./panel.css";
+import "./TestsPanel.css";
 
 interface Props {
   cases: TestCase[];

@@ -260,11 +260,6 @@ impl WorkerPool {
     pub fn slot_signal(&self) -> Arc<Notify> {
         self.slot_freed.clone()
     }
-
-    /// Whether the Docker engine answered the last check (for readiness).
-    pub fn engine_state(&self) -> Arc<AtomicBool> {
-        self.engine_ok.clone()
-    }
 }
 
 impl Actor for WorkerPool {

@@ -3,9 +3,7 @@
 //! `RCE_WORKER__CONCURRENCY=4` sets `worker.concurrency`). Each module owns its
 //! settings struct and defaults; this file only composes them.
 
-use crate::actors::session::WsSettings;
-use crate::actors::supervisor::SupervisionSettings;
-use crate::actors::worker_pool::WorkerSettings;
+use crate::actors::settings::{SupervisionSettings, WorkerSettings, WsSettings};
 use crate::app::ShutdownSettings;
 use crate::auth::AuthSettings;
 use crate::compat::CompatSettings;

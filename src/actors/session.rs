@@ -36,17 +36,17 @@
 //! own (its mailbox is closed), so its user's subscription does not leak.
 
 use super::pubsub_bridge::{PubSubBridge, Subscribe, Unsubscribe};
+use super::settings::WsSettings;
 use super::store::{GetJob, StoreActor};
 use crate::control::{ControlClient, ControlError, MAX_STDIN_CHUNK_BYTES};
 use crate::events::ServerEvent;
 use crate::intake::{Intake, IntakeError};
 use crate::job::{JobId, JobStatus, SubmissionRequest};
-use crate::sandbox::StdinChunk;
+use crate::stdin::StdinChunk;
 use crate::strict_json;
 use actix::prelude::*;
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError};
 use futures_util::future::LocalBoxFuture;
-use serde::Deserialize;
 use serde_json::json;
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
@@ -56,17 +56,6 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-/// How often the server pings the client (default of `ws.heartbeat_ms`).
-pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
-/// A client that has sent nothing (not even a pong) for this long is dropped
-/// (default of `ws.client_timeout_ms`).
-pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(15);
-/// How long a connection has to authenticate (default of `ws.auth_timeout_ms`).
-pub const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
-/// Bytes queued for a client before output is dropped (default of
-/// `ws.outgoing_bytes`): a second or so of a fast printer, small beside the
-/// kernel's own socket buffers.
-pub const OUTGOING_BYTES: usize = 1024 * 1024;
 /// `finished` events waiting (as job ids) for a slow client; beyond this the
 /// client is too far behind and the session is dropped.
 const MAX_PENDING_FINALS: usize = 1024;
@@ -82,34 +71,6 @@ const OWNED_CACHE: usize = 256;
 const REPLAYED_JOBS: usize = 256;
 /// After the session stops, how long the writer may still flush a close frame.
 const WRITER_GRACE: Duration = Duration::from_secs(2);
-
-/// WebSocket sessions.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct WsSettings {
-    /// How often the server pings.
-    pub heartbeat_ms: u64,
-    /// A client silent this long, or one that reads none of its queued
-    /// frames for this long, is dropped.
-    pub client_timeout_ms: u64,
-    /// How long a connection without a token in the upgrade has to send
-    /// `{"type":"auth","token"}`.
-    pub auth_timeout_ms: u64,
-    /// Bytes queued for a client that is not reading; beyond it `output`
-    /// events are dropped (never `finished`).
-    pub outgoing_bytes: usize,
-}
-
-impl Default for WsSettings {
-    fn default() -> Self {
-        WsSettings {
-            heartbeat_ms: HEARTBEAT_INTERVAL.as_millis() as u64,
-            client_timeout_ms: CLIENT_TIMEOUT.as_millis() as u64,
-            auth_timeout_ms: AUTH_TIMEOUT.as_millis() as u64,
-            outgoing_bytes: OUTGOING_BYTES,
-        }
-    }
-}
 
 /// Why a credential was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]

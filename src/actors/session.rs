@@ -39,7 +39,7 @@ use super::pubsub_bridge::{PubSubBridge, Subscribe, Unsubscribe};
 use super::settings::WsSettings;
 use super::store::{GetJob, StoreActor};
 use crate::control::{ControlClient, ControlError, MAX_STDIN_CHUNK_BYTES};
-use crate::events::ServerEvent;
+use crate::events::{EventHead, EventKind, ServerEvent};
 use crate::intake::{Intake, IntakeError};
 use crate::job::{JobId, JobStatus, SubmissionRequest};
 use crate::stdin::StdinChunk;
@@ -750,8 +750,9 @@ impl SessionActor {
         self.replayed.remove(&id);
         let mut last = 0;
         for text in recorded {
-            last = last.max(event_seq(&text).unwrap_or(0));
-            self.deliver_output(Arc::from(text));
+            let head = EventHead::of(&text);
+            last = last.max(head.and_then(|head| head.seq).unwrap_or(0));
+            self.deliver_output(Arc::from(text), head);
         }
         if last > 0 {
             if self.replayed.len() >= REPLAYED_JOBS {
@@ -770,10 +771,13 @@ impl SessionActor {
         }
     }
 
-    fn deliver_output(&mut self, text: Arc<str>) {
-        let id = event_job_id(&text);
+    fn deliver_output(&mut self, text: Arc<str>, head: Option<EventHead>) {
+        let id = head.and_then(|head| head.id);
         if let Some(replayed) = id.and_then(|id| self.replayed.get(&id)) {
-            if event_seq(&text).is_some_and(|seq| seq <= *replayed) {
+            if head
+                .and_then(|head| head.seq)
+                .is_some_and(|seq| seq <= *replayed)
+            {
                 return;
             }
         }
@@ -883,19 +887,6 @@ fn stdin_chunks(
     Ok(chunks)
 }
 
-/// The `seq` of a published output event (`…,"seq":<n>,…`).
-fn event_seq(text: &str) -> Option<u64> {
-    let start = text.find(r#""seq":"#)? + r#""seq":"#.len();
-    let digits = text[start..].bytes().take_while(u8::is_ascii_digit).count();
-    text[start..start + digits].parse().ok()
-}
-
-/// The job id of a published event (`{"type":…,"id":"<uuid>",…}`).
-fn event_job_id(text: &str) -> Option<JobId> {
-    let start = text.find(r#""id":""#)? + r#""id":""#.len();
-    text.get(start..start + 36)?.parse().ok()
-}
-
 /// The stable code and message of an intake failure.
 pub fn intake_error_code(error: &IntakeError) -> (String, String) {
     match error {
@@ -998,25 +989,36 @@ impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for SessionActor {
 #[rtype(result = "()")]
 pub struct Deliver {
     pub text: Arc<str>,
+    /// Its kind, job and `seq`, read once by the bridge; `None` when the
+    /// text is not an event (forwarded as it is).
+    pub head: Option<EventHead>,
+}
+
+impl Deliver {
     /// `finished`: must reach the client even when it is slow.
-    pub is_final: bool,
+    pub fn is_final(&self) -> bool {
+        self.head.is_some_and(|head| head.is_final())
+    }
 }
 
 impl Handler<Deliver> for SessionActor {
     type Result = ();
 
     fn handle(&mut self, msg: Deliver, ctx: &mut Context<Self>) {
-        if msg.is_final {
-            let id = event_job_id(&msg.text);
-            if let Some(id) = id {
-                self.job_finished(id);
+        match msg.head {
+            Some(head) if head.is_final() => {
+                if let Some(id) = head.id {
+                    self.job_finished(id);
+                }
+                self.deliver_final(msg.text, head.id, ctx);
             }
-            self.deliver_final(msg.text, id, ctx);
-        } else if msg.text.starts_with(r#"{"type":"output""#) {
-            self.deliver_output(msg.text);
-        } else {
+            Some(head) if head.kind == EventKind::Output => {
+                self.deliver_output(msg.text, Some(head));
+            }
             // `started` and the like: small and few, never dropped.
-            self.outbox.force(Outgoing::Text(msg.text));
+            _ => {
+                self.outbox.force(Outgoing::Text(msg.text));
+            }
         }
     }
 }
@@ -1088,26 +1090,6 @@ impl Handler<Drained> for SessionActor {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The job id is found in every published event shape.
-    #[test]
-    fn job_id_of_events() {
-        let id: JobId = "0190a5b2-0000-7000-8000-000000000000".parse().unwrap();
-        let output = ServerEvent::Output {
-            seq: Some(12),
-            id,
-            stream: crate::events::OutputStream::Stdout,
-            data: "\"id\":\"x".into(),
-        };
-        assert_eq!(event_job_id(&output.to_json()), Some(id));
-        assert_eq!(
-            event_job_id(&ServerEvent::Started { id }.to_json()),
-            Some(id)
-        );
-        assert_eq!(event_job_id(r#"{"type":"ready"}"#), None);
-        assert_eq!(event_seq(&output.to_json()), Some(12));
-        assert_eq!(event_seq(&ServerEvent::Started { id }.to_json()), None);
-    }
 
     /// A stdin frame gives data, end of input, or both in that order; bad
     /// shapes and oversized data are refused with a field code.

@@ -431,6 +431,10 @@ impl Handler<Deliver> for PistonSession {
         let Some(job) = self.job else {
             return;
         };
+        // Other jobs' events are skipped without decoding their payload.
+        if msg.head.and_then(|head| head.id) != Some(job) {
+            return;
+        }
         let Ok(event) = serde_json::from_str::<ServerEvent>(&msg.text) else {
             return;
         };

@@ -3,13 +3,13 @@
 //! own so both depend on it and neither on the other's handlers (it names
 //! only their settings types).
 
-use crate::actors::settings::WsSettings;
 use crate::actors::PubSubBridge;
 use crate::auth::Accounts;
 use crate::control::ControlClient;
 use crate::http::HttpSettings;
 use crate::intake::Intake;
 use crate::queue::Keys;
+use crate::ws::WsSettings;
 use actix::Addr;
 use bollard::Docker;
 use redis::aio::ConnectionManager;

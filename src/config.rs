@@ -3,7 +3,7 @@
 //! `RCE_WORKER__CONCURRENCY=4` sets `worker.concurrency`). Each module owns its
 //! settings struct and defaults; this file only composes them.
 
-use crate::actors::settings::{SupervisionSettings, WorkerSettings, WsSettings};
+use crate::actors::settings::{SupervisionSettings, WorkerSettings};
 use crate::app::ShutdownSettings;
 use crate::auth::AuthSettings;
 use crate::compat::CompatSettings;
@@ -13,6 +13,7 @@ use crate::quota::QuotaSettings;
 use crate::sandbox::SandboxSettings;
 use crate::store::StoreSettings;
 use crate::telemetry::{LogSettings, TelemetrySettings};
+use crate::ws::WsSettings;
 use serde::Deserialize;
 use std::path::Path;
 

@@ -36,6 +36,8 @@
 //! - [`http`]: the actix-web API (accounts, keys, submissions, languages,
 //!   WebSocket, health, metrics, the generated OpenAPI document).
 //! - [`api_state`]: what every handler of `http` and `compat` can reach.
+//! - [`ws`]: the WebSocket session engine of API v1 and Piston sessions
+//!   (settings, ordered byte-bounded outbox and writer, heartbeat).
 //! - [`compat`]: drop-in Judge0 CE 1.13.1 and Piston v2 APIs over the same
 //!   intake and store, and the Judge0 callback dispatcher.
 //! - [`bench`]: the benchmark driver behind `rce-bench`.
@@ -73,3 +75,4 @@ pub mod store;
 pub mod strict_json;
 pub mod telemetry;
 pub mod verdict;
+pub mod ws;

@@ -1,11 +1,9 @@
 //! The actors' configuration, each struct with its defaults: how a worker
-//! consumes the queue ([`WorkerSettings`]: StreamConsumer, WorkerPool), how
-//! supervised actors are judged ([`SupervisionSettings`]), and how WebSocket
-//! sessions behave ([`WsSettings`]: SessionActor). `config` composes them
-//! under `worker`, `supervision` and `ws`.
+//! consumes the queue ([`WorkerSettings`]: StreamConsumer, WorkerPool) and how
+//! supervised actors are judged ([`SupervisionSettings`]). `config` composes
+//! them under `worker` and `supervision`.
 
 use serde::Deserialize;
-use std::time::Duration;
 
 /// How a worker process consumes the queue.
 #[derive(Debug, Clone, Deserialize)]
@@ -68,45 +66,6 @@ impl Default for SupervisionSettings {
             // Well past the longest quiet turn of the read loop (a blocking
             // read, a reconnect and the longest back-off).
             wedged_after_ms: 30_000,
-        }
-    }
-}
-
-/// How often the server pings the client (default of `ws.heartbeat_ms`).
-pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
-/// A client that has sent nothing (not even a pong) for this long is dropped
-/// (default of `ws.client_timeout_ms`).
-pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(15);
-/// How long a connection has to authenticate (default of `ws.auth_timeout_ms`).
-pub const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
-/// Bytes queued for a client before output is dropped (default of
-/// `ws.outgoing_bytes`): a second or so of a fast printer, small beside the
-/// kernel's own socket buffers.
-pub const OUTGOING_BYTES: usize = 1024 * 1024;
-/// WebSocket sessions.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct WsSettings {
-    /// How often the server pings.
-    pub heartbeat_ms: u64,
-    /// A client silent this long, or one that reads none of its queued
-    /// frames for this long, is dropped.
-    pub client_timeout_ms: u64,
-    /// How long a connection without a token in the upgrade has to send
-    /// `{"type":"auth","token"}`.
-    pub auth_timeout_ms: u64,
-    /// Bytes queued for a client that is not reading; beyond it `output`
-    /// events are dropped (never `finished`).
-    pub outgoing_bytes: usize,
-}
-
-impl Default for WsSettings {
-    fn default() -> Self {
-        WsSettings {
-            heartbeat_ms: HEARTBEAT_INTERVAL.as_millis() as u64,
-            client_timeout_ms: CLIENT_TIMEOUT.as_millis() as u64,
-            auth_timeout_ms: AUTH_TIMEOUT.as_millis() as u64,
-            outgoing_bytes: OUTGOING_BYTES,
         }
     }
 }

@@ -15,8 +15,8 @@
 //! event flows before authentication and none published after `ready` is
 //! missed.
 //!
-//! Writing goes through one ordered outbox drained by a writer task
-//! ([`super::outbox`]), with the slow-client policy of
+//! Writing goes through the shared WebSocket engine's outbox and writer task
+//! ([`crate::ws`]), with the slow-client policy of
 //! [`super::delivery`]; `stdin` and `kill` go through a per-session
 //! forwarder ([`super::control`]); client frames are handled in
 //! [`super::requests`].
@@ -30,14 +30,14 @@
 
 use super::auth::{SessionAuth, TokenVerifier};
 use super::control::{forward_control, ControlRequest, CONTROL_QUEUE};
-use super::outbox::{write, Outbox, Outgoing};
 use crate::actors::pubsub_bridge::{PubSubBridge, Subscribe, Unsubscribe};
-use crate::actors::settings::WsSettings;
 use crate::control::ControlClient;
 use crate::intake::Intake;
 use crate::job::JobId;
+use crate::ws::heartbeat::{liveness, Liveness};
+use crate::ws::{write, Outbox, Outgoing, WsSettings};
 use actix::prelude::*;
-use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError};
+use actix_ws::{AggregatedMessage, CloseCode, ProtocolError};
 use serde_json::json;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -119,11 +119,7 @@ impl SessionActor {
     }
 
     pub(super) fn close(&mut self, ctx: &mut Context<Self>, code: CloseCode, description: &str) {
-        let reason = CloseReason {
-            code,
-            description: Some(description.into()),
-        };
-        self.outbox.force(Outgoing::Close(Some(reason)));
+        self.outbox.close(code, description);
         ctx.stop();
     }
 
@@ -188,21 +184,20 @@ impl SessionActor {
     }
 
     pub(super) fn heartbeat(&mut self, ctx: &mut Context<Self>) {
-        let timeout = Duration::from_millis(self.services.settings.client_timeout_ms);
-        if self.last_heartbeat.elapsed() > timeout {
-            tracing::info!(session_id = self.id, user_id = ?self.user_id, "client timed out");
-            return self.close(ctx, CloseCode::Away, "heartbeat timeout");
+        match liveness(self.last_heartbeat, &self.outbox, &self.services.settings) {
+            Liveness::Alive => {
+                self.outbox.force(Outgoing::Ping);
+            }
+            Liveness::Silent => {
+                tracing::info!(session_id = self.id, user_id = ?self.user_id, "client timed out");
+                self.close(ctx, CloseCode::Away, "heartbeat timeout");
+            }
+            Liveness::NotReading => {
+                tracing::info!(session_id = self.id, user_id = ?self.user_id, "client stopped reading; dropping the session");
+                self.writer_stop.cancel();
+                ctx.stop();
+            }
         }
-        if self
-            .outbox
-            .stalled_for()
-            .is_some_and(|stalled| stalled > timeout)
-        {
-            tracing::info!(session_id = self.id, user_id = ?self.user_id, "client stopped reading; dropping the session");
-            self.writer_stop.cancel();
-            return ctx.stop();
-        }
-        self.outbox.force(Outgoing::Ping);
     }
 }
 
@@ -212,31 +207,26 @@ impl Actor for SessionActor {
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(MAILBOX);
         if let Some((session, receiver)) = self.writer.take() {
-            let state = self.outbox.state.clone();
             actix_rt::spawn(write(
                 session,
                 receiver,
-                state,
+                self.outbox.state(),
                 self.writer_stop.clone(),
-                ctx.address().downgrade(),
+                Some(ctx.address().downgrade().recipient()),
             ));
         }
         let settings = &self.services.settings;
-        ctx.run_interval(
-            Duration::from_millis(settings.heartbeat_ms.max(1)),
-            |session, ctx| session.heartbeat(ctx),
-        );
+        ctx.run_interval(settings.heartbeat_interval(), |session, ctx| {
+            session.heartbeat(ctx)
+        });
         match self.user_id.clone() {
             Some(user_id) => self.authenticated(user_id, ctx),
             None => {
-                ctx.run_later(
-                    Duration::from_millis(settings.auth_timeout_ms),
-                    |session, ctx| {
-                        if session.user_id.is_none() {
-                            session.close(ctx, CloseCode::Policy, "authentication timeout");
-                        }
-                    },
-                );
+                ctx.run_later(settings.auth_timeout(), |session, ctx| {
+                    if session.user_id.is_none() {
+                        session.close(ctx, CloseCode::Policy, "authentication timeout");
+                    }
+                });
             }
         }
     }

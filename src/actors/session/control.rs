@@ -4,11 +4,11 @@
 //! [`ControlClient`] (Redis; the worker running the job applies them).
 //! Failures come back to the client as `error` frames through the outbox.
 
-use super::outbox::Outbox;
 use crate::actors::store::{GetJob, StoreActor};
 use crate::control::{ControlClient, ControlError};
 use crate::job::{JobId, JobStatus};
 use crate::stdin::StdinChunk;
+use crate::ws::Outbox;
 use actix::prelude::*;
 use std::collections::HashMap;
 use tokio::sync::mpsc;

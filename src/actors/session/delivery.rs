@@ -10,10 +10,10 @@
 
 use super::actor::SessionActor;
 use super::control::ControlRequest;
-use super::outbox::Outgoing;
 use crate::actors::store::GetJob;
 use crate::events::{EventHead, EventKind, ServerEvent};
 use crate::job::JobId;
+use crate::ws::{Drained, Outgoing};
 use actix::prelude::*;
 use serde_json::json;
 use std::sync::Arc;
@@ -162,10 +162,6 @@ impl Handler<Deliver> for SessionActor {
 }
 
 /// The writer has emptied the queue (asked for while `finished` events wait).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Drained;
-
 impl Handler<Drained> for SessionActor {
     type Result = ();
 

@@ -12,6 +12,7 @@ use crate::intake::IntakeError;
 use crate::job::{JobId, JobStatus, SubmissionRequest};
 use crate::stdin::StdinChunk;
 use crate::strict_json;
+use crate::ws::stdin::{stdin_data, StdinDataError};
 use actix::prelude::*;
 use actix_ws::CloseCode;
 use std::sync::Arc;
@@ -263,9 +264,10 @@ impl SessionActor {
 /// The chunks of a `stdin` frame: `data` (a string) and/or `eof: true`.
 fn stdin_chunks(frame: &Frame) -> Result<Vec<StdinChunk>, (&'static str, String)> {
     let mut chunks = Vec::with_capacity(2);
-    match frame.get("data") {
-        None | Some(serde_json::Value::Null) => {}
-        Some(serde_json::Value::String(data)) if data.len() > MAX_STDIN_CHUNK_BYTES => {
+    match stdin_data(frame) {
+        Ok(None) => {}
+        Ok(Some(data)) => chunks.push(StdinChunk::Data(data.as_bytes().to_vec())),
+        Err(StdinDataError::TooLarge) => {
             return Err((
                 "stdin.data",
                 format!(
@@ -273,10 +275,9 @@ fn stdin_chunks(frame: &Frame) -> Result<Vec<StdinChunk>, (&'static str, String)
                 ),
             ));
         }
-        Some(serde_json::Value::String(data)) => {
-            chunks.push(StdinChunk::Data(data.as_bytes().to_vec()))
+        Err(StdinDataError::NotAString) => {
+            return Err(("stdin.data", "data must be a string".into()))
         }
-        Some(_) => return Err(("stdin.data", "data must be a string".into())),
     }
     match frame.get("eof") {
         None | Some(serde_json::Value::Null) | Some(serde_json::Value::Bool(false)) => {}

@@ -1,17 +1,15 @@
-//! The session's one ordered outgoing queue and the writer task that drains
-//! it to the socket. [`Outbox`] is the sending side: byte accounting against
-//! the `ws.outgoing_bytes` budget (droppable frames are refused beyond it,
-//! forced ones always go in), the stall clock the heartbeat reads, and the
-//! `Drained` notice the session asks for while `finished` events wait.
-//! [`write`] sends frames one at a time until the queue closes, a close
-//! frame is written, or it is cut off.
+//! A WebSocket session's one ordered outgoing queue and the writer task that
+//! drains it to the socket, shared by every session type. [`Outbox`] is the
+//! sending side: byte accounting against the `ws.outgoing_bytes` budget
+//! ([`Outbox::offer`] refuses a droppable frame beyond it,
+//! [`Outbox::force`] always queues), the stall clock the heartbeat reads,
+//! the close frame, and a [`Drained`] notice on request. [`write`] sends
+//! frames one at a time (so they keep their order) until the queue closes,
+//! a close frame is written, or its stop token fires.
 
-use super::actor::SessionActor;
-use super::delivery::Drained;
-use crate::events::ServerEvent;
-use crate::job::JobId;
 use actix::prelude::*;
-use actix_ws::CloseReason;
+use actix::WeakRecipient;
+use actix_ws::{CloseCode, CloseReason};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,15 +17,16 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// What the writer task sends.
-pub(super) enum Outgoing {
+pub enum Outgoing {
     Text(Arc<str>),
     Ping,
     Pong(bytes::Bytes),
     Close(Option<CloseReason>),
 }
 
-/// The queue's accounting, shared by the session, its forwarder and the writer.
-pub(super) struct OutboxState {
+/// The queue's accounting, shared by the session (and its clones of the
+/// outbox) and the writer.
+pub struct OutboxState {
     bytes: AtomicUsize,
     frames: AtomicUsize,
     /// When the writer last handed a frame to the socket (or the queue last
@@ -44,16 +43,16 @@ impl OutboxState {
     }
 }
 
-/// The sending side of the session's one ordered queue.
+/// The sending side of a session's one ordered queue; clones share it.
 #[derive(Clone)]
-pub(super) struct Outbox {
+pub struct Outbox {
     sender: mpsc::UnboundedSender<(Outgoing, usize)>,
-    pub(super) state: Arc<OutboxState>,
+    state: Arc<OutboxState>,
     budget: usize,
 }
 
 impl Outbox {
-    pub(super) fn new(budget: usize) -> (Outbox, mpsc::UnboundedReceiver<(Outgoing, usize)>) {
+    pub fn new(budget: usize) -> (Outbox, mpsc::UnboundedReceiver<(Outgoing, usize)>) {
         let (sender, receiver) = mpsc::unbounded_channel();
         let state = OutboxState {
             bytes: AtomicUsize::new(0),
@@ -74,18 +73,18 @@ impl Outbox {
 
     /// Whether a frame of `len` bytes fits the budget (an empty queue takes
     /// any one frame, so progress never stops).
-    pub(super) fn has_room(&self, len: usize) -> bool {
+    pub fn has_room(&self, len: usize) -> bool {
         let queued = self.state.bytes.load(Ordering::Relaxed);
         queued == 0 || queued + len <= self.budget
     }
 
     /// Queues a frame that may be dropped when the client is behind.
-    pub(super) fn offer(&self, text: Arc<str>) -> bool {
+    pub fn offer(&self, text: Arc<str>) -> bool {
         self.has_room(text.len()) && self.force(Outgoing::Text(text))
     }
 
     /// Queues a frame whatever the budget; false once the writer is gone.
-    pub(super) fn force(&self, frame: Outgoing) -> bool {
+    pub fn force(&self, frame: Outgoing) -> bool {
         let len = match &frame {
             Outgoing::Text(text) => text.len(),
             Outgoing::Pong(bytes) => bytes.len(),
@@ -101,29 +100,23 @@ impl Outbox {
         self.sender.send((frame, len)).is_ok()
     }
 
-    pub(super) fn event(&self, event: &ServerEvent) -> bool {
-        self.force(Outgoing::Text(Arc::from(event.to_json())))
+    /// Queues a close frame (after everything queued before it); the
+    /// writer ends once it is written.
+    pub fn close(&self, code: CloseCode, description: &str) -> bool {
+        self.force(Outgoing::Close(Some(CloseReason {
+            code,
+            description: Some(description.into()),
+        })))
     }
 
-    /// An `error` reply; dropped when the client is behind.
-    pub(super) fn error(
-        &self,
-        id: Option<JobId>,
-        reference: Option<String>,
-        code: &str,
-        message: impl Into<String>,
-    ) {
-        let event = ServerEvent::Error {
-            id,
-            reference,
-            code: code.into(),
-            message: message.into(),
-        };
-        self.offer(Arc::from(event.to_json()));
+    /// The accounting the writer task keeps (it must not hold a sender, or
+    /// the queue would never close).
+    pub fn state(&self) -> Arc<OutboxState> {
+        self.state.clone()
     }
 
     /// How long frames have waited without the client taking any.
-    pub(super) fn stalled_for(&self) -> Option<Duration> {
+    pub fn stalled_for(&self) -> Option<Duration> {
         if self.state.frames.load(Ordering::Relaxed) == 0 {
             return None;
         }
@@ -134,8 +127,12 @@ impl Outbox {
         Some(Duration::from_millis(since))
     }
 
-    /// Arranges for `Drained` once the queue is empty (at once if it is).
-    pub(super) fn notify_when_drained(&self, ctx: &mut Context<SessionActor>) {
+    /// Arranges for `Drained` once the queue is empty (at once if it is);
+    /// the writer sends it to the recipient it was given.
+    pub fn notify_when_drained<A>(&self, ctx: &mut Context<A>)
+    where
+        A: Actor<Context = Context<A>> + Handler<Drained>,
+    {
         self.state.wants_drained.store(true, Ordering::SeqCst);
         if self.state.frames.load(Ordering::SeqCst) == 0
             && self.state.wants_drained.swap(false, Ordering::SeqCst)
@@ -146,13 +143,14 @@ impl Outbox {
 }
 
 /// Writes queued frames to the socket, one at a time, until the queue
-/// closes, a close frame is written or `stop` fires.
-pub(super) async fn write(
+/// closes, a close frame is written or `stop` fires; tells `drained` when
+/// the queue empties after [`Outbox::notify_when_drained`].
+pub async fn write(
     mut session: actix_ws::Session,
     mut queue: mpsc::UnboundedReceiver<(Outgoing, usize)>,
     state: Arc<OutboxState>,
     stop: CancellationToken,
-    owner: actix::WeakAddr<SessionActor>,
+    drained: Option<WeakRecipient<Drained>>,
 ) {
     loop {
         let next = tokio::select! {
@@ -182,13 +180,19 @@ pub(super) async fn write(
             return;
         }
         if left == 0 && state.wants_drained.swap(false, Ordering::SeqCst) {
-            if let Some(owner) = owner.upgrade() {
+            if let Some(owner) = drained.as_ref().and_then(WeakRecipient::upgrade) {
                 owner.do_send(Drained);
             }
         }
     }
     let _ = session.close(None).await;
 }
+
+/// The writer has emptied the queue (asked for with
+/// [`Outbox::notify_when_drained`]).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Drained;
 
 #[cfg(test)]
 mod tests {

@@ -3,9 +3,7 @@
 //! `RCE_WORKER__CONCURRENCY=4` sets `worker.concurrency`). Each module owns its
 //! settings struct and defaults; this file only composes them.
 
-use crate::actors::session::WsSettings;
-use crate::actors::supervisor::SupervisionSettings;
-use crate::actors::worker_pool::WorkerSettings;
+use crate::actors::settings::{SupervisionSettings, WorkerSettings};
 use crate::app::ShutdownSettings;
 use crate::auth::AuthSettings;
 use crate::compat::CompatSettings;
@@ -15,6 +13,7 @@ use crate::quota::QuotaSettings;
 use crate::sandbox::SandboxSettings;
 use crate::store::StoreSettings;
 use crate::telemetry::{LogSettings, TelemetrySettings};
+use crate::ws::WsSettings;
 use serde::Deserialize;
 use std::path::Path;
 

@@ -26,7 +26,7 @@
 
 use crate::job::JobId;
 use crate::queue::Keys;
-use crate::sandbox::StdinChunk;
+use crate::stdin::StdinChunk;
 use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
 use std::num::NonZeroUsize;

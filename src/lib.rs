@@ -24,6 +24,8 @@
 //! - [`queue`]: Redis names (stream, group, channels) and the job queue writer.
 //! - [`control`]: stdin and kill from the API process holding the WebSocket
 //!   to the worker running the job (Redis list/flag + control channel).
+//! - [`stdin`]: the chunk a job's standard input travels as (WebSocket →
+//!   control → sandbox).
 //! - [`output`]: coalesces live output into `output` events.
 //! - [`sandbox`]: Docker: hardened container settings, the pinned seccomp
 //!   profile, the start-up confinement probe, one job's container
@@ -33,6 +35,9 @@
 //!   StoreActor, PubSubBridge, SessionActor.
 //! - [`http`]: the actix-web API (accounts, keys, submissions, languages,
 //!   WebSocket, health, metrics, the generated OpenAPI document).
+//! - [`api_state`]: what every handler of `http` and `compat` can reach.
+//! - [`ws`]: the WebSocket session engine of API v1 and Piston sessions
+//!   (settings, ordered byte-bounded outbox and writer, heartbeat).
 //! - [`compat`]: drop-in Judge0 CE 1.13.1 and Piston v2 APIs over the same
 //!   intake and store, and the Judge0 callback dispatcher.
 //! - [`bench`]: the benchmark driver behind `rce-bench`.
@@ -44,6 +49,7 @@
 #![forbid(unsafe_code)]
 
 pub mod actors;
+pub mod api_state;
 pub mod app;
 pub mod auth;
 pub mod backoff;
@@ -64,7 +70,9 @@ pub mod output;
 pub mod queue;
 pub mod quota;
 pub mod sandbox;
+pub mod stdin;
 pub mod store;
 pub mod strict_json;
 pub mod telemetry;
 pub mod verdict;
+pub mod ws;

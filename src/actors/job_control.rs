@@ -29,7 +29,7 @@ use super::worker_pool::{KillJob, SendStdin, WorkerPool};
 use crate::control::{ControlClient, ControlNotice, ControlOp};
 use crate::job::JobId;
 use crate::queue::{Keys, RedisSettings};
-use crate::sandbox::StdinChunk;
+use crate::stdin::StdinChunk;
 use actix::prelude::*;
 use futures_util::StreamExt;
 use std::collections::HashMap;

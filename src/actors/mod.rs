@@ -2,6 +2,7 @@ pub mod job_control;
 pub mod pubsub_bridge;
 pub mod sandbox;
 pub mod session;
+pub mod settings;
 pub mod store;
 pub mod stream_consumer;
 pub mod supervisor;

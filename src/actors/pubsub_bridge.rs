@@ -18,6 +18,7 @@
 //! forgotten at the next event for its user or the next sweep, every 5 s.
 
 use super::session::Deliver;
+use crate::events::EventHead;
 use crate::queue::{Keys, RedisSettings};
 use actix::prelude::*;
 use futures_util::StreamExt;
@@ -177,8 +178,8 @@ impl StreamHandler<Published> for PubSubBridge {
             return;
         };
         let text: Arc<str> = Arc::from(String::from_utf8_lossy(&msg.payload));
-        // Events are serialised with their tag first.
-        let is_final = text.starts_with(r#"{"type":"finished""#);
+        // Read once here, not once per session.
+        let head = EventHead::of(&text);
         let mut gone = Vec::new();
         for session_id in &channel.sessions {
             let Some((_, recipient)) = self.sessions.get(session_id) else {
@@ -186,11 +187,11 @@ impl StreamHandler<Published> for PubSubBridge {
             };
             let deliver = Deliver {
                 text: text.clone(),
-                is_final,
+                head,
             };
             match recipient.try_send(deliver) {
                 Ok(()) => {}
-                Err(SendError::Full(deliver)) if deliver.is_final => recipient.do_send(deliver),
+                Err(SendError::Full(deliver)) if deliver.is_final() => recipient.do_send(deliver),
                 Err(SendError::Full(_)) => tracing::debug!(
                     session_id,
                     user,

@@ -12,9 +12,8 @@
 use crate::events::OutputStream;
 use crate::job::{Job, JobResult};
 use crate::languages::Language;
-use crate::sandbox::{
-    self, ContainerLabels, Prepared, RunControl, SandboxError, SandboxSettings, StdinChunk,
-};
+use crate::sandbox::{self, ContainerLabels, Prepared, RunControl, SandboxError, SandboxSettings};
+use crate::stdin::StdinChunk;
 use actix::prelude::*;
 use bollard::Docker;
 use std::sync::Arc;

@@ -29,8 +29,9 @@
 //! dead-letter) goes through [`FairQueue::ack`], which releases what the
 //! promotion reserved.
 
+use super::settings::WorkerSettings;
 use super::supervisor::{self, ActorHealth};
-use super::worker_pool::{Execute, FreeSlots, JobDone, Pipeline, WorkerPool, WorkerSettings};
+use super::worker_pool::{Execute, FreeSlots, JobDone, Pipeline, WorkerPool};
 use crate::fair::FairQueue;
 use crate::job::{Job, JobResult};
 use crate::queue::{Keys, RedisSettings, JOB_FIELD, TRACEPARENT_FIELD};

@@ -22,10 +22,11 @@
 //! arbiter died) is `dead`; one whose beat or
 //! progress is older than the bound is `wedged`.
 
+use super::settings::SupervisionSettings;
 use crate::backoff::Backoff;
 use actix::dev::ContextFut;
 use actix::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -35,26 +36,6 @@ use std::sync::{Arc, LazyLock, Mutex};
 use std::task::{self, Poll};
 use std::time::{Duration, Instant};
 use utoipa::ToSchema;
-
-/// How supervised actors are judged.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct SupervisionSettings {
-    /// An actor whose beat (or, for the stream consumer, its read loop) is
-    /// older than this is `wedged`: `/healthz` fails so an orchestrator
-    /// restarts the process.
-    pub wedged_after_ms: u64,
-}
-
-impl Default for SupervisionSettings {
-    fn default() -> Self {
-        SupervisionSettings {
-            // Well past the longest quiet turn of the read loop (a blocking
-            // read, a reconnect and the longest back-off).
-            wedged_after_ms: 30_000,
-        }
-    }
-}
 
 static WEDGED_AFTER_MS: AtomicU64 = AtomicU64::new(30_000);
 

@@ -23,19 +23,18 @@
 
 use super::job_control::{JobControl, Track, Untrack};
 use super::sandbox::{Kill, Run, SandboxActor, Stdin};
+use super::settings::WorkerSettings;
 use super::store::{CompleteJob, GetJob, MarkRunning, StoreActor};
 use crate::events::ServerEvent;
 use crate::job::{Job, JobId, JobResult, JobStatus};
 use crate::languages::Languages;
 use crate::output::LiveOutput;
 use crate::queue::EventPublisher;
-use crate::sandbox::{
-    self, prepare, ContainerLabels, Prepared, Refill, SandboxSettings, StdinChunk, WarmPool,
-};
+use crate::sandbox::{self, prepare, ContainerLabels, Prepared, Refill, SandboxSettings, WarmPool};
+use crate::stdin::StdinChunk;
 use actix::prelude::*;
 use bollard::Docker;
 use futures_util::FutureExt;
-use serde::Deserialize;
 use std::collections::{HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -43,51 +42,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 use tracing::Instrument;
-
-/// How a worker process consumes the queue.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct WorkerSettings {
-    /// Jobs run at once by this process (execution slots).
-    pub concurrency: usize,
-    /// A pending entry idle this long is taken over from its (presumably
-    /// dead) consumer with XAUTOCLAIM.
-    pub claim_idle_ms: u64,
-    /// Deliveries after which a job is completed as internal_error and
-    /// dead-lettered instead of run again.
-    pub max_attempts: u64,
-    /// How long one XREADGROUP blocks; bounds shutdown latency.
-    pub read_block_ms: u64,
-    /// How often acknowledged history is trimmed from the stream.
-    pub trim_interval_ms: u64,
-    /// How often the Docker engine is pinged; while it does not answer the
-    /// worker takes no jobs and reports not ready.
-    pub engine_check_ms: u64,
-    /// How often containers left by dead workers on this host are removed.
-    pub reap_interval_ms: u64,
-    /// Where a worker-only process (`--role worker`) serves `/healthz` and
-    /// `/readyz` for orchestrators' probes (port 0 picks one; the bound
-    /// address is printed as `rce listening on …`). Unused by other roles,
-    /// whose API server has the same routes.
-    pub health_bind: String,
-}
-
-impl Default for WorkerSettings {
-    fn default() -> Self {
-        WorkerSettings {
-            concurrency: std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2),
-            claim_idle_ms: 30_000,
-            max_attempts: 3,
-            read_block_ms: 2_000,
-            trim_interval_ms: 10_000,
-            engine_check_ms: 2_000,
-            reap_interval_ms: 30_000,
-            health_bind: "127.0.0.1:8081".into(),
-        }
-    }
-}
 
 /// Sent to StreamConsumer when this worker is done with an entry: `ack` when
 /// the result is stored, otherwise it stays pending for another delivery.
@@ -259,11 +213,6 @@ impl WorkerPool {
     /// Notified whenever a slot frees up.
     pub fn slot_signal(&self) -> Arc<Notify> {
         self.slot_freed.clone()
-    }
-
-    /// Whether the Docker engine answered the last check (for readiness).
-    pub fn engine_state(&self) -> Arc<AtomicBool> {
-        self.engine_ok.clone()
     }
 }
 

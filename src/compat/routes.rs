@@ -3,7 +3,7 @@
 //! each only when enabled. Called from `http::server::configure`, so tests
 //! and the binary build the same service.
 
-use crate::http::ApiState;
+use crate::api_state::ApiState;
 use actix_web::web;
 
 /// Adds the enabled compatibility scopes to `config`.

@@ -8,7 +8,7 @@
 
 use super::caller::Caller;
 use super::errors::{ApiError, ErrorBody};
-use super::server::ApiState;
+use crate::api_state::ApiState;
 use crate::store::ApiKey;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};

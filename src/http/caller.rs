@@ -8,7 +8,7 @@
 //! [`Caller::from_header_or_query`].
 
 use super::errors::ApiError;
-use super::server::ApiState;
+use crate::api_state::ApiState;
 use crate::auth::AuthError;
 use actix_web::http::header;
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest};

@@ -13,9 +13,9 @@
 
 use super::errors::{ApiError, ErrorBody};
 use super::metrics_token::MetricsToken;
-use super::server::ApiState;
 use crate::actors::store::{PingStore, StoreActor};
 use crate::actors::supervisor::{self, ActorState, ActorStatus};
+use crate::api_state::ApiState;
 use crate::metrics::{self, QueueState};
 use actix::Addr;
 use actix_web::body::MessageBody;

@@ -1,6 +1,6 @@
 //! `GET /api/v1/languages`: the languages this deployment runs (public).
 
-use super::server::ApiState;
+use crate::api_state::ApiState;
 use actix_web::web;
 use serde::Serialize;
 use utoipa::ToSchema;

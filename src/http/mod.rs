@@ -18,5 +18,5 @@ pub use health::{probe_routes, track_request, Readiness};
 pub use metrics_token::MetricsToken;
 pub use openapi::ApiDoc;
 pub use request_span::PathOnlySpan;
-pub use server::{configure, ApiState};
+pub use server::configure;
 pub use settings::HttpSettings;

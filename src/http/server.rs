@@ -1,46 +1,13 @@
-//! The API's routes and shared state: [`configure`] mounts every route with
+//! The API's routes: [`configure`] mounts every route with
 //! the JSON/query/path error handlers (and a JSON 405 for a known path asked
 //! with the wrong method), so the app in `app.rs` and the tests build exactly
 //! the same service. Public: languages, health, readiness, metrics, the
 //! OpenAPI document, register and login; everything else needs a `Caller`.
 
 use super::errors::{json_error, method_not_allowed, no_route, path_error, query_error};
-use super::settings::HttpSettings;
 use super::{accounts, health, languages, openapi, static_files, submissions, ws};
-use crate::actors::session::WsSettings;
-use crate::actors::PubSubBridge;
-use crate::auth::Accounts;
-use crate::control::ControlClient;
-use crate::intake::Intake;
-use crate::queue::Keys;
-use actix::Addr;
+use crate::api_state::ApiState;
 use actix_web::{web, Resource};
-use bollard::Docker;
-use redis::aio::ConnectionManager;
-use tokio_util::sync::CancellationToken;
-
-/// What every handler can reach.
-pub struct ApiState {
-    pub intake: Intake,
-    pub accounts: Accounts,
-    /// The login/register throttle (per client address and per username).
-    pub throttle: crate::auth::Throttle,
-    pub bridge: Addr<PubSubBridge>,
-    pub redis: ConnectionManager,
-    /// Redis names (the job stream, for the queue gauges of /metrics).
-    pub keys: Keys,
-    /// Present where this process also runs jobs (readiness checks it).
-    pub docker: Option<Docker>,
-    pub http: HttpSettings,
-    /// Carries WebSocket `stdin`/`kill` to the worker running the job.
-    pub control: ControlClient,
-    pub ws: WsSettings,
-    /// The Judge0 and Piston compatibility APIs' settings.
-    pub compat: crate::compat::CompatSettings,
-    /// Cancelled when the process shuts down: WebSocket sessions close with
-    /// 1001 going-away so clients reconnect to another API process.
-    pub shutdown: CancellationToken,
-}
 
 /// A path whose other methods get a JSON 405.
 fn resource(path: &str) -> Resource {

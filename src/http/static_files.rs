@@ -10,7 +10,7 @@
 //! not an error page.
 
 use super::errors::ApiError;
-use super::server::ApiState;
+use crate::api_state::ApiState;
 use actix_files::NamedFile;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};

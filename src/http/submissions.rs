@@ -5,8 +5,8 @@
 
 use super::caller::Caller;
 use super::errors::{ApiError, ErrorBody};
-use super::server::ApiState;
 use crate::actors::store::{GetJob, ListJobs};
+use crate::api_state::ApiState;
 use crate::job::{JobId, JobStatus, Submission, SubmissionRequest};
 use crate::store::StoredJob;
 use crate::strict_json;

@@ -13,9 +13,9 @@
 
 use super::caller::Caller;
 use super::errors::{ApiError, ErrorBody};
-use super::server::ApiState;
 use crate::actors::session::{AuthRefusal, GoingAway, SessionAuth, SessionServices, TokenVerifier};
 use crate::actors::SessionActor;
+use crate::api_state::ApiState;
 use crate::auth::AuthError;
 use actix::{Actor, ActorFutureExt, AsyncContext};
 use actix_web::http::header;

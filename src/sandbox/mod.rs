@@ -18,7 +18,6 @@ pub use docker::{connect, DockerError};
 pub use reaper::{reap_orphans, worker_name};
 pub use run::{
     pending_removals, prepare, run_job, stopped_on_request, Prepared, RunControl, SandboxError,
-    StdinChunk,
 };
 pub use seccomp::seccomp_security_opt;
 pub use settings::SandboxSettings;

@@ -16,6 +16,7 @@ use super::uids::{self, UidRange};
 use crate::events::OutputStream;
 use crate::job::{Job, JobResult, Verdict};
 use crate::languages::Language;
+use crate::stdin::StdinChunk;
 use crate::verdict::{self, ContainerFacts};
 use bollard::container::LogOutput;
 use bollard::models::ContainerCreateBody;
@@ -75,13 +76,6 @@ impl SandboxError {
             _ => true,
         }
     }
-}
-
-/// Input for an interactive job's stdin.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StdinChunk {
-    Data(Vec<u8>),
-    End,
 }
 
 /// How the owner steers a running job.

@@ -147,11 +147,6 @@ impl WarmPool {
     pub fn tokens(&self) -> impl Iterator<Item = &String> {
         self.tokens.iter()
     }
-
-    /// Idle containers per language (metrics, tests).
-    pub fn idle_count(&self, language: &str) -> usize {
-        self.idle.get(language).map_or(0, VecDeque::len)
-    }
 }
 
 /// The stand-in job a warm container is created for: default limits, no

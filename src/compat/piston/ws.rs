@@ -4,9 +4,13 @@
 //! `data` on stdin, `signal`), the `Deliver` events PubSubBridge routes to
 //! it (its user's events; only its job's are used), and its own timers: the
 //! initialisation deadline (Piston's one second), a heartbeat (ping every
-//! [`HEARTBEAT_INTERVAL`], drop a peer silent for [`CLIENT_TIMEOUT`]) and a
-//! store check that finishes the session from the stored result should a
-//! `finished` event be missed. Started by the upgrade handler, one per
+//! `ws.heartbeat_ms`, drop a peer silent, or not reading, for
+//! `ws.client_timeout_ms`) and a store check that finishes the session from
+//! the stored result should a `finished` event be missed. Writing, the
+//! heartbeat and the stdin `data` bound are the shared WebSocket engine's
+//! ([`crate::ws`]): one ordered outbox within `ws.outgoing_bytes`, where
+//! `data` frames beyond the budget are dropped (and counted in `exit`) and
+//! every other frame goes in. Started by the upgrade handler, one per
 //! connection; in `stopped()` it unsubscribes from the bridge and, if its
 //! job still runs, stops it (nobody is left to talk to it).
 //!
@@ -30,45 +34,36 @@ use super::routes::caller;
 use super::runtimes::{signal_number, Runtime};
 use crate::actors::pubsub_bridge::{Subscribe, Unsubscribe};
 use crate::actors::session::Deliver;
+use crate::api_state::ApiState;
 use crate::compat::wait;
+use crate::control::MAX_STDIN_CHUNK_BYTES;
 use crate::events::{OutputStream, ServerEvent};
-use crate::http::ApiState;
 use crate::job::{JobId, JobResult, JobStatus, Verdict};
-use crate::sandbox::StdinChunk;
+use crate::stdin::StdinChunk;
+use crate::ws::heartbeat::{liveness, Liveness};
+use crate::ws::stdin::{stdin_data, StdinDataError};
+use crate::ws::{write, Outbox, Outgoing};
 use actix::prelude::*;
 use actix_web::{web, HttpRequest, HttpResponse};
-use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError};
+use actix_ws::{AggregatedMessage, CloseCode, ProtocolError};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 /// Piston closes a socket that sends no `init` within a second.
 const INIT_TIMEOUT: Duration = Duration::from_secs(1);
-const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
-const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often the store is asked whether the job finished (in case its
 /// `finished` event was missed).
 const STORE_CHECK: Duration = Duration::from_secs(1);
-/// Frames waiting for a slow client; `data` beyond it is dropped (and
-/// counted in `exit`), control frames wait.
-const OUTGOING_FRAMES: usize = 512;
-/// How long a closing session waits for its close frame to be written.
+/// How long a closing session waits for its close frame to be written,
+/// and how long its writer may still flush once the session has stopped.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
-/// Largest stdin chunk one frame may carry.
-const MAX_STDIN_CHUNK: usize = 64 * 1024;
 
 /// Session ids for the bridge, in a range of their own (API v1 sessions
 /// count up from 1).
 static NEXT_ID: AtomicU64 = AtomicU64::new(1 << 62);
-
-/// One outgoing frame.
-enum Out {
-    Text(String),
-    Ping,
-    Pong(bytes::Bytes),
-    Close(u16, &'static str),
-}
 
 /// Where the job is, as this session has told the client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,7 +78,10 @@ pub struct PistonSession {
     id: u64,
     user: String,
     state: web::Data<ApiState>,
-    out: mpsc::Sender<Out>,
+    outbox: Outbox,
+    /// Cuts the writer off (a client that stopped reading, or the grace
+    /// after stopping).
+    writer_stop: CancellationToken,
     phase: Phase,
     job: Option<JobId>,
     runtime: Option<Runtime>,
@@ -103,21 +101,12 @@ impl PistonSession {
         if self.closing {
             return;
         }
-        let text = frame.to_string();
-        match self.out.try_send(Out::Text(text)) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(Out::Text(text))) if !droppable => {
-                let out = self.out.clone();
-                // Waits so control frames keep their order behind the queue.
-                ctx.wait(
-                    async move {
-                        let _ = out.send(Out::Text(text)).await;
-                    }
-                    .into_actor(self),
-                );
-            }
-            Err(mpsc::error::TrySendError::Full(_)) => self.dropped += 1,
-            Err(mpsc::error::TrySendError::Closed(_)) => ctx.stop(),
+        let text: Arc<str> = Arc::from(frame.to_string());
+        if droppable && !self.outbox.has_room(text.len()) {
+            self.dropped += 1;
+        } else if !self.outbox.force(Outgoing::Text(text)) {
+            // The writer is gone (the connection ended).
+            ctx.stop();
         }
     }
 
@@ -126,14 +115,8 @@ impl PistonSession {
             return;
         }
         self.closing = true;
-        let out = self.out.clone();
-        // Waits so the close goes out after every frame queued before it.
-        ctx.wait(
-            async move {
-                let _ = out.send(Out::Close(code, reason)).await;
-            }
-            .into_actor(self),
-        );
+        // Queued behind every frame sent before it.
+        self.outbox.close(CloseCode::from(code), reason);
         if self.phase != Phase::Running {
             self.phase = Phase::Done;
         }
@@ -223,19 +206,18 @@ impl PistonSession {
             return self.close(ctx, 4004, "Can only write to stdin");
         }
         let mut chunks = Vec::with_capacity(2);
-        match frame.get("data") {
-            None | Some(Value::Null) => {}
-            Some(Value::String(data)) if data.len() > MAX_STDIN_CHUNK => {
-                return self.fail(
-                    ctx,
-                    &format!("at most {MAX_STDIN_CHUNK} bytes per data frame"),
-                );
-            }
-            Some(Value::String(data)) if !data.is_empty() => {
+        match stdin_data(frame) {
+            Ok(Some(data)) if !data.is_empty() => {
                 chunks.push(StdinChunk::Data(data.as_bytes().to_vec()))
             }
-            Some(Value::String(_)) => {}
-            Some(_) => return self.fail(ctx, "data must be a string"),
+            Ok(_) => {}
+            Err(StdinDataError::TooLarge) => {
+                return self.fail(
+                    ctx,
+                    &format!("at most {MAX_STDIN_CHUNK_BYTES} bytes per data frame"),
+                );
+            }
+            Err(StdinDataError::NotAString) => return self.fail(ctx, "data must be a string"),
         }
         if frame.get("eof") == Some(&Value::Bool(true)) {
             chunks.push(StdinChunk::End);
@@ -344,6 +326,25 @@ impl PistonSession {
         self.close(ctx, 4999, "Job Completed");
     }
 
+    /// Pings a live peer; drops one silent (or not reading) for the client
+    /// timeout.
+    fn heartbeat(&mut self, ctx: &mut Context<Self>) {
+        match liveness(self.last_heartbeat, &self.outbox, &self.state.ws) {
+            Liveness::Alive => {
+                self.outbox.force(Outgoing::Ping);
+            }
+            Liveness::Silent => {
+                tracing::info!(session = self.id, "piston websocket peer timed out");
+                ctx.stop();
+            }
+            Liveness::NotReading => {
+                tracing::info!(session = self.id, "piston websocket peer stopped reading");
+                self.writer_stop.cancel();
+                ctx.stop();
+            }
+        }
+    }
+
     fn check_store(&mut self, ctx: &mut Context<Self>) {
         let Some(job) = self.job.filter(|_| self.phase == Phase::Running) else {
             return;
@@ -373,19 +374,21 @@ impl Actor for PistonSession {
                 session.close(ctx, 4001, "Initialization Timeout");
             }
         });
-        ctx.run_interval(HEARTBEAT_INTERVAL, |session, ctx| {
-            if session.last_heartbeat.elapsed() > CLIENT_TIMEOUT {
-                tracing::info!(session = session.id, "piston websocket peer timed out");
-                ctx.stop();
-            } else if session.out.try_send(Out::Ping).is_err() {
-                tracing::debug!(session = session.id, "ping skipped: outgoing queue full");
-            }
+        ctx.run_interval(self.state.ws.heartbeat_interval(), |session, ctx| {
+            session.heartbeat(ctx)
         });
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
         self.state.bridge.do_send(Unsubscribe {
             session_id: self.id,
+        });
+        // The writer may still flush a close frame; a client that does not
+        // read gets no more than the grace.
+        let stop = self.writer_stop.clone();
+        actix_rt::spawn(async move {
+            tokio::time::sleep(CLOSE_GRACE).await;
+            stop.cancel();
         });
         if let (Some(job), Phase::Running) = (self.job, self.phase) {
             let control = self.state.control.clone();
@@ -412,7 +415,7 @@ impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for PistonSession {
                 Err(_) => self.fail(ctx, "messages must be UTF-8 JSON"),
             },
             Ok(AggregatedMessage::Ping(bytes)) => {
-                let _ = self.out.try_send(Out::Pong(bytes));
+                self.outbox.force(Outgoing::Pong(bytes));
             }
             Ok(AggregatedMessage::Pong(_)) => {}
             Ok(AggregatedMessage::Close(_)) | Err(_) => ctx.stop(),
@@ -431,6 +434,10 @@ impl Handler<Deliver> for PistonSession {
         let Some(job) = self.job else {
             return;
         };
+        // Other jobs' events are skipped without decoding their payload.
+        if msg.head.and_then(|head| head.id) != Some(job) {
+            return;
+        }
         let Ok(event) = serde_json::from_str::<ServerEvent>(&msg.text) else {
             return;
         };
@@ -474,33 +481,21 @@ pub async fn connect(
     body: web::Payload,
 ) -> Result<HttpResponse, actix_web::Error> {
     let user = caller(&state, &request).await?;
-    let (response, mut session, stream) = actix_ws::handle(&request, body)?;
+    let (response, session, stream) = actix_ws::handle(&request, body)?;
     let stream = stream
         .max_frame_size(state.http.max_ws_message_bytes)
         .aggregate_continuations()
         .max_continuation_size(state.http.max_ws_message_bytes);
-    let (out, mut queue) = mpsc::channel::<Out>(OUTGOING_FRAMES);
-    actix_rt::spawn(async move {
-        while let Some(frame) = queue.recv().await {
-            let sent = match frame {
-                Out::Text(text) => session.text(text).await,
-                Out::Ping => session.ping(b"").await,
-                Out::Pong(bytes) => session.pong(&bytes).await,
-                Out::Close(code, reason) => {
-                    let reason = CloseReason {
-                        code: CloseCode::from(code),
-                        description: Some(reason.into()),
-                    };
-                    let _ = session.close(Some(reason)).await;
-                    return;
-                }
-            };
-            if sent.is_err() {
-                return;
-            }
-        }
-        let _ = session.close(None).await;
-    });
+    let (outbox, queue) = Outbox::new(state.ws.outgoing_bytes);
+    let writer_stop = CancellationToken::new();
+    // No `Drained` wanted: nothing waits for the queue to empty.
+    actix_rt::spawn(write(
+        session,
+        queue,
+        outbox.state(),
+        writer_stop.clone(),
+        None,
+    ));
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     let shutdown = state.shutdown.clone();
     PistonSession::create(move |ctx| {
@@ -515,7 +510,8 @@ pub async fn connect(
             id,
             user,
             state,
-            out,
+            outbox,
+            writer_stop,
             phase: Phase::Waiting,
             job: None,
             runtime: None,

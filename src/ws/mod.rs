@@ -11,5 +11,7 @@ pub mod settings;
 pub mod stdin;
 
 pub use heartbeat::Liveness;
-pub use outbox::{write, Drained, Outbox, OutboxState, Outgoing};
+pub use outbox::{
+    stop_writer_after_grace, write, Drained, Outbox, OutboxState, Outgoing, WRITER_GRACE,
+};
 pub use settings::WsSettings;

@@ -194,6 +194,19 @@ pub async fn write(
 #[rtype(result = "()")]
 pub struct Drained;
 
+/// After its session stops, how long a writer may still flush (a close
+/// frame, say): a client that does not read gets no more.
+pub const WRITER_GRACE: Duration = Duration::from_secs(2);
+
+/// Stops the writer behind `stop` once [`WRITER_GRACE`] has passed; called
+/// when the session stops.
+pub fn stop_writer_after_grace(stop: CancellationToken) {
+    actix_rt::spawn(async move {
+        tokio::time::sleep(WRITER_GRACE).await;
+        stop.cancel();
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

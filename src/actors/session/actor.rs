@@ -48,8 +48,6 @@ use tokio_util::sync::CancellationToken;
 
 /// The session's mailbox (Deliver from the bridge).
 const MAILBOX: usize = 256;
-/// After the session stops, how long the writer may still flush a close frame.
-const WRITER_GRACE: Duration = Duration::from_secs(2);
 
 /// What every session of a process shares.
 #[derive(Clone)]
@@ -237,13 +235,7 @@ impl Actor for SessionActor {
                 session_id: self.id,
             });
         }
-        // The writer may still flush a close frame; a stalled client gets
-        // no more than the grace.
-        let stop = self.writer_stop.clone();
-        actix_rt::spawn(async move {
-            tokio::time::sleep(WRITER_GRACE).await;
-            stop.cancel();
-        });
+        crate::ws::stop_writer_after_grace(self.writer_stop.clone());
     }
 }
 

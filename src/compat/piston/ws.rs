@@ -57,9 +57,9 @@ const INIT_TIMEOUT: Duration = Duration::from_secs(1);
 /// How often the store is asked whether the job finished (in case its
 /// `finished` event was missed).
 const STORE_CHECK: Duration = Duration::from_secs(1);
-/// How long a closing session waits for its close frame to be written,
-/// and how long its writer may still flush once the session has stopped.
-const CLOSE_GRACE: Duration = Duration::from_secs(2);
+/// How long a closing session waits for its close frame to be written
+/// (as long as its writer may still flush once the session has stopped).
+const CLOSE_GRACE: Duration = crate::ws::WRITER_GRACE;
 
 /// Session ids for the bridge, in a range of their own (API v1 sessions
 /// count up from 1).
@@ -383,13 +383,7 @@ impl Actor for PistonSession {
         self.state.bridge.do_send(Unsubscribe {
             session_id: self.id,
         });
-        // The writer may still flush a close frame; a client that does not
-        // read gets no more than the grace.
-        let stop = self.writer_stop.clone();
-        actix_rt::spawn(async move {
-            tokio::time::sleep(CLOSE_GRACE).await;
-            stop.cancel();
-        });
+        crate::ws::stop_writer_after_grace(self.writer_stop.clone());
         if let (Some(job), Phase::Running) = (self.job, self.phase) {
             let control = self.state.control.clone();
             actix_rt::spawn(async move {

@@ -18,7 +18,7 @@
 use crate::actors::store::StoreActor;
 use crate::actors::stream_consumer::{ConsumerHandle, StreamConsumer};
 use crate::actors::supervisor;
-use crate::actors::worker_pool::{DrainWarm, RunningJobs, WorkerPool};
+use crate::actors::worker_pool::{DrainWarm, Pipeline, RunningJobs, WorkerPool};
 use crate::actors::{JobControl, PubSubBridge};
 use crate::api_state::ApiState;
 use crate::auth::Accounts;
@@ -168,224 +168,349 @@ pub async fn run(
     role: Role,
     shutdown: CancellationToken,
 ) -> Result<(), AppError> {
-    // Only a process that serves the API signs and checks login tokens; a
-    // `--role worker` never reads the secret, so it needs none (the
-    // Kubernetes and compose workers are not given it).
     if role.runs_api() {
-        settings.auth.check(&settings.env)?;
-        if settings.auth.jwt_secret == crate::auth::DEV_SECRET {
-            tracing::warn!(
-                "auth.jwt_secret is the built-in development secret; set RCE_AUTH__JWT_SECRET"
-            );
-        }
+        check_auth(&settings)?;
     }
     supervisor::configure(&settings.supervision);
     crate::fault::watch();
-    let languages = Languages::load(&settings.sandbox.languages_file)?;
-    let store = crate::store::open(&settings.store).await?;
-    let retention = settings.store.retention();
-    let store = supervisor::start("store", move |_| {
-        StoreActor::new(store).with_retention(retention)
-    });
-    let redis_error = |source| AppError::Redis {
-        url: settings.redis.url.clone(),
-        source,
+    let shared = Shared::start(&settings).await?;
+    let worker = if role.runs_worker() {
+        Some(start_worker(&settings, &shared, &shutdown).await?)
+    } else {
+        None
     };
-    let redis = queue::connect(&settings.redis).await.map_err(redis_error)?;
-    let keys = Keys::new(&settings.redis.prefix);
-    let events = EventPublisher::new(redis.clone(), keys.clone());
-    let fair_queue = FairQueue::new(redis.clone(), keys.clone(), settings.quota.max_running_jobs);
-
-    let mut worker = None;
-    let mut docker = None;
-    let mut worker_name = String::new();
-    if role.runs_worker() {
-        let engine = sandbox::connect().await?;
-        let name = sandbox::worker_name();
-        match sandbox::reap_orphans(&engine, &name, &Default::default()).await {
-            Ok(0) => {}
-            Ok(removed) => tracing::info!(removed, "removed containers of dead workers"),
-            Err(error) => tracing::warn!(%error, "listing containers for the reaper failed"),
-        }
-        let labels = ContainerLabels {
-            worker: name.clone(),
-            prefix: settings.redis.prefix.clone(),
-        };
-        check_confinement(&engine, &settings.sandbox, &languages, &labels).await?;
-        let pool = WorkerPool::new(
-            settings.worker.clone(),
-            Arc::new(settings.sandbox.clone()),
-            languages.clone(),
-            engine.clone(),
-            store.clone(),
-            events.clone(),
-            labels,
-        );
-        let (slot_freed, pipeline) = (pool.slot_signal(), pool.pipeline());
-        let pipeline_for_shutdown = pipeline.clone();
-        let pool = supervisor::start("worker_pool", |ctx| {
-            // JobControl and WorkerPool address each other: jobs register
-            // with it, and it routes stdin and kill back to the pool.
-            let control = ControlClient::new(redis.clone(), keys.clone());
-            let (redis_settings, pool_address) = (settings.redis.clone(), ctx.address());
-            let job_control = supervisor::start("job_control", move |_| {
-                JobControl::new(redis_settings, control, pool_address)
-            });
-            pool.with_control(job_control)
-        });
-        let consumer = StreamConsumer::new(
-            settings.redis.clone(),
-            settings.worker.clone(),
-            name.clone(),
-            pool.clone(),
-            pipeline,
-            redis.clone(),
-            fair_queue.clone(),
-            slot_freed,
-            shutdown.clone(),
-        );
-        fair::spawn_heartbeat(
-            fair_queue.clone(),
-            name.clone(),
-            settings.worker.concurrency,
-            shutdown.clone(),
-        );
-        let handle = consumer.handle();
-        supervisor::start(StreamConsumer::NAME, move |_| consumer);
-        if settings.compat.judge0.enabled && settings.compat.judge0.callbacks_enabled() {
-            let dispatcher = crate::compat::judge0::CallbackDispatcher::new(
-                redis.clone(),
-                keys.clone(),
-                store.clone(),
-                languages.clone(),
-                settings.compat.judge0.clone(),
-            );
-            supervisor::start("callback_dispatcher", move |_| dispatcher);
-        }
-        tracing::info!(worker = %name, concurrency = settings.worker.concurrency, "worker started");
-        worker = Some((pool, pipeline_for_shutdown, handle));
-        docker = Some(engine);
-        worker_name = name;
-    }
-
+    let docker = worker.as_ref().map(|worker| worker.docker.clone());
     // A worker-only process has no API server; orchestrators still need
     // probes. It keeps answering while the worker drains.
-    let mut probes = None;
-    if role == Role::Worker {
-        let readiness = Readiness {
-            redis: redis.clone(),
-            store: store.clone(),
-            docker: docker.clone(),
-        };
-        let bind = &settings.worker.health_bind;
-        let metrics_token = crate::http::MetricsToken::new(settings.http.metrics_token.as_deref());
-        let server = HttpServer::new(move || {
-            App::new().configure(probe_routes(readiness.clone(), metrics_token.clone()))
-        })
-        .workers(1)
-        .disable_signals()
-        .bind(bind)
-        .map_err(|source| AppError::Bind {
-            bind: bind.clone(),
-            source,
-        })?;
-        for address in server.addrs() {
-            println!("rce listening on http://{address}");
-        }
-        let server = server.run();
-        probes = Some(server.handle());
-        actix_rt::spawn(server);
-    }
-
+    let probes = if role == Role::Worker {
+        Some(start_probes(&settings, &shared, docker.clone())?)
+    } else {
+        None
+    };
     if role.runs_api() {
-        let bridge = supervisor::start("pubsub_bridge", {
-            let redis = settings.redis.clone();
-            move |_| PubSubBridge::new(redis)
-        });
-        let state = web::Data::new(ApiState {
-            intake: Intake {
-                store: store.clone(),
-                queue: fair_queue.clone(),
-                languages: languages.clone(),
-                bounds: settings.sandbox.bounds(),
-                quota: Quota::new(
-                    redis.clone(),
-                    keys.clone(),
-                    store.clone(),
-                    settings.quota.clone(),
-                ),
-                max_user_stored_bytes: settings.store.max_user_stored_bytes,
-            },
-            accounts: Accounts::new(&settings.auth, store.clone())?,
-            throttle: crate::auth::Throttle::new(
-                redis.clone(),
-                keys.clone(),
-                settings.auth.throttle.clone(),
-                &settings.http.trusted_proxies,
-            ),
-            bridge,
-            redis: redis.clone(),
-            keys: keys.clone(),
-            docker: docker.clone(),
-            http: settings.http.clone(),
-            control: ControlClient::new(redis.clone(), keys.clone()),
-            ws: settings.ws.clone(),
-            compat: settings.compat.clone(),
-            shutdown: shutdown.clone(),
-        });
-        let server = HttpServer::new(move || {
-            App::new()
-                .wrap(actix_web::middleware::from_fn(crate::http::track_request))
-                // The request span records the path only: query strings carry
-                // tokens (`/api/v1/ws?token=…`).
-                .wrap(tracing_actix_web::TracingLogger::<crate::http::PathOnlySpan>::new())
-                // `/judge0/submissions/` is `/judge0/submissions`, as in
-                // Judge0 (Rails) and Piston: clients add the slash.
-                .wrap(actix_web::middleware::NormalizePath::trim())
-                .configure(configure(state.clone()))
-        })
-        .workers(settings.http.workers)
-        .shutdown_signal(shutdown.clone().cancelled_owned())
-        // Open requests get the drain (less a second to exit); half of it
-        // where jobs run here too, the rest is theirs.
-        .shutdown_timeout(if role.runs_worker() {
-            (settings.shutdown.drain_timeout_ms / 2000).max(1)
-        } else {
-            (settings.shutdown.drain_timeout_ms / 1000)
-                .saturating_sub(1)
-                .max(1)
-        })
-        .bind(&settings.http.bind)
-        .map_err(|source| AppError::Bind {
-            bind: settings.http.bind.clone(),
-            source,
-        })?;
-        for address in server.addrs() {
-            // Scripts and tests read the bound port from this line.
-            println!("rce listening on http://{address}");
-        }
-        server.run().await.map_err(AppError::Server)?;
+        serve_api(&settings, role, &shared, docker, &shutdown).await?;
     } else {
         shutdown.cancelled().await;
     }
     let deadline = tokio::time::Instant::now() + settings.shutdown.drain_timeout();
-
-    if let Some((pool, pipeline, handle)) = worker {
-        let drained = tokio::time::timeout_at(
-            deadline - Duration::from_millis(500).min(settings.shutdown.drain_timeout() / 4),
-            drain(&pool, &handle),
-        )
-        .await;
-        if drained.is_err() {
-            pipeline.hand_back();
-            hand_back(docker.as_ref(), &worker_name).await;
-        }
+    if let Some(worker) = worker {
+        worker
+            .drain_or_hand_back(deadline, &settings.shutdown)
+            .await;
     }
     if let Some(probes) = probes {
         probes.stop(true).await;
     }
     tracing::info!("rce stopped");
     Ok(())
+}
+
+/// Only a process that serves the API signs and checks login tokens; a
+/// `--role worker` never reads the secret, so it needs none (the
+/// Kubernetes and compose workers are not given it).
+fn check_auth(settings: &Settings) -> Result<(), AppError> {
+    settings.auth.check(&settings.env)?;
+    if settings.auth.jwt_secret == crate::auth::DEV_SECRET {
+        tracing::warn!(
+            "auth.jwt_secret is the built-in development secret; set RCE_AUTH__JWT_SECRET"
+        );
+    }
+    Ok(())
+}
+
+/// What both roles use: the language table, the store actor and the Redis
+/// connection with its keys, event publisher and fair queue.
+struct Shared {
+    languages: Languages,
+    store: Addr<StoreActor>,
+    redis: redis::aio::ConnectionManager,
+    keys: Keys,
+    events: EventPublisher,
+    fair_queue: FairQueue,
+}
+
+impl Shared {
+    /// Loads the languages, opens the store and connects to Redis, in that
+    /// order.
+    async fn start(settings: &Settings) -> Result<Shared, AppError> {
+        let languages = Languages::load(&settings.sandbox.languages_file)?;
+        let store = crate::store::open(&settings.store).await?;
+        let retention = settings.store.retention();
+        let store = supervisor::start("store", move |_| {
+            StoreActor::new(store).with_retention(retention)
+        });
+        let redis = queue::connect(&settings.redis)
+            .await
+            .map_err(|source| AppError::Redis {
+                url: settings.redis.url.clone(),
+                source,
+            })?;
+        let keys = Keys::new(&settings.redis.prefix);
+        let events = EventPublisher::new(redis.clone(), keys.clone());
+        let fair_queue =
+            FairQueue::new(redis.clone(), keys.clone(), settings.quota.max_running_jobs);
+        Ok(Shared {
+            languages,
+            store,
+            redis,
+            keys,
+            events,
+            fair_queue,
+        })
+    }
+}
+
+/// A started worker: what shutdown needs to drain it or hand its jobs back.
+struct Worker {
+    pool: Addr<WorkerPool>,
+    pipeline: Pipeline,
+    consumer: ConsumerHandle,
+    docker: bollard::Docker,
+    name: String,
+}
+
+impl Worker {
+    /// Lets running jobs finish until shortly before `deadline`; past that,
+    /// hands them back to the stream and removes their containers.
+    async fn drain_or_hand_back(self, deadline: tokio::time::Instant, shutdown: &ShutdownSettings) {
+        let drained = tokio::time::timeout_at(
+            deadline - Duration::from_millis(500).min(shutdown.drain_timeout() / 4),
+            drain(&self.pool, &self.consumer),
+        )
+        .await;
+        if drained.is_err() {
+            self.pipeline.hand_back();
+            hand_back(Some(&self.docker), &self.name).await;
+        }
+    }
+}
+
+/// Connects to Docker, reaps dead workers' containers, runs the confinement
+/// probe, then starts WorkerPool (with JobControl), the StreamConsumer, the
+/// fair-queue heartbeat and, when configured, the Judge0 callback
+/// dispatcher.
+async fn start_worker(
+    settings: &Settings,
+    shared: &Shared,
+    shutdown: &CancellationToken,
+) -> Result<Worker, AppError> {
+    let engine = sandbox::connect().await?;
+    let name = sandbox::worker_name();
+    reap_dead_workers(&engine, &name).await;
+    let labels = ContainerLabels {
+        worker: name.clone(),
+        prefix: settings.redis.prefix.clone(),
+    };
+    check_confinement(&engine, &settings.sandbox, &shared.languages, &labels).await?;
+    let pool = WorkerPool::new(
+        settings.worker.clone(),
+        Arc::new(settings.sandbox.clone()),
+        shared.languages.clone(),
+        engine.clone(),
+        shared.store.clone(),
+        shared.events.clone(),
+        labels,
+    );
+    let (slot_freed, pipeline) = (pool.slot_signal(), pool.pipeline());
+    let pool = start_pool(settings, shared, pool);
+    let consumer = StreamConsumer::new(
+        settings.redis.clone(),
+        settings.worker.clone(),
+        name.clone(),
+        pool.clone(),
+        pipeline.clone(),
+        shared.redis.clone(),
+        shared.fair_queue.clone(),
+        slot_freed,
+        shutdown.clone(),
+    );
+    fair::spawn_heartbeat(
+        shared.fair_queue.clone(),
+        name.clone(),
+        settings.worker.concurrency,
+        shutdown.clone(),
+    );
+    let handle = consumer.handle();
+    supervisor::start(StreamConsumer::NAME, move |_| consumer);
+    if settings.compat.judge0.enabled && settings.compat.judge0.callbacks_enabled() {
+        start_callback_dispatcher(settings, shared);
+    }
+    tracing::info!(worker = %name, concurrency = settings.worker.concurrency, "worker started");
+    Ok(Worker {
+        pool,
+        pipeline,
+        consumer: handle,
+        docker: engine,
+        name,
+    })
+}
+
+/// Removes the containers left by workers that died without cleaning up.
+async fn reap_dead_workers(engine: &bollard::Docker, worker: &str) {
+    match sandbox::reap_orphans(engine, worker, &Default::default()).await {
+        Ok(0) => {}
+        Ok(removed) => tracing::info!(removed, "removed containers of dead workers"),
+        Err(error) => tracing::warn!(%error, "listing containers for the reaper failed"),
+    }
+}
+
+/// Starts WorkerPool and, from inside it, JobControl: they address each
+/// other (jobs register with JobControl, and it routes stdin and kill back
+/// to the pool).
+fn start_pool(settings: &Settings, shared: &Shared, pool: WorkerPool) -> Addr<WorkerPool> {
+    supervisor::start("worker_pool", |ctx| {
+        let control = ControlClient::new(shared.redis.clone(), shared.keys.clone());
+        let (redis_settings, pool_address) = (settings.redis.clone(), ctx.address());
+        let job_control = supervisor::start("job_control", move |_| {
+            JobControl::new(redis_settings, control, pool_address)
+        });
+        pool.with_control(job_control)
+    })
+}
+
+/// Starts the Judge0 CallbackDispatcher, which delivers submissions'
+/// `callback_url` notifications.
+fn start_callback_dispatcher(settings: &Settings, shared: &Shared) {
+    let dispatcher = crate::compat::judge0::CallbackDispatcher::new(
+        shared.redis.clone(),
+        shared.keys.clone(),
+        shared.store.clone(),
+        shared.languages.clone(),
+        settings.compat.judge0.clone(),
+    );
+    supervisor::start("callback_dispatcher", move |_| dispatcher);
+}
+
+/// Starts the worker-only HTTP server with `/healthz`, `/readyz` (and
+/// metrics) on `worker.health_bind`, in the background.
+fn start_probes(
+    settings: &Settings,
+    shared: &Shared,
+    docker: Option<bollard::Docker>,
+) -> Result<actix_web::dev::ServerHandle, AppError> {
+    let readiness = Readiness {
+        redis: shared.redis.clone(),
+        store: shared.store.clone(),
+        docker,
+    };
+    let bind = &settings.worker.health_bind;
+    let metrics_token = crate::http::MetricsToken::new(settings.http.metrics_token.as_deref());
+    let server = HttpServer::new(move || {
+        App::new().configure(probe_routes(readiness.clone(), metrics_token.clone()))
+    })
+    .workers(1)
+    .disable_signals()
+    .bind(bind)
+    .map_err(|source| AppError::Bind {
+        bind: bind.clone(),
+        source,
+    })?;
+    for address in server.addrs() {
+        println!("rce listening on http://{address}");
+    }
+    let server = server.run();
+    let handle = server.handle();
+    actix_rt::spawn(server);
+    Ok(handle)
+}
+
+/// Starts the PubSubBridge and serves the API until `shutdown` and the
+/// graceful stop of open requests.
+async fn serve_api(
+    settings: &Settings,
+    role: Role,
+    shared: &Shared,
+    docker: Option<bollard::Docker>,
+    shutdown: &CancellationToken,
+) -> Result<(), AppError> {
+    let bridge = supervisor::start("pubsub_bridge", {
+        let redis = settings.redis.clone();
+        move |_| PubSubBridge::new(redis)
+    });
+    let state = web::Data::new(api_state(settings, shared, bridge, docker, shutdown)?);
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(actix_web::middleware::from_fn(crate::http::track_request))
+            // The request span records the path only: query strings carry
+            // tokens (`/api/v1/ws?token=…`).
+            .wrap(tracing_actix_web::TracingLogger::<crate::http::PathOnlySpan>::new())
+            // `/judge0/submissions/` is `/judge0/submissions`, as in
+            // Judge0 (Rails) and Piston: clients add the slash.
+            .wrap(actix_web::middleware::NormalizePath::trim())
+            .configure(configure(state.clone()))
+    })
+    .workers(settings.http.workers)
+    .shutdown_signal(shutdown.clone().cancelled_owned())
+    .shutdown_timeout(request_drain_secs(&settings.shutdown, role))
+    .bind(&settings.http.bind)
+    .map_err(|source| AppError::Bind {
+        bind: settings.http.bind.clone(),
+        source,
+    })?;
+    for address in server.addrs() {
+        // Scripts and tests read the bound port from this line.
+        println!("rce listening on http://{address}");
+    }
+    server.run().await.map_err(AppError::Server)
+}
+
+/// How long open requests get at shutdown, in seconds: the drain (less a
+/// second to exit); half of it where jobs run here too, the rest is theirs.
+fn request_drain_secs(shutdown: &ShutdownSettings, role: Role) -> u64 {
+    if role.runs_worker() {
+        (shutdown.drain_timeout_ms / 2000).max(1)
+    } else {
+        (shutdown.drain_timeout_ms / 1000).saturating_sub(1).max(1)
+    }
+}
+
+/// The state every API handler shares.
+fn api_state(
+    settings: &Settings,
+    shared: &Shared,
+    bridge: Addr<PubSubBridge>,
+    docker: Option<bollard::Docker>,
+    shutdown: &CancellationToken,
+) -> Result<ApiState, AppError> {
+    let Shared {
+        languages,
+        store,
+        redis,
+        keys,
+        fair_queue,
+        ..
+    } = shared;
+    Ok(ApiState {
+        intake: Intake {
+            store: store.clone(),
+            queue: fair_queue.clone(),
+            languages: languages.clone(),
+            bounds: settings.sandbox.bounds(),
+            quota: Quota::new(
+                redis.clone(),
+                keys.clone(),
+                store.clone(),
+                settings.quota.clone(),
+            ),
+            max_user_stored_bytes: settings.store.max_user_stored_bytes,
+        },
+        accounts: Accounts::new(&settings.auth, store.clone())?,
+        throttle: crate::auth::Throttle::new(
+            redis.clone(),
+            keys.clone(),
+            settings.auth.throttle.clone(),
+            &settings.http.trusted_proxies,
+        ),
+        bridge,
+        redis: redis.clone(),
+        keys: keys.clone(),
+        docker,
+        http: settings.http.clone(),
+        control: ControlClient::new(redis.clone(), keys.clone()),
+        ws: settings.ws.clone(),
+        compat: settings.compat.clone(),
+        shutdown: shutdown.clone(),
+    })
 }
 
 /// Runs the confinement probe once the engine answered: a worker whose

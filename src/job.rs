@@ -178,116 +178,22 @@ pub struct Job {
 
 impl Job {
     /// Checks `request` against the languages and bounds and builds the job.
+    /// The fields are checked in a fixed order, so a request wrong in
+    /// several ways is always refused for the same one.
     pub fn from_request(
         request: SubmissionRequest,
         user_id: &str,
         languages: &Languages,
         bounds: &SubmissionBounds,
     ) -> Result<Job, Rejection> {
-        let language = languages.get(&request.language).ok_or_else(|| {
-            Rejection::new(
-                "language",
-                format!(
-                    "unknown language {:?}; known: {} (GET /api/v1/languages)",
-                    request.language,
-                    languages
-                        .all()
-                        .iter()
-                        .map(|l| l.id.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            )
-        })?;
+        let language = language_of(&request.language, languages)?;
         let files = files_of(&request, language, bounds)?;
         let limits = limits_of(request.limits.unwrap_or_default(), bounds)?;
-        let stdin = request.stdin.unwrap_or_default();
-        if stdin.len() as u64 > bounds.max_stdin_bytes {
-            return Err(Rejection::new(
-                "stdin",
-                format!(
-                    "stdin is {} bytes, over the maximum of {} bytes",
-                    stdin.len(),
-                    bounds.max_stdin_bytes
-                ),
-            ));
-        }
-        let args = request.args.unwrap_or_default();
-        if args.len() > bounds.max_args {
-            return Err(Rejection::new(
-                "args",
-                format!(
-                    "args: {} arguments is over the maximum of {}",
-                    args.len(),
-                    bounds.max_args
-                ),
-            ));
-        }
-        if args.iter().any(|arg| arg.contains('\0')) {
-            return Err(Rejection::new(
-                "args",
-                "args: an argument contains a NUL byte",
-            ));
-        }
-        check_args_bytes("args", &args, bounds)?;
-        let tests: Vec<TestCase> = request
-            .tests
-            .unwrap_or_default()
-            .into_iter()
-            .map(|case| TestCase {
-                stdin: case.stdin,
-                expected_stdout: case.expected_stdout,
-            })
-            .collect();
-        if tests.len() > bounds.max_tests {
-            return Err(Rejection::new(
-                "tests",
-                format!(
-                    "tests: {} test cases is over the maximum of {}",
-                    tests.len(),
-                    bounds.max_tests
-                ),
-            ));
-        }
-        // Every case's input and expected output travel in the job frame and
-        // its result: bounded like one stdin.
-        let test_bytes: u64 = tests
-            .iter()
-            .map(|case| (case.stdin.len() + case.expected_stdout.len()) as u64)
-            .sum();
-        if test_bytes > bounds.max_stdin_bytes {
-            return Err(Rejection::new(
-                "tests",
-                format!(
-                    "tests: stdin and expected_stdout of all cases are {test_bytes} bytes, over the maximum of {} bytes",
-                    bounds.max_stdin_bytes
-                ),
-            ));
-        }
-        let compile_args = request.compile_args.unwrap_or_default();
-        if !compile_args.is_empty() && language.compile.is_none() {
-            return Err(Rejection::new(
-                "compile_args",
-                format!(
-                    "{} is not compiled; it takes no compiler options",
-                    language.id
-                ),
-            ));
-        }
-        if compile_args.len() > bounds.max_args || compile_args.iter().any(|a| a.contains('\0')) {
-            return Err(Rejection::new(
-                "compile_args",
-                format!(
-                    "compile_args: at most {} arguments, without NUL bytes",
-                    bounds.max_args
-                ),
-            ));
-        }
-        check_args_bytes("compile_args", &compile_args, bounds)?;
-        if let Some(compile) = &language.compile {
-            crate::compile_flags::check(compile, &compile_args)
-                .map_err(|refused| Rejection::new("compile_args", refused.to_string()))?;
-        }
+        let stdin = stdin_of(request.stdin.unwrap_or_default(), bounds)?;
+        let args = args_of(request.args.unwrap_or_default(), bounds)?;
+        let tests = tests_of(request.tests.unwrap_or_default(), bounds)?;
+        let compile_args =
+            compile_args_of(request.compile_args.unwrap_or_default(), language, bounds)?;
         check_total_wall(&limits, language.compile.is_some(), tests.len(), bounds)?;
         let interactive = request.interactive.unwrap_or(false);
         if interactive && !tests.is_empty() {
@@ -310,6 +216,139 @@ impl Job {
             created_at: OffsetDateTime::now_utc(),
         })
     }
+}
+
+/// The language named `id` (or an alias of it); refused with the list of
+/// known ones.
+fn language_of<'a>(id: &str, languages: &'a Languages) -> Result<&'a Language, Rejection> {
+    languages.get(id).ok_or_else(|| {
+        Rejection::new(
+            "language",
+            format!(
+                "unknown language {:?}; known: {} (GET /api/v1/languages)",
+                id,
+                languages
+                    .all()
+                    .iter()
+                    .map(|l| l.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+    })
+}
+
+/// Refuses stdin over `max_stdin_bytes`.
+fn stdin_of(stdin: String, bounds: &SubmissionBounds) -> Result<String, Rejection> {
+    if stdin.len() as u64 > bounds.max_stdin_bytes {
+        return Err(Rejection::new(
+            "stdin",
+            format!(
+                "stdin is {} bytes, over the maximum of {} bytes",
+                stdin.len(),
+                bounds.max_stdin_bytes
+            ),
+        ));
+    }
+    Ok(stdin)
+}
+
+/// Refuses program arguments that are too many, too long together or hold
+/// a NUL byte (no `argv` can carry one).
+fn args_of(args: Vec<String>, bounds: &SubmissionBounds) -> Result<Vec<String>, Rejection> {
+    if args.len() > bounds.max_args {
+        return Err(Rejection::new(
+            "args",
+            format!(
+                "args: {} arguments is over the maximum of {}",
+                args.len(),
+                bounds.max_args
+            ),
+        ));
+    }
+    if args.iter().any(|arg| arg.contains('\0')) {
+        return Err(Rejection::new(
+            "args",
+            "args: an argument contains a NUL byte",
+        ));
+    }
+    check_args_bytes("args", &args, bounds)?;
+    Ok(args)
+}
+
+/// Refuses more than `max_tests` cases, or cases whose inputs and expected
+/// outputs together exceed `max_stdin_bytes`.
+fn tests_of(
+    cases: Vec<TestCaseInput>,
+    bounds: &SubmissionBounds,
+) -> Result<Vec<TestCase>, Rejection> {
+    let tests: Vec<TestCase> = cases
+        .into_iter()
+        .map(|case| TestCase {
+            stdin: case.stdin,
+            expected_stdout: case.expected_stdout,
+        })
+        .collect();
+    if tests.len() > bounds.max_tests {
+        return Err(Rejection::new(
+            "tests",
+            format!(
+                "tests: {} test cases is over the maximum of {}",
+                tests.len(),
+                bounds.max_tests
+            ),
+        ));
+    }
+    // Every case's input and expected output travel in the job frame and
+    // its result: bounded like one stdin.
+    let test_bytes: u64 = tests
+        .iter()
+        .map(|case| (case.stdin.len() + case.expected_stdout.len()) as u64)
+        .sum();
+    if test_bytes > bounds.max_stdin_bytes {
+        return Err(Rejection::new(
+            "tests",
+            format!(
+                "tests: stdin and expected_stdout of all cases are {test_bytes} bytes, over the maximum of {} bytes",
+                bounds.max_stdin_bytes
+            ),
+        ));
+    }
+    Ok(tests)
+}
+
+/// Refuses compiler arguments for an interpreted language, too many or too
+/// long of them, NUL bytes, and flags the language's compiler does not
+/// allow.
+fn compile_args_of(
+    compile_args: Vec<String>,
+    language: &Language,
+    bounds: &SubmissionBounds,
+) -> Result<Vec<String>, Rejection> {
+    if !compile_args.is_empty() && language.compile.is_none() {
+        return Err(Rejection::new(
+            "compile_args",
+            format!(
+                "{} is not compiled; it takes no compiler options",
+                language.id
+            ),
+        ));
+    }
+    if compile_args.len() > bounds.max_args || compile_args.iter().any(|a| a.contains('\0')) {
+        return Err(Rejection::new(
+            "compile_args",
+            format!(
+                "compile_args: at most {} arguments, without NUL bytes",
+                bounds.max_args
+            ),
+        ));
+    }
+    check_args_bytes("compile_args", &compile_args, bounds)?;
+    if let Some(compile) = &language.compile {
+        crate::compile_flags::check(compile, &compile_args)
+            .map_err(|refused| Rejection::new("compile_args", refused.to_string()))?;
+    }
+    Ok(compile_args)
 }
 
 /// Refuses argument lists longer than `max_args_bytes` together.

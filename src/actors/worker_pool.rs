@@ -27,7 +27,7 @@ use super::settings::WorkerSettings;
 use super::store::{CompleteJob, GetJob, MarkRunning, StoreActor};
 use crate::events::ServerEvent;
 use crate::job::{Job, JobId, JobResult, JobStatus};
-use crate::languages::Languages;
+use crate::languages::{Language, Languages};
 use crate::output::LiveOutput;
 use crate::queue::EventPublisher;
 use crate::sandbox::{self, prepare, ContainerLabels, Prepared, Refill, SandboxSettings, WarmPool};
@@ -509,109 +509,128 @@ impl Pipeline {
         prepared: Option<Prepared>,
         sandbox: Addr<SandboxActor>,
     ) -> Outcome {
-        let Pipeline {
-            languages,
-            store,
-            events,
-            control,
-            ..
-        } = &self;
         let (job_id, user_id) = (job.id, job.user_id.clone());
-        match store.send(GetJob { id: job_id }).await {
-            Ok(Ok(Some(stored))) if stored.status == JobStatus::Completed => {
-                tracing::info!(job_id = %job_id, user_id, "redelivered job is already completed; acking");
-                return Outcome::Done;
-            }
-            Ok(Ok(Some(_))) => {}
-            Ok(Ok(None)) => {
-                // Accepted by an API whose store we do not share: nothing to
-                // complete, so running it would only waste a container.
-                tracing::error!(job_id = %job_id, user_id, "job is not in the store; dropping it");
-                return Outcome::Done;
-            }
-            Ok(Err(error)) => {
-                tracing::error!(job_id = %job_id, %error, "store unavailable; job stays pending");
-                return Outcome::Retry;
-            }
-            Err(error) => {
-                tracing::error!(job_id = %job_id, %error, "store actor unavailable; job stays pending");
-                return Outcome::Retry;
-            }
+        if let Some(outcome) = self.not_to_run(job_id, &user_id).await {
+            return outcome;
         }
-        if let Some(control) = control {
-            if control
-                .send(Track {
-                    job_id,
-                    interactive: job.interactive,
-                })
-                .await
-                .unwrap_or(false)
-            {
-                tracing::info!(job_id = %job_id, user_id, "stopped on request before it started");
-                return self
-                    .finish(job_id, &user_id, sandbox::stopped_on_request(true))
-                    .await;
-            }
+        if self.stopped_before_start(&job).await {
+            tracing::info!(job_id = %job_id, user_id, "stopped on request before it started");
+            return self
+                .finish(job_id, &user_id, sandbox::stopped_on_request(true))
+                .await;
         }
-        if let Ok(Err(error)) = store.send(MarkRunning { id: job_id }).await {
-            tracing::warn!(job_id = %job_id, %error, "marking the job running failed");
-        }
-        publish(events, &user_id, ServerEvent::Started { id: job_id }).await;
-        tracing::info!(job_id = %job_id, user_id, language = %job.language, "job started");
+        self.announce_start(&job).await;
         let language_id = job.language.clone();
-
-        let result = match languages.get(&job.language).cloned() {
+        let result = match self.languages.get(&job.language).cloned() {
             None => JobResult::internal_error(format!(
                 "language {:?} is not installed on this worker",
                 job.language
             )),
-            Some(language) => {
-                let budget = job.limits.output_kb as usize * 1024;
-                let live = Arc::new(LiveOutput::start(
-                    events.clone(),
-                    user_id.clone(),
-                    job_id,
-                    budget,
-                ));
-                let sink = live.clone();
-                let on_output = Box::new(move |stream, bytes: &[u8]| sink.push(stream, bytes));
-                let container =
-                    tracing::info_span!("container", job_id = %job_id, language = %language.id);
-                let outcome = sandbox
-                    .send(Run {
-                        job,
-                        language,
-                        prepared,
-                        on_output,
-                    })
-                    .instrument(container)
-                    .await;
-                // Every output event is out before `finished` (even if a
-                // sandbox task still held the sink, later chunks are dropped).
-                live.finish().await;
-                match outcome {
-                    Ok(Ok(result)) => result,
-                    Ok(Err(error)) if error.is_retriable() => {
-                        tracing::error!(job_id = %job_id, %error, "sandbox failed; job stays pending for a retry");
-                        return Outcome::Retry;
-                    }
-                    Ok(Err(error)) => JobResult::internal_error(error.to_string()),
-                    Err(mailbox) => {
-                        JobResult::internal_error(format!("the sandbox actor died: {mailbox}"))
-                    }
-                }
-            }
+            Some(language) => match self.run_in_sandbox(job, language, prepared, sandbox).await {
+                Ok(result) => result,
+                Err(outcome) => return outcome,
+            },
         };
-        let verdict = serde_json::to_value(result.verdict)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
-        crate::metrics::job_finished(
-            &language_id,
-            &verdict,
-            std::time::Duration::from_millis(result.wall_ms),
-        );
+        count_finished(&language_id, &result);
         self.finish(job_id, &user_id, result).await
+    }
+
+    /// What to do instead of running the job, if anything: ack a
+    /// redelivered job that is already completed, drop one the store does
+    /// not hold, leave it pending while the store is unavailable.
+    async fn not_to_run(&self, job_id: JobId, user_id: &str) -> Option<Outcome> {
+        match self.store.send(GetJob { id: job_id }).await {
+            Ok(Ok(Some(stored))) if stored.status == JobStatus::Completed => {
+                tracing::info!(job_id = %job_id, user_id, "redelivered job is already completed; acking");
+                Some(Outcome::Done)
+            }
+            Ok(Ok(Some(_))) => None,
+            Ok(Ok(None)) => {
+                // Accepted by an API whose store we do not share: nothing to
+                // complete, so running it would only waste a container.
+                tracing::error!(job_id = %job_id, user_id, "job is not in the store; dropping it");
+                Some(Outcome::Done)
+            }
+            Ok(Err(error)) => {
+                tracing::error!(job_id = %job_id, %error, "store unavailable; job stays pending");
+                Some(Outcome::Retry)
+            }
+            Err(error) => {
+                tracing::error!(job_id = %job_id, %error, "store actor unavailable; job stays pending");
+                Some(Outcome::Retry)
+            }
+        }
+    }
+
+    /// Registers the job with JobControl; true when its owner had already
+    /// asked to stop it.
+    async fn stopped_before_start(&self, job: &Job) -> bool {
+        let Some(control) = &self.control else {
+            return false;
+        };
+        control
+            .send(Track {
+                job_id: job.id,
+                interactive: job.interactive,
+            })
+            .await
+            .unwrap_or(false)
+    }
+
+    /// Marks the job running in the store and tells its owner it started.
+    async fn announce_start(&self, job: &Job) {
+        let (job_id, user_id) = (job.id, job.user_id.as_str());
+        if let Ok(Err(error)) = self.store.send(MarkRunning { id: job_id }).await {
+            tracing::warn!(job_id = %job_id, %error, "marking the job running failed");
+        }
+        publish(&self.events, user_id, ServerEvent::Started { id: job_id }).await;
+        tracing::info!(job_id = %job_id, user_id, language = %job.language, "job started");
+    }
+
+    /// Runs the job in its SandboxActor, streaming its output to the owner
+    /// as it comes; `Err(Retry)` when the sandbox failed in a way another
+    /// attempt may not.
+    async fn run_in_sandbox(
+        &self,
+        job: Job,
+        language: Language,
+        prepared: Option<Prepared>,
+        sandbox: Addr<SandboxActor>,
+    ) -> Result<JobResult, Outcome> {
+        let (job_id, user_id) = (job.id, job.user_id.clone());
+        let budget = job.limits.output_kb as usize * 1024;
+        let live = Arc::new(LiveOutput::start(
+            self.events.clone(),
+            user_id,
+            job_id,
+            budget,
+        ));
+        let sink = live.clone();
+        let on_output = Box::new(move |stream, bytes: &[u8]| sink.push(stream, bytes));
+        let container = tracing::info_span!("container", job_id = %job_id, language = %language.id);
+        let outcome = sandbox
+            .send(Run {
+                job,
+                language,
+                prepared,
+                on_output,
+            })
+            .instrument(container)
+            .await;
+        // Every output event is out before `finished` (even if a sandbox
+        // task still held the sink, later chunks are dropped).
+        live.finish().await;
+        match outcome {
+            Ok(Ok(result)) => Ok(result),
+            Ok(Err(error)) if error.is_retriable() => {
+                tracing::error!(job_id = %job_id, %error, "sandbox failed; job stays pending for a retry");
+                Err(Outcome::Retry)
+            }
+            Ok(Err(error)) => Ok(JobResult::internal_error(error.to_string())),
+            Err(mailbox) => Ok(JobResult::internal_error(format!(
+                "the sandbox actor died: {mailbox}"
+            ))),
+        }
     }
 
     /// Stores the result and publishes `finished` once; `Retry` if the result
@@ -651,6 +670,19 @@ impl Pipeline {
             }
         }
     }
+}
+
+/// Counts a finished job in the metrics, by language and verdict.
+fn count_finished(language_id: &str, result: &JobResult) {
+    let verdict = serde_json::to_value(result.verdict)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    crate::metrics::job_finished(
+        language_id,
+        &verdict,
+        std::time::Duration::from_millis(result.wall_ms),
+    );
 }
 
 async fn publish(events: &EventPublisher, user_id: &str, event: ServerEvent) {

@@ -385,13 +385,31 @@ async fn fairness(options: &BenchOptions) -> Result<(f64, f64), BenchError> {
     Ok((a_job_s, b_s))
 }
 
+/// A phase's size: the full one, or a smaller one under `--quick`.
+#[derive(Debug, Clone, Copy)]
+struct Scale {
+    quick: bool,
+}
+
+impl Scale {
+    fn pick(self, full: usize, quick: usize) -> usize {
+        if self.quick {
+            quick
+        } else {
+            full
+        }
+    }
+}
+
 /// Every phase but fairness, on one rce with `options.concurrency` slots.
 async fn run_pipeline(options: &BenchOptions) -> Result<Report, BenchError> {
     let server = start_server(options)?;
     let pid = server.child.id();
     let api = Api::connect(&server.base).await?;
     let mut report = Report::default();
-    let scale = |full: usize, quick: usize| if options.quick { quick } else { full };
+    let scale = Scale {
+        quick: options.quick,
+    };
 
     eprintln!("rce-bench: warming up");
     // Warm the images' page cache so the first samples are not outliers.
@@ -401,10 +419,38 @@ async fn run_pipeline(options: &BenchOptions) -> Result<Report, BenchError> {
     let idle_rss_kb = procstat::rss_kb(pid);
 
     eprintln!("rce-bench: floor: bare Engine API containers");
-    // The floor.
     let docker = crate::sandbox::connect()
         .await
         .map_err(|e| BenchError::Docker(e.to_string()))?;
+    measure_floor(&docker, &server.prefix, scale, &mut report).await?;
+    eprintln!(
+        "rce-bench: latency: one job at a time, one every {} ms, then back to back",
+        LATENCY_PACE.as_millis()
+    );
+    measure_latency(&mut socket, scale, &mut report).await?;
+    eprintln!("rce-bench: throughput");
+    measure_throughput(&mut socket, pid, scale, &mut report).await?;
+    eprintln!("rce-bench: ingest while saturated");
+    measure_ingest(&api, options, scale, &mut report).await?;
+    drop_queued_jobs(&server.prefix).await?;
+    eprintln!("rce-bench: memory with idle WebSockets");
+    measure_idle_websockets(&api, options.websockets, pid, &mut report).await?;
+    report.idle_rss_kb = idle_rss_kb;
+
+    let prefix = server.prefix.clone();
+    drop(server);
+    remove_containers(&docker, &prefix).await;
+    Ok(report)
+}
+
+/// The floor: bare Engine API containers running the same Python hello,
+/// one at a time and eight in flight.
+async fn measure_floor(
+    docker: &bollard::Docker,
+    prefix: &str,
+    scale: Scale,
+    report: &mut Report,
+) -> Result<(), BenchError> {
     let languages = Languages::load(std::path::Path::new("images/languages.toml"))
         .map_err(|e| BenchError::Start(e.to_string()))?;
     let settings = SandboxSettings::default();
@@ -421,10 +467,10 @@ async fn run_pipeline(options: &BenchOptions) -> Result<Report, BenchError> {
         .map_err(|e| BenchError::Start(e.to_string()))?;
     let labels = ContainerLabels {
         worker: format!("bench-floor-{}", std::process::id()),
-        prefix: server.prefix.clone(),
+        prefix: prefix.to_string(),
     };
     let floor_job = floor::FloorJob {
-        docker: &docker,
+        docker,
         job: &job,
         language: &python_language,
         settings: &settings,
@@ -432,34 +478,37 @@ async fn run_pipeline(options: &BenchOptions) -> Result<Report, BenchError> {
         program: &["python3", "-c", "print('hello')"],
     };
     let floor = floor_job
-        .measure(scale(20, 5))
+        .measure(scale.pick(20, 5))
         .await
         .map_err(|e| BenchError::Docker(e.to_string()))?;
     report.floor_throughput_8 = floor_job
-        .throughput(8, scale(48, 16))
+        .throughput(8, scale.pick(48, 16))
         .await
         .map_err(|e| BenchError::Docker(e.to_string()))?;
-    let floor_summary = summarize(&floor.samples);
-    report.floor = floor_summary;
+    report.floor = summarize(&floor.samples);
     report.floor_docker_cpu_ms = floor.docker_cpu_per_job.as_secs_f64() * 1000.0;
     report.floor_machine_cpu_ms = floor.machine_cpu_per_job.as_secs_f64() * 1000.0;
+    Ok(())
+}
 
-    eprintln!(
-        "rce-bench: latency: one job at a time, one every {} ms, then back to back",
-        LATENCY_PACE.as_millis()
-    );
-    // Latency, one job at a time, on the finished event.
+/// Latency, one job at a time, on the finished event: three programs
+/// paced by [`LATENCY_PACE`], then Python hello back to back.
+async fn measure_latency(
+    socket: &mut WebSocket,
+    scale: Scale,
+    report: &mut Report,
+) -> Result<(), BenchError> {
     let programs = [
-        ("python hello", python("print('hello')"), scale(30, 5)),
+        ("python hello", python("print('hello')"), scale.pick(30, 5)),
         (
             "c hello (compile + run)",
             json!({"language": "c", "source": "#include <stdio.h>\nint main(void){puts(\"hello\");return 0;}\n"}),
-            scale(15, 3),
+            scale.pick(15, 3),
         ),
         (
             "python cpu-bound",
             python("s=0\nfor i in range(3_000_000):\n    s+=i\nprint(s)"),
-            scale(10, 3),
+            scale.pick(10, 3),
         ),
     ];
     for (name, body, runs) in programs {
@@ -475,14 +524,22 @@ async fn run_pipeline(options: &BenchOptions) -> Result<Report, BenchError> {
     // The same Python job back to back: faster than the engine can start
     // containers, so this measures the pool running dry, not one job.
     let (samples, _) = socket
-        .run_jobs(&python("print('hello')"), scale(30, 5), 1)
+        .run_jobs(&python("print('hello')"), scale.pick(30, 5), 1)
         .await?;
     report.back_to_back = summarize(&samples);
+    Ok(())
+}
 
-    eprintln!("rce-bench: throughput");
-    // Throughput at several concurrencies; CPU per job measured at 8.
+/// Throughput at several concurrencies; CPU per job (of rce, the Docker
+/// stack and the machine) measured at 8.
+async fn measure_throughput(
+    socket: &mut WebSocket,
+    pid: u32,
+    scale: Scale,
+    report: &mut Report,
+) -> Result<(), BenchError> {
     for concurrency in [1usize, 2, 4, 8, 16] {
-        let jobs = scale((concurrency * 6).max(24), concurrency.max(4));
+        let jobs = scale.pick((concurrency * 6).max(24), concurrency.max(4));
         let (rce_cpu, docker_cpu, machine_cpu) = (
             procstat::cpu_time(pid),
             procstat::docker_stack_cpu(),
@@ -502,14 +559,22 @@ async fn run_pipeline(options: &BenchOptions) -> Result<Report, BenchError> {
             report.docker_cpu_per_job_ms = per_job_ms(procstat::docker_stack_cpu(), docker_cpu);
         }
     }
+    Ok(())
+}
 
-    eprintln!("rce-bench: ingest while saturated");
-    // Ingest while every worker slot is busy with a sleeping job.
+/// Ingest while every worker slot is busy with a sleeping job: 16 clients
+/// posting as fast as they are answered.
+async fn measure_ingest(
+    api: &Api,
+    options: &BenchOptions,
+    scale: Scale,
+    report: &mut Report,
+) -> Result<(), BenchError> {
     for _ in 0..options.concurrency {
         api.post(&python("import time\ntime.sleep(20)")).await?;
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let ingest_for = Duration::from_secs(scale(3, 1) as u64);
+    let ingest_for = Duration::from_secs(scale.pick(3, 1) as u64);
     let clients = 16;
     let deadline = Instant::now() + ingest_for;
     let mut tasks = Vec::new();
@@ -537,7 +602,12 @@ async fn run_pipeline(options: &BenchOptions) -> Result<Report, BenchError> {
     report.ingest_per_second = accepted.len() as f64 / ingest_for.as_secs_f64();
     report.ingest_latency = summarize(&accepted);
     report.ingest_rejected = rejected;
-    // Drop the flood from the queue so the workers do not run it.
+    Ok(())
+}
+
+/// Drops the ingest flood from the queue so the workers do not run it. It
+/// waits in the fair dispatcher's holding lists, not the stream.
+async fn drop_queued_jobs(prefix: &str) -> Result<(), BenchError> {
     let redis_url =
         std::env::var("RCE_REDIS__URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into());
     let client =
@@ -546,8 +616,7 @@ async fn run_pipeline(options: &BenchOptions) -> Result<Report, BenchError> {
         .get_multiplexed_async_connection()
         .await
         .map_err(|e| BenchError::Redis(e.to_string()))?;
-    // The flood waits in the fair dispatcher's holding list, not the stream.
-    let keys = crate::queue::Keys::new(&server.prefix);
+    let keys = crate::queue::Keys::new(prefix);
     let held: Vec<String> = redis::cmd("KEYS")
         .arg(format!("{}*", keys.fair_queue_prefix()))
         .query_async(&mut connection)
@@ -561,22 +630,25 @@ async fn run_pipeline(options: &BenchOptions) -> Result<Report, BenchError> {
         .query_async::<i64>(&mut connection)
         .await
         .map_err(|e| BenchError::Redis(e.to_string()))?;
+    Ok(())
+}
 
-    eprintln!("rce-bench: memory with idle WebSockets");
-    // Resident memory with many idle WebSockets.
-    let mut sockets = Vec::with_capacity(options.websockets);
-    for _ in 0..options.websockets {
+/// Resident memory with `count` idle WebSockets open.
+async fn measure_idle_websockets(
+    api: &Api,
+    count: usize,
+    pid: u32,
+    report: &mut Report,
+) -> Result<(), BenchError> {
+    let mut sockets = Vec::with_capacity(count);
+    for _ in 0..count {
         sockets.push(api.websocket().await?);
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    report.idle_rss_kb = idle_rss_kb;
     report.websockets = sockets.len();
     report.websockets_rss_kb = procstat::rss_kb(pid);
     drop(sockets);
-
-    drop(server);
-    remove_containers(&docker, &labels.prefix).await;
-    Ok(report)
+    Ok(())
 }
 
 /// Removes whatever the bench's rce left running (the sleeping jobs).

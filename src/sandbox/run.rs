@@ -362,6 +362,9 @@ enum Ending {
     StreamEnded,
 }
 
+/// Sends the job to the runner and waits for how it ends: a report, the
+/// deadline, a kill, or the output stream ending without a report. Stdin
+/// chunks are forwarded as they come while the job is interactive.
 async fn drive<F>(
     docker: &Docker,
     prepared: Prepared,
@@ -379,10 +382,42 @@ where
         mut input,
         mut guard,
     } = prepared;
-    let id = guard.id.clone();
-    let id = id.as_str();
     let deadline = tokio::time::Instant::now() + deadline(job, language, settings);
+    let sent_at = send_job(&mut input, job, language, settings).await?;
+    let mut stdin_open = job.interactive;
+    let mut heard = Heard::new(job);
+    let ending = loop {
+        tokio::select! {
+            chunk = output.next() => match chunk {
+                None => break Ending::StreamEnded,
+                Some(Err(error)) => return Err(SandboxError::ReadOutput(error)),
+                Some(Ok(LogOutput::StdOut { message })) => {
+                    if let Some(report) = heard.runner_frames(&message, on_output)? {
+                        break Ending::Report(Box::new(report));
+                    }
+                }
+                Some(Ok(other)) => heard.runner_stderr(&other.into_bytes()),
+            },
+            chunk = control.stdin.recv(), if stdin_open => {
+                stdin_open = forward_stdin(&mut input, chunk).await;
+            },
+            _ = control.kill.cancelled() => break Ending::Killed,
+            _ = tokio::time::sleep_until(deadline) => break Ending::Deadline,
+        }
+    };
+    heard.log_runner_stderr(job);
+    conclude(docker, &mut guard, ending, heard, sent_at).await
+}
 
+/// Writes the job frame to the runner (and, unless the job is interactive,
+/// closes its input); returns when it was sent, to tell a container that
+/// died before it from one that died running it.
+async fn send_job(
+    input: &mut Pin<Box<dyn AsyncWrite + Send>>,
+    job: &Job,
+    language: &Language,
+    settings: &SandboxSettings,
+) -> Result<time::OffsetDateTime, SandboxError> {
     let spec = job_spec(job, language, settings);
     let frame = Frame::json(FrameKind::Job, &spec).map_err(SandboxError::Frames)?;
     let sent_at = time::OffsetDateTime::now_utc();
@@ -390,81 +425,113 @@ where
         .write_all(&frame.encode())
         .await
         .map_err(SandboxError::SendJob)?;
-    let mut stdin_open = job.interactive;
-    if !stdin_open {
+    if !job.interactive {
         input.shutdown().await.map_err(SandboxError::SendJob)?;
     }
+    Ok(sent_at)
+}
 
-    let mut decoder = FrameDecoder::new();
-    let mut runner_stderr = Vec::new();
-    let mut streamed = StreamedOutput::new(job.limits.output_kb as usize * 1024);
-    let ending = loop {
-        tokio::select! {
-            chunk = output.next() => match chunk {
-                None => break Ending::StreamEnded,
-                Some(Err(error)) => return Err(SandboxError::ReadOutput(error)),
-                Some(Ok(bollard::container::LogOutput::StdOut { message })) => {
-                    decoder.push(&message);
-                    let mut report = None;
-                    while let Some(frame) = decoder.next_frame().map_err(SandboxError::Frames)? {
-                        match frame.kind {
-                            FrameKind::Stdout | FrameKind::Stderr => {
-                                let stream = if frame.kind == FrameKind::Stdout { OutputStream::Stdout } else { OutputStream::Stderr };
-                                streamed.push(stream, &frame.payload);
-                                on_output(stream, &frame.payload);
-                            }
-                            FrameKind::Result => report = Some(frame.parse::<RunReport>().map_err(SandboxError::Frames)?),
-                            _ => {}
-                        }
-                    }
-                    if let Some(report) = report {
-                        break Ending::Report(Box::new(report));
-                    }
-                }
-                Some(Ok(other)) => {
-                    let bytes = other.into_bytes();
-                    let room = RUNNER_STDERR_CAP.saturating_sub(runner_stderr.len());
-                    runner_stderr.extend_from_slice(&bytes[..bytes.len().min(room)]);
-                }
-            },
-            chunk = control.stdin.recv(), if stdin_open => {
-                let written = match chunk {
-                    Some(StdinChunk::Data(data)) => input.write_all(&Frame::new(FrameKind::Stdin, data).encode()).await,
-                    Some(StdinChunk::End) | None => {
-                        stdin_open = false;
-                        match input.write_all(&Frame::new(FrameKind::StdinEnd, vec![]).encode()).await {
-                            Ok(()) => input.shutdown().await,
-                            Err(error) => Err(error),
-                        }
-                    }
-                };
-                // The runner may already be done with its input; the output
-                // stream says how the job ended.
-                if written.is_err() {
-                    stdin_open = false;
-                }
-            },
-            _ = control.kill.cancelled() => break Ending::Killed,
-            _ = tokio::time::sleep_until(deadline) => break Ending::Deadline,
+/// Forwards one stdin chunk (or its end) to the runner; returns whether
+/// stdin stays open. A failed write closes it: the runner may already be
+/// done with its input, and the output stream says how the job ended.
+async fn forward_stdin(
+    input: &mut Pin<Box<dyn AsyncWrite + Send>>,
+    chunk: Option<StdinChunk>,
+) -> bool {
+    match chunk {
+        Some(StdinChunk::Data(data)) => input
+            .write_all(&Frame::new(FrameKind::Stdin, data).encode())
+            .await
+            .is_ok(),
+        Some(StdinChunk::End) | None => {
+            let end = Frame::new(FrameKind::StdinEnd, vec![]).encode();
+            if input.write_all(&end).await.is_ok() {
+                let _ = input.shutdown().await;
+            }
+            false
         }
-    };
-    if !runner_stderr.is_empty() {
-        tracing::debug!(job_id = %job.id, stderr = %String::from_utf8_lossy(&runner_stderr), "rce-runner diagnostics");
     }
+}
+
+/// What the container has said so far: the runner's frames as decoded, the
+/// program's output as streamed, and (capped) the runner's own stderr.
+struct Heard {
+    decoder: FrameDecoder,
+    streamed: StreamedOutput,
+    runner_stderr: Vec<u8>,
+}
+
+impl Heard {
+    fn new(job: &Job) -> Heard {
+        Heard {
+            decoder: FrameDecoder::new(),
+            streamed: StreamedOutput::new(job.limits.output_kb as usize * 1024),
+            runner_stderr: Vec::new(),
+        }
+    }
+
+    /// Decodes the runner's frames in `bytes`, passing the program's output
+    /// to `on_output` as it comes; returns the run report once one arrived.
+    fn runner_frames<F>(
+        &mut self,
+        bytes: &[u8],
+        on_output: &mut F,
+    ) -> Result<Option<RunReport>, SandboxError>
+    where
+        F: FnMut(OutputStream, &[u8]),
+    {
+        self.decoder.push(bytes);
+        let mut report = None;
+        while let Some(frame) = self.decoder.next_frame().map_err(SandboxError::Frames)? {
+            match frame.kind {
+                FrameKind::Stdout | FrameKind::Stderr => {
+                    let stream = if frame.kind == FrameKind::Stdout {
+                        OutputStream::Stdout
+                    } else {
+                        OutputStream::Stderr
+                    };
+                    self.streamed.push(stream, &frame.payload);
+                    on_output(stream, &frame.payload);
+                }
+                FrameKind::Result => {
+                    report = Some(frame.parse::<RunReport>().map_err(SandboxError::Frames)?)
+                }
+                _ => {}
+            }
+        }
+        Ok(report)
+    }
+
+    /// Keeps the runner's own stderr, up to [`RUNNER_STDERR_CAP`].
+    fn runner_stderr(&mut self, bytes: &[u8]) {
+        let room = RUNNER_STDERR_CAP.saturating_sub(self.runner_stderr.len());
+        self.runner_stderr
+            .extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+
+    fn log_runner_stderr(&self, job: &Job) {
+        if !self.runner_stderr.is_empty() {
+            tracing::debug!(job_id = %job.id, stderr = %String::from_utf8_lossy(&self.runner_stderr), "rce-runner diagnostics");
+        }
+    }
+}
+
+/// Turns how the output loop ended into the job's result.
+async fn conclude(
+    docker: &Docker,
+    guard: &mut RemoveGuard,
+    ending: Ending,
+    heard: Heard,
+    sent_at: time::OffsetDateTime,
+) -> Result<JobResult, SandboxError> {
+    let id = guard.id.clone();
+    let id = id.as_str();
     Ok(match ending {
         Ending::Report(report) => {
             guard.exits_by_itself = true;
-            let killed_by_signal = report.run.as_ref().is_some_and(|run| run.signal == Some(9));
-            // The runner exits right after its report; wait for that so
-            // Docker's OOM flag is final.
-            let oom_killed = killed_by_signal && container_end(docker, id).await.oom_killed;
-            let facts = ContainerFacts {
-                oom_killed,
-                ..ContainerFacts::default()
-            };
-            verdict::judge(&report, facts)
+            judge_report(docker, id, &report).await
         }
-        Ending::Deadline => streamed.into_result(verdict::without_report(
+        Ending::Deadline => heard.streamed.into_result(verdict::without_report(
             ContainerFacts {
                 // Still running (that is why the deadline hit): only an OOM
                 // kill already recorded counts.
@@ -474,38 +541,58 @@ where
             },
             "deadline",
         )),
-        Ending::Killed => streamed.into_result(stopped_on_request(false)),
-        Ending::StreamEnded => {
-            // The whole container died without a report: under gVisor a
-            // cgroup OOM kill takes the sandbox kernel and the runner with
-            // it (exit 137), and so does a Sentry that cannot get a thread.
-            let end = container_end(docker, id).await;
-            if !end.reachable {
-                // Not the program's doing: the engine (or our connection to
-                // it) went away. Retriable, so the job runs again.
-                return Err(SandboxError::EngineLost);
-            }
-            if end.finished_at.is_some_and(|at| at < sent_at) {
-                return Err(SandboxError::ExitedBeforeJob);
-            }
-            let facts = ContainerFacts {
-                oom_killed: end.oom_killed,
-                deadline_hit: false,
-                sigkilled_without_report: end.exit_code == Some(137),
-            };
-            let exit = end
-                .exit_code
-                .map_or_else(|| "unknown".to_string(), |code| code.to_string());
-            let reason = format!(
-                "the sandbox ended without a report (exit code {exit}): {}",
-                String::from_utf8_lossy(&runner_stderr).trim()
-            );
-            streamed.into_result(verdict::without_report(
-                facts,
-                reason.trim_end_matches(": "),
-            ))
-        }
+        Ending::Killed => heard.streamed.into_result(stopped_on_request(false)),
+        Ending::StreamEnded => return ended_without_report(docker, id, heard, sent_at).await,
     })
+}
+
+/// The verdict on the runner's report.
+async fn judge_report(docker: &Docker, id: &str, report: &RunReport) -> JobResult {
+    let killed_by_signal = report.run.as_ref().is_some_and(|run| run.signal == Some(9));
+    // The runner exits right after its report; wait for that so Docker's
+    // OOM flag is final.
+    let oom_killed = killed_by_signal && container_end(docker, id).await.oom_killed;
+    let facts = ContainerFacts {
+        oom_killed,
+        ..ContainerFacts::default()
+    };
+    verdict::judge(report, facts)
+}
+
+/// The whole container died without a report: under gVisor a cgroup OOM
+/// kill takes the sandbox kernel and the runner with it (exit 137), and so
+/// does a Sentry that cannot get a thread.
+async fn ended_without_report(
+    docker: &Docker,
+    id: &str,
+    heard: Heard,
+    sent_at: time::OffsetDateTime,
+) -> Result<JobResult, SandboxError> {
+    let end = container_end(docker, id).await;
+    if !end.reachable {
+        // Not the program's doing: the engine (or our connection to it)
+        // went away. Retriable, so the job runs again.
+        return Err(SandboxError::EngineLost);
+    }
+    if end.finished_at.is_some_and(|at| at < sent_at) {
+        return Err(SandboxError::ExitedBeforeJob);
+    }
+    let facts = ContainerFacts {
+        oom_killed: end.oom_killed,
+        deadline_hit: false,
+        sigkilled_without_report: end.exit_code == Some(137),
+    };
+    let exit = end
+        .exit_code
+        .map_or_else(|| "unknown".to_string(), |code| code.to_string());
+    let reason = format!(
+        "the sandbox ended without a report (exit code {exit}): {}",
+        String::from_utf8_lossy(&heard.runner_stderr).trim()
+    );
+    Ok(heard.streamed.into_result(verdict::without_report(
+        facts,
+        reason.trim_end_matches(": "),
+    )))
 }
 
 /// The result of a job its owner stopped: `runtime_error`, killed by signal

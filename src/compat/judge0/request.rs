@@ -5,7 +5,7 @@
 //! `fields=*`, and the few that change how a result is shown.
 
 use super::format::{decode64, seconds_to_ms};
-use super::tables::language_by_id;
+use super::tables::{language_by_id, Judge0Language};
 use crate::compat::settings::Judge0Settings;
 use crate::job::{LimitsRequest, SubmissionBounds, SubmissionRequest, TestCaseInput};
 use serde::{Deserialize, Serialize};
@@ -229,6 +229,196 @@ pub fn split_words(line: &str) -> Option<Vec<String>> {
     Some(words)
 }
 
+/// Judge0's resource limits as the client set them (or their defaults), in
+/// Judge0's units: seconds, KB, counts.
+struct Judge0Limits {
+    number_of_runs: f64,
+    cpu_time_limit: f64,
+    cpu_extra_time: f64,
+    wall_time_limit: f64,
+    memory_limit: f64,
+    stack_limit: f64,
+    max_processes: f64,
+    max_file_size: f64,
+}
+
+impl Judge0Limits {
+    /// The same limits in rce's units, never below what rce accepts.
+    fn to_rce(&self) -> LimitsRequest {
+        let time_ms = seconds_to_ms(self.cpu_time_limit).max(1);
+        let wall_ms = seconds_to_ms(self.wall_time_limit).max(1);
+        LimitsRequest {
+            time_ms: Some(time_ms),
+            wall_ms: Some(wall_ms.max(time_ms)),
+            memory_mb: Some(((self.memory_limit / 1024.0).ceil() as u64).max(1)),
+            pids: Some(self.max_processes as u64),
+            output_kb: Some(self.max_file_size as u64),
+        }
+    }
+}
+
+/// The two argument strings as the client sent them (echoed by
+/// `fields=*`) and split into argv words.
+struct Arguments {
+    compiler_options: Option<String>,
+    command_line_arguments: Option<String>,
+    compile_args: Option<Vec<String>>,
+    args: Option<Vec<String>>,
+}
+
+impl Reader<'_> {
+    /// `source_code`, which must be there and not blank.
+    fn source_code(&mut self) -> Option<String> {
+        let source = self.text("source_code", true);
+        if source.as_deref().is_none_or(|s| s.trim().is_empty())
+            && !self.errors.contains_key("source_code")
+        {
+            self.fail("source_code", "can't be blank");
+        }
+        source
+    }
+
+    /// `language_id`, which must be there and name a language in the table.
+    fn language(&mut self) -> Option<&'static Judge0Language> {
+        match self.number("language_id") {
+            None if !self.errors.contains_key("language_id") => {
+                self.fail("language_id", "can't be blank");
+                None
+            }
+            None => None,
+            Some(id) => {
+                let found = (id.fract() == 0.0 && id >= 0.0 && id <= f64::from(u32::MAX))
+                    .then(|| language_by_id(id as u32))
+                    .flatten();
+                if found.is_none() {
+                    self.fail(
+                        "language_id",
+                        format!("language with id {} doesn't exist", show(id)),
+                    );
+                }
+                found
+            }
+        }
+    }
+
+    /// The limits, each within Judge0's range capped by this server's
+    /// bounds, with this server's defaults.
+    fn limits(&mut self, bounds: &SubmissionBounds) -> Judge0Limits {
+        let (default, max) = (bounds.default_limits, bounds.max_limits);
+        Judge0Limits {
+            number_of_runs: self.bounded("number_of_runs", 1.0, 1.0, MAX_NUMBER_OF_RUNS as f64),
+            cpu_time_limit: self.bounded(
+                "cpu_time_limit",
+                default.time_ms as f64 / 1000.0,
+                0.0,
+                max.time_ms as f64 / 1000.0,
+            ),
+            cpu_extra_time: self.bounded("cpu_extra_time", CPU_EXTRA_TIME, 0.0, MAX_CPU_EXTRA_TIME),
+            wall_time_limit: self.bounded(
+                "wall_time_limit",
+                default.wall_ms.max(default.time_ms * 2) as f64 / 1000.0,
+                0.0,
+                max.wall_ms as f64 / 1000.0,
+            ),
+            memory_limit: self.bounded(
+                "memory_limit",
+                (default.memory_mb * 1024) as f64,
+                MIN_MEMORY_LIMIT_KB,
+                (max.memory_mb * 1024) as f64,
+            ),
+            stack_limit: self.bounded(
+                "stack_limit",
+                STACK_LIMIT_KB as f64,
+                0.0,
+                MAX_STACK_LIMIT_KB as f64,
+            ),
+            max_processes: self.bounded(
+                "max_processes_and_or_threads",
+                default.pids as f64,
+                1.0,
+                max.pids as f64,
+            ),
+            max_file_size: self.bounded(
+                "max_file_size",
+                default.output_kb as f64,
+                1.0,
+                max.output_kb as f64,
+            ),
+        }
+    }
+
+    /// Splits `text` (the value of `field`) into argv words as a shell
+    /// would. The string itself is kept (echoed by `fields=*`) beside its
+    /// words, so it is bounded like the words' total, `max_bytes`.
+    fn words(&mut self, field: &str, text: Option<&str>, max_bytes: u64) -> Option<Vec<String>> {
+        if let Some(text) = text.filter(|t| t.len() as u64 > max_bytes) {
+            self.fail(
+                field,
+                format!(
+                    "is {} bytes, over the maximum of {max_bytes} bytes",
+                    text.len()
+                ),
+            );
+        }
+        match text.map(split_words) {
+            None => None,
+            Some(Some(words)) => Some(words),
+            Some(None) => {
+                self.fail(field, "has an unclosed quote");
+                None
+            }
+        }
+    }
+
+    /// `compiler_options` (only for compiled languages) and
+    /// `command_line_arguments`, as sent and as argv words.
+    fn arguments(&mut self, language: Option<&Judge0Language>, max_bytes: u64) -> Arguments {
+        let compiler_options = self
+            .text("compiler_options", false)
+            .filter(|s| !s.trim().is_empty());
+        let command_line_arguments = self.text("command_line_arguments", false);
+        let compile_args = self.words("compiler_options", compiler_options.as_deref(), max_bytes);
+        if compile_args.is_some() && language.is_some_and(|l| !COMPILED.contains(&l.language)) {
+            self.fail(
+                "compiler_options",
+                "setting compiler options is only allowed for compiled languages",
+            );
+        }
+        let args = self.words(
+            "command_line_arguments",
+            command_line_arguments.as_deref(),
+            max_bytes,
+        );
+        Arguments {
+            compiler_options,
+            command_line_arguments,
+            compile_args,
+            args,
+        }
+    }
+
+    /// `callback_url`: bounded, allowed on this server and well-formed.
+    fn callback_url(&mut self, settings: &Judge0Settings) -> Option<String> {
+        let callback_url = self.text("callback_url", false).filter(|s| !s.is_empty());
+        if let Some(url) = &callback_url {
+            if url.len() > MAX_CALLBACK_URL_BYTES {
+                self.fail(
+                    "callback_url",
+                    format!(
+                        "is {} bytes, over the maximum of {MAX_CALLBACK_URL_BYTES} bytes",
+                        url.len()
+                    ),
+                );
+            } else if !settings.callbacks_enabled() {
+                self.fail("callback_url", "callbacks are disabled on this server");
+            } else if let Err(problem) = super::callbacks::check_url_syntax(url, settings) {
+                self.fail("callback_url", problem);
+            }
+        }
+        callback_url
+    }
+}
+
 /// Reads and checks one submission body.
 pub fn parse(
     body: &Value,
@@ -249,77 +439,14 @@ pub fn parse(
         errors: FieldErrors::new(),
         base64,
     };
-    let (default, max) = (bounds.default_limits, bounds.max_limits);
-
-    let source = reader.text("source_code", true);
-    if source.as_deref().is_none_or(|s| s.trim().is_empty())
-        && !reader.errors.contains_key("source_code")
-    {
-        reader.fail("source_code", "can't be blank");
-    }
-    let language = match reader.number("language_id") {
-        None if !reader.errors.contains_key("language_id") => {
-            reader.fail("language_id", "can't be blank");
-            None
-        }
-        None => None,
-        Some(id) => {
-            let found = (id.fract() == 0.0 && id >= 0.0 && id <= f64::from(u32::MAX))
-                .then(|| language_by_id(id as u32))
-                .flatten();
-            if found.is_none() {
-                reader.fail(
-                    "language_id",
-                    format!("language with id {} doesn't exist", show(id)),
-                );
-            }
-            found
-        }
-    };
+    let source = reader.source_code();
+    let language = reader.language();
     let stdin = reader.text("stdin", true);
     let expected_output = reader.text("expected_output", true);
     if reader.present("additional_files").is_some() {
         reader.fail("additional_files", "additional files are not supported");
     }
-
-    let number_of_runs = reader.bounded("number_of_runs", 1.0, 1.0, MAX_NUMBER_OF_RUNS as f64);
-    let cpu_time_limit = reader.bounded(
-        "cpu_time_limit",
-        default.time_ms as f64 / 1000.0,
-        0.0,
-        max.time_ms as f64 / 1000.0,
-    );
-    let cpu_extra_time = reader.bounded("cpu_extra_time", CPU_EXTRA_TIME, 0.0, MAX_CPU_EXTRA_TIME);
-    let wall_time_limit = reader.bounded(
-        "wall_time_limit",
-        default.wall_ms.max(default.time_ms * 2) as f64 / 1000.0,
-        0.0,
-        max.wall_ms as f64 / 1000.0,
-    );
-    let memory_limit = reader.bounded(
-        "memory_limit",
-        (default.memory_mb * 1024) as f64,
-        MIN_MEMORY_LIMIT_KB,
-        (max.memory_mb * 1024) as f64,
-    );
-    let stack_limit = reader.bounded(
-        "stack_limit",
-        STACK_LIMIT_KB as f64,
-        0.0,
-        MAX_STACK_LIMIT_KB as f64,
-    );
-    let max_processes = reader.bounded(
-        "max_processes_and_or_threads",
-        default.pids as f64,
-        1.0,
-        max.pids as f64,
-    );
-    let max_file_size = reader.bounded(
-        "max_file_size",
-        default.output_kb as f64,
-        1.0,
-        max.output_kb as f64,
-    );
+    let limits = reader.limits(bounds);
     let per_process_time = reader.boolean("enable_per_process_and_thread_time_limit");
     let per_process_memory = reader.boolean("enable_per_process_and_thread_memory_limit");
     let redirect = reader.boolean("redirect_stderr_to_stdout");
@@ -327,66 +454,8 @@ pub fn parse(
     if enable_network {
         reader.fail("enable_network", "enabling network is not allowed");
     }
-
-    let compiler_options = reader
-        .text("compiler_options", false)
-        .filter(|s| !s.trim().is_empty());
-    let command_line_arguments = reader.text("command_line_arguments", false);
-    // Both strings are kept (echoed by `fields=*`) beside their argv words:
-    // each is bounded like the words' total.
-    let words_max = bounds.max_args_bytes;
-    for (field, text) in [
-        ("compiler_options", &compiler_options),
-        ("command_line_arguments", &command_line_arguments),
-    ] {
-        if let Some(text) = text.as_deref().filter(|t| t.len() as u64 > words_max) {
-            reader.fail(
-                field,
-                format!(
-                    "is {} bytes, over the maximum of {words_max} bytes",
-                    text.len()
-                ),
-            );
-        }
-    }
-    let compile_args = match compiler_options.as_deref().map(split_words) {
-        None => None,
-        Some(Some(words)) => Some(words),
-        Some(None) => {
-            reader.fail("compiler_options", "has an unclosed quote");
-            None
-        }
-    };
-    if compile_args.is_some() && language.is_some_and(|l| !COMPILED.contains(&l.language)) {
-        reader.fail(
-            "compiler_options",
-            "setting compiler options is only allowed for compiled languages",
-        );
-    }
-    let args = match command_line_arguments.as_deref().map(split_words) {
-        None => None,
-        Some(Some(words)) => Some(words),
-        Some(None) => {
-            reader.fail("command_line_arguments", "has an unclosed quote");
-            None
-        }
-    };
-    let callback_url = reader.text("callback_url", false).filter(|s| !s.is_empty());
-    if let Some(url) = &callback_url {
-        if url.len() > MAX_CALLBACK_URL_BYTES {
-            reader.fail(
-                "callback_url",
-                format!(
-                    "is {} bytes, over the maximum of {MAX_CALLBACK_URL_BYTES} bytes",
-                    url.len()
-                ),
-            );
-        } else if !settings.callbacks_enabled() {
-            reader.fail("callback_url", "callbacks are disabled on this server");
-        } else if let Err(problem) = super::callbacks::check_url_syntax(url, settings) {
-            reader.fail("callback_url", problem);
-        }
-    }
+    let arguments = reader.arguments(language, bounds.max_args_bytes);
+    let callback_url = reader.callback_url(settings);
 
     if !reader.errors.is_empty() {
         return Err(reader.errors);
@@ -401,38 +470,30 @@ pub fn parse(
             expected_stdout: expected,
         }]
     });
-    let time_ms = seconds_to_ms(cpu_time_limit).max(1);
-    let wall_ms = seconds_to_ms(wall_time_limit).max(1);
     let request = SubmissionRequest {
         language: language.language.to_string(),
         source: Some(source),
         stdin: if tests.is_some() { None } else { stdin },
-        args,
-        limits: Some(LimitsRequest {
-            time_ms: Some(time_ms),
-            wall_ms: Some(wall_ms.max(time_ms)),
-            memory_mb: Some(((memory_limit / 1024.0).ceil() as u64).max(1)),
-            pids: Some(max_processes as u64),
-            output_kb: Some(max_file_size as u64),
-        }),
+        args: arguments.args,
+        limits: Some(limits.to_rce()),
         tests,
-        compile_args,
+        compile_args: arguments.compile_args,
         ..Default::default()
     };
     let extras = Extras {
         language_id: language.id,
-        number_of_runs: number_of_runs as u64,
-        cpu_time_limit,
-        cpu_extra_time,
-        wall_time_limit,
-        memory_limit: memory_limit as u64,
-        stack_limit: stack_limit as u64,
-        max_processes_and_or_threads: max_processes as u64,
+        number_of_runs: limits.number_of_runs as u64,
+        cpu_time_limit: limits.cpu_time_limit,
+        cpu_extra_time: limits.cpu_extra_time,
+        wall_time_limit: limits.wall_time_limit,
+        memory_limit: limits.memory_limit as u64,
+        stack_limit: limits.stack_limit as u64,
+        max_processes_and_or_threads: limits.max_processes as u64,
         enable_per_process_and_thread_time_limit: per_process_time,
         enable_per_process_and_thread_memory_limit: per_process_memory,
-        max_file_size: max_file_size as u64,
-        compiler_options,
-        command_line_arguments,
+        max_file_size: limits.max_file_size as u64,
+        compiler_options: arguments.compiler_options,
+        command_line_arguments: arguments.command_line_arguments,
         redirect_stderr_to_stdout: redirect,
         callback_url,
         enable_network,

@@ -162,7 +162,34 @@ pub fn render(
         .map(|e| e.language_id)
         .or_else(|| id_of_language(&job.language))
         .unwrap_or(0);
-    let language_name = language_by_id(language_id)
+    let mut all = Map::new();
+    put_submitted(&mut all, stored, language_id, base64);
+    put_outcome(&mut all, stored, result, extras, base64);
+    all.insert("status_id".into(), json!(status.id));
+    put_limits(&mut all, stored, extras);
+    put_options(&mut all, extras);
+    all.insert(
+        "status".into(),
+        json!({"id": status.id, "description": status.description}),
+    );
+    let language_name = language_name(language_id, &job.language, languages);
+    all.insert(
+        "language".into(),
+        json!({"id": language_id, "name": language_name}),
+    );
+    let mut shown = Map::new();
+    for name in fields.names() {
+        if let Some(value) = all.remove(name) {
+            shown.insert(name.to_string(), value);
+        }
+    }
+    shown
+}
+
+/// Judge0's name for the language: its label with rce's version in it, or
+/// rce's language id when Judge0 has no such language.
+fn language_name(language_id: u32, rce_language: &str, languages: &Languages) -> String {
+    language_by_id(language_id)
         .map(|l| {
             let version = languages
                 .get(l.language)
@@ -170,17 +197,15 @@ pub fn render(
                 .unwrap_or("");
             l.label.replace("{}", version)
         })
-        .unwrap_or_else(|| job.language.clone());
+        .unwrap_or_else(|| rce_language.to_string())
+}
+
+/// What the client sent: source, language, input, expected output, and
+/// the token and time it got.
+fn put_submitted(all: &mut Map<String, Value>, stored: &StoredJob, language_id: u32, base64: bool) {
+    let job = &stored.job;
     let test = job.tests.first();
     let stdin = test.map(|t| t.stdin.as_str()).unwrap_or(job.stdin.as_str());
-    let redirect = extras.is_some_and(|e| e.redirect_stderr_to_stdout);
-    let (stdout, stderr) = match result {
-        None => (None, None),
-        Some(r) if redirect => (Some(format!("{}{}", r.stdout, r.stderr)), None),
-        Some(r) => (Some(r.stdout.clone()), Some(r.stderr.clone())),
-    };
-    let limits = job.limits;
-    let mut all = Map::new();
     let mut put = |name: &str, value: Value| {
         all.insert(name.to_string(), value);
     };
@@ -194,9 +219,29 @@ pub fn render(
         "expected_output",
         text(test.map(|t| t.expected_stdout.as_str()), base64),
     );
-    put("stdout", text(stdout.as_deref(), base64));
-    put("status_id", json!(status.id));
     put("created_at", json!(timestamp(job.created_at)));
+    put("token", json!(job.id.to_string()));
+}
+
+/// How the run went: output (stderr folded into stdout when the client
+/// asked), times, memory, exit and message; `null` until it finished.
+fn put_outcome(
+    all: &mut Map<String, Value>,
+    stored: &StoredJob,
+    result: Option<&JobResult>,
+    extras: Option<&Extras>,
+    base64: bool,
+) {
+    let redirect = extras.is_some_and(|e| e.redirect_stderr_to_stdout);
+    let (stdout, stderr) = match result {
+        None => (None, None),
+        Some(r) if redirect => (Some(format!("{}{}", r.stdout, r.stderr)), None),
+        Some(r) => (Some(r.stdout.clone()), Some(r.stderr.clone())),
+    };
+    let mut put = |name: &str, value: Value| {
+        all.insert(name.to_string(), value);
+    };
+    put("stdout", text(stdout.as_deref(), base64));
     put(
         "finished_at",
         stored
@@ -210,7 +255,39 @@ pub fn render(
     );
     put("memory", result.map_or(Value::Null, |r| json!(r.memory_kb)));
     put("stderr", text(stderr.as_deref(), base64));
-    put("token", json!(job.id.to_string()));
+    put(
+        "compile_output",
+        text(result.and_then(|r| r.compile_output.as_deref()), base64),
+    );
+    put(
+        "exit_code",
+        result
+            .and_then(|r| r.exit_code)
+            .map_or(Value::Null, |c| json!(c)),
+    );
+    put(
+        "exit_signal",
+        result
+            .and_then(|r| r.signal)
+            .map_or(Value::Null, |s| json!(s)),
+    );
+    put(
+        "message",
+        text(result.and_then(message_of).as_deref(), base64),
+    );
+    put(
+        "wall_time",
+        result.map_or(Value::Null, |r| json!(decimal(r.wall_ms))),
+    );
+}
+
+/// The limits in Judge0's units: as the client set them where rce keeps
+/// them beside the job, else the job's own.
+fn put_limits(all: &mut Map<String, Value>, stored: &StoredJob, extras: Option<&Extras>) {
+    let limits = stored.job.limits;
+    let mut put = |name: &str, value: Value| {
+        all.insert(name.to_string(), value);
+    };
     put(
         "number_of_runs",
         json!(extras.map_or(1, |e| e.number_of_runs)),
@@ -239,30 +316,14 @@ pub fn render(
         json!(extras.is_some_and(|e| e.enable_per_process_and_thread_memory_limit)),
     );
     put("max_file_size", json!(limits.output_kb));
-    put(
-        "compile_output",
-        text(result.and_then(|r| r.compile_output.as_deref()), base64),
-    );
-    put(
-        "exit_code",
-        result
-            .and_then(|r| r.exit_code)
-            .map_or(Value::Null, |c| json!(c)),
-    );
-    put(
-        "exit_signal",
-        result
-            .and_then(|r| r.signal)
-            .map_or(Value::Null, |s| json!(s)),
-    );
-    put(
-        "message",
-        text(result.and_then(message_of).as_deref(), base64),
-    );
-    put(
-        "wall_time",
-        result.map_or(Value::Null, |r| json!(decimal(r.wall_ms))),
-    );
+}
+
+/// The options echoed as the client sent them, and the ones rce never
+/// supports (always `null` or `false`).
+fn put_options(all: &mut Map<String, Value>, extras: Option<&Extras>) {
+    let mut put = |name: &str, value: Value| {
+        all.insert(name.to_string(), value);
+    };
     put(
         "compiler_options",
         extras
@@ -275,7 +336,10 @@ pub fn render(
             .and_then(|e| e.command_line_arguments.clone())
             .map_or(Value::Null, Value::String),
     );
-    put("redirect_stderr_to_stdout", json!(redirect));
+    put(
+        "redirect_stderr_to_stdout",
+        json!(extras.is_some_and(|e| e.redirect_stderr_to_stdout)),
+    );
     put(
         "callback_url",
         extras
@@ -285,21 +349,6 @@ pub fn render(
     put("additional_files", Value::Null);
     put("enable_network", json!(false));
     put("post_execution_filesystem", Value::Null);
-    put(
-        "status",
-        json!({"id": status.id, "description": status.description}),
-    );
-    put(
-        "language",
-        json!({"id": language_id, "name": language_name}),
-    );
-    let mut shown = Map::new();
-    for name in fields.names() {
-        if let Some(value) = all.remove(name) {
-            shown.insert(name.to_string(), value);
-        }
-    }
-    shown
 }
 
 #[cfg(test)]

@@ -140,9 +140,7 @@ pub fn run(
     let limits = *spec.limits;
     let mut command = command(config, program, args, &limits);
 
-    let cgroup_before = config.cgroup.snapshot();
-    let self_before = sys::self_cpu_us();
-    let children_before = sys::children_cpu_us();
+    let before = Before::read(config);
     let start = Instant::now();
     let mut child = command.spawn().map_err(|source| StageError::Spawn {
         program: program.clone(),
@@ -186,8 +184,8 @@ pub fn run(
         deadline: start
             .checked_add(Duration::from_millis(limits.wall_time_ms))
             .unwrap_or(start + FAR_FUTURE),
-        cgroup_before,
-        self_before,
+        cgroup_before: before.cgroup,
+        self_before: before.self_us,
         ticks_per_second: sys::clock_ticks_per_second(),
     };
     let stop = match watch.run(&mut tree, &mut feed, &mut frames, &mut output, out) {
@@ -205,13 +203,44 @@ pub fn run(
     }
     output.drain(out, DRAIN_LIMIT);
     drop(feed);
+    Ok(report(config, &limits, &before, start, stop, &tree, output))
+}
 
+/// The CPU counters read just before the stage's process was spawned.
+struct Before {
+    cgroup: Snapshot,
+    self_us: u64,
+    children_us: u64,
+}
+
+impl Before {
+    fn read(config: &Config) -> Self {
+        Before {
+            cgroup: config.cgroup.snapshot(),
+            self_us: sys::self_cpu_us(),
+            children_us: sys::children_cpu_us(),
+        }
+    }
+}
+
+/// The stage's report, once every process is reaped and the pipes drained:
+/// the tree's CPU (adding what the cgroup saw that no one reaped), its peak
+/// memory, the OOM kills, and the termination they add up to.
+fn report(
+    config: &Config,
+    limits: &StageLimits,
+    before: &Before,
+    start: Instant,
+    stop: Option<Stop>,
+    tree: &Tree,
+    output: OutputPipes,
+) -> StageReport {
     let cgroup_after = config.cgroup.snapshot();
-    let self_used = sys::self_cpu_us().saturating_sub(self_before);
-    let children_used = sys::children_cpu_us().saturating_sub(children_before);
+    let self_used = sys::self_cpu_us().saturating_sub(before.self_us);
+    let children_used = sys::children_cpu_us().saturating_sub(before.children_us);
     // What the cgroup saw beyond the runner and everything it reaped:
     // processes whose rusage no one collected.
-    let unreaped_us = cgroup_before.cpu_us_until(&cgroup_after).map_or(0, |cg| {
+    let unreaped_us = before.cgroup.cpu_us_until(&cgroup_after).map_or(0, |cg| {
         cg.saturating_sub(self_used).saturating_sub(children_used)
     });
     let cpu_time_ms = (tree.cpu_us + unreaped_us) / 1000;
@@ -223,11 +252,11 @@ pub fn run(
         status,
         cpu_time_ms,
         memory_kb: tree.maxrss_kb,
-        oom_kills: cgroup_before.oom_kills_until(&cgroup_after),
+        oom_kills: before.cgroup.oom_kills_until(&cgroup_after),
     };
     let (stdout, stderr, truncated) = output.finish();
-    Ok(StageReport {
-        termination: facts.termination(&limits),
+    StageReport {
+        termination: facts.termination(limits),
         exit_code: match status {
             ExitStatus::Exited(code) => Some(code),
             ExitStatus::Signaled(_) => None,
@@ -242,7 +271,7 @@ pub fn run(
         stdout,
         stderr,
         truncated,
-    })
+    }
 }
 
 /// The process, set up to start as described in the module doc.

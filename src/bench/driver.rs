@@ -673,6 +673,14 @@ async fn remove_containers(docker: &bollard::Docker, prefix: &str) {
 
 /// A figure with its ratio to the floor, for the table.
 pub fn figures(report: &Report) -> Vec<Figure> {
+    let mut rows = latency_figures(report);
+    rows.extend(cost_figures(report));
+    rows.extend(service_figures(report));
+    rows
+}
+
+/// Latencies against the bare-container floor.
+fn latency_figures(report: &Report) -> Vec<Figure> {
     let floor = report.floor.p50_ms.max(f64::EPSILON);
     let mut rows = vec![Figure::new(
         "floor: Engine API create→remove, p50 / p95",
@@ -697,6 +705,12 @@ pub fn figures(report: &Report) -> Vec<Figure> {
         ),
         Some(report.back_to_back.p50_ms / floor),
     ));
+    rows
+}
+
+/// Throughput and CPU per job, against the floor's.
+fn cost_figures(report: &Report) -> Vec<Figure> {
+    let mut rows = Vec::new();
     let floor_rate = report.cpu_bound_rate();
     rows.push(Figure::new(
         "floor: bare containers/s with 8 in flight",
@@ -735,6 +749,12 @@ pub fn figures(report: &Report) -> Vec<Figure> {
         format!("{:.1} ms", report.rce_cpu_per_job_ms),
         Some(report.rce_cpu_per_job_ms / report.floor_machine_cpu_ms.max(f64::EPSILON)),
     ));
+    rows
+}
+
+/// Ingest, fairness and memory: the service's own figures.
+fn service_figures(report: &Report) -> Vec<Figure> {
+    let mut rows = Vec::new();
     rows.push(Figure::new(
         "ingest while saturated: accepted/s, p99",
         format!(

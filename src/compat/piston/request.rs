@@ -157,42 +157,8 @@ pub fn parse(
     let (first, rest) = files
         .split_first()
         .ok_or("files must hold at least one file")?;
-    let request_files = if rest.is_empty() {
-        None
-    } else {
-        let mut out = vec![FileInput {
-            name: entry.clone(),
-            content: first.1.clone(),
-        }];
-        for (index, (name, content)) in rest.iter().enumerate() {
-            let name = name
-                .clone()
-                .unwrap_or_else(|| format!("file{}.code", index + 1));
-            if name == entry {
-                return Err(format!(
-                    "files[{}] is named {entry}, the name the first file runs as",
-                    index + 1
-                ));
-            }
-            out.push(FileInput {
-                name,
-                content: content.clone(),
-            });
-        }
-        Some(out)
-    };
-    let args = match body.get("args") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|a| match a {
-                Value::String(s) => Ok(s.clone()),
-                Value::Number(n) => Ok(n.to_string()),
-                _ => Err("args must be an array of strings".to_string()),
-            })
-            .collect::<Result<_, _>>()?,
-        Some(_) => return Err("args must be an array of strings".into()),
-    };
+    let request_files = named_files(&entry, first, rest)?;
+    let args = args_of(body)?;
     let stdin = match body.get("stdin") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.clone()),
@@ -222,6 +188,57 @@ pub fn parse(
         ..Default::default()
     };
     Ok(Parsed { runtime, request })
+}
+
+/// The files as rce takes them: `None` for a lone file (it is the source);
+/// otherwise the first under the language's entry name and the rest under
+/// their own names (`file<n>.code` when unnamed), none of them taking the
+/// entry's name.
+fn named_files(
+    entry: &str,
+    first: &(Option<String>, String),
+    rest: &[(Option<String>, String)],
+) -> Result<Option<Vec<FileInput>>, String> {
+    if rest.is_empty() {
+        return Ok(None);
+    }
+    let mut out = vec![FileInput {
+        name: entry.to_string(),
+        content: first.1.clone(),
+    }];
+    for (index, (name, content)) in rest.iter().enumerate() {
+        let name = name
+            .clone()
+            .unwrap_or_else(|| format!("file{}.code", index + 1));
+        if name == entry {
+            return Err(format!(
+                "files[{}] is named {entry}, the name the first file runs as",
+                index + 1
+            ));
+        }
+        out.push(FileInput {
+            name,
+            content: content.clone(),
+        });
+    }
+    Ok(Some(out))
+}
+
+/// `args`: absent or null for none, else an array of strings (numbers are
+/// taken as their text, as Piston's Node server does).
+fn args_of(body: &Map<String, Value>) -> Result<Vec<String>, String> {
+    match body.get("args") {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|a| match a {
+                Value::String(s) => Ok(s.clone()),
+                Value::Number(n) => Ok(n.to_string()),
+                _ => Err("args must be an array of strings".to_string()),
+            })
+            .collect(),
+        Some(_) => Err("args must be an array of strings".into()),
+    }
 }
 
 #[cfg(test)]

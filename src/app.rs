@@ -311,7 +311,8 @@ async fn start_worker(
         shared.events.clone(),
         labels,
     );
-    let (slot_freed, pipeline) = (pool.slot_signal(), pool.pipeline());
+    let (slot_freed, pipeline, live_slots) =
+        (pool.slot_signal(), pool.pipeline(), pool.live_slots());
     let pool = start_pool(settings, shared, pool);
     let consumer = StreamConsumer::new(
         settings.redis.clone(),
@@ -328,6 +329,7 @@ async fn start_worker(
         shared.fair_queue.clone(),
         name.clone(),
         settings.worker.concurrency,
+        live_slots,
         shutdown.clone(),
     );
     let handle = consumer.handle();

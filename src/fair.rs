@@ -37,6 +37,7 @@
 use crate::job::Job;
 use crate::queue::{Keys, JOB_FIELD, TRACEPARENT_FIELD};
 use redis::aio::ConnectionManager;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -220,12 +221,12 @@ end
 return acked
 ";
 
-/// KEYS: slots. ARGV: consumer, slots, expiry ttl ms.
+/// KEYS: slots. ARGV: consumer, slots, expiry ttl ms. Returns the live
+/// deployment's slots, this worker's included.
 const REGISTER: &str = r"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = now_ms()
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '|' .. (now + tonumber(ARGV[3])))
-return 1
+return fresh_sum(KEYS[1], now)
 ";
 
 /// How long a worker's slot registration lives without a heartbeat.
@@ -267,7 +268,7 @@ impl FairQueue {
             hold: script(HOLD),
             promote: script(PROMOTE),
             ack: script(ACK),
-            register: Arc::new(redis::Script::new(REGISTER)),
+            register: script(REGISTER),
         }
     }
 
@@ -361,15 +362,14 @@ impl FairQueue {
         consumer: &str,
         slots: usize,
         ttl: Duration,
-    ) -> redis::RedisResult<()> {
+    ) -> redis::RedisResult<usize> {
         self.register
             .key(self.keys.fair_slots())
             .arg(consumer)
             .arg(slots)
             .arg(ttl.as_millis() as u64)
-            .invoke_async::<i64>(&mut self.connection.clone())
+            .invoke_async::<usize>(&mut self.connection.clone())
             .await
-            .map(|_| ())
     }
 
     /// Forgets `consumer`'s slots and idle record (it stopped reading).
@@ -385,17 +385,21 @@ impl FairQueue {
 }
 
 /// Keeps `consumer`'s slot registration alive until `shutdown`, then removes
-/// it (and its idle record), so the running cap follows the live deployment.
+/// it (and its idle record), so the running cap follows the live deployment;
+/// each heartbeat stores the live deployment's slots in `live_slots` (the
+/// warm pool sizes this worker's share of its memory budget by it).
 pub fn spawn_heartbeat(
     fair: FairQueue,
     consumer: String,
     slots: usize,
+    live_slots: Arc<AtomicUsize>,
     shutdown: CancellationToken,
 ) {
     actix_rt::spawn(async move {
         loop {
-            if let Err(error) = fair.register(&consumer, slots, REGISTRATION_TTL).await {
-                tracing::warn!(%error, consumer, "registering worker slots failed");
+            match fair.register(&consumer, slots, REGISTRATION_TTL).await {
+                Ok(live) => live_slots.store(live.max(slots), Ordering::Relaxed),
+                Err(error) => tracing::warn!(%error, consumer, "registering worker slots failed"),
             }
             tokio::select! {
                 _ = tokio::time::sleep(HEARTBEAT_INTERVAL) => {}

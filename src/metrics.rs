@@ -65,6 +65,7 @@ struct Metrics {
     docker_engine_up: IntGauge,
     fair_backlog_users: IntGauge,
     fair_held_jobs: IntGauge,
+    warm_idle: IntGaugeVec,
 }
 
 impl Metrics {
@@ -157,6 +158,14 @@ impl Metrics {
         )?;
         register(&registry, &mut names, &fair_backlog_users)?;
         register(&registry, &mut names, &fair_held_jobs)?;
+        let warm_idle = IntGaugeVec::new(
+            Opts::new(
+                "warm_idle_containers",
+                "Idle warm containers on this worker, by language (at the last plan)",
+            ),
+            &["language"],
+        )?;
+        register(&registry, &mut names, &warm_idle)?;
         Ok(Metrics {
             registry,
             names,
@@ -173,6 +182,7 @@ impl Metrics {
             docker_engine_up,
             fair_backlog_users,
             fair_held_jobs,
+            warm_idle,
         })
     }
 }
@@ -218,6 +228,14 @@ pub fn job_finished(language: &str, verdict: &str, wall: Duration) {
 pub fn set_running_containers(count: usize) {
     METRICS
         .running_containers
+        .set(i64::try_from(count).unwrap_or(i64::MAX));
+}
+
+/// The idle warm containers of `language` on this worker.
+pub fn set_warm_idle(language: &str, count: usize) {
+    METRICS
+        .warm_idle
+        .with_label_values(&[language])
         .set(i64::try_from(count).unwrap_or(i64::MAX));
 }
 

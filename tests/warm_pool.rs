@@ -1,13 +1,15 @@
 //! The warm pool with a real rce and real containers: containers are
 //! prepared ahead of time, a default-limit job takes one, a job with other
-//! limits takes the cold path, the pool never grows past its size, and
-//! shutdown removes the idle ones.
+//! limits takes the cold path, the pool never grows past its size, pools
+//! follow demand (a language's first job starts one, idle ones shrink to
+//! zero), and shutdown removes the idle ones.
 
 mod common;
 
 use common::*;
 use serde_json::json;
 use std::collections::HashMap;
+use std::ops::AsyncFnMut;
 use std::time::{Duration, Instant};
 
 /// Warm containers (idle or serving) of this test's prefix.
@@ -166,4 +168,98 @@ async fn jobs_survive_dead_warm_containers() {
     assert!(status.success(), "exit status {status:?}");
     let left = containers_left(&rce.prefix, Duration::from_secs(20)).await;
     assert!(left.is_empty(), "containers left: {left:?}");
+}
+
+/// Warm containers of `prefix` running `image` (`rce-c:latest`, …).
+async fn warm_of(prefix: &str, image: &str) -> usize {
+    let docker = docker().await;
+    let filters = HashMap::from([
+        (
+            "label",
+            vec![format!("rce.prefix={prefix}"), "rce.warm".to_string()],
+        ),
+        ("status", vec!["running".to_string()]),
+    ]);
+    let options = bollard::query_parameters::ListContainersOptionsBuilder::default()
+        .filters(&filters)
+        .build();
+    let containers = docker.list_containers(Some(options)).await.unwrap();
+    containers
+        .iter()
+        .filter(|c| c.image.as_deref() == Some(image))
+        .count()
+}
+
+/// Waits until `done` holds, or fails with `what` and the log.
+async fn eventually(rce: &Rce, within: Duration, what: &str, mut done: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !done().await {
+        assert!(Instant::now() < deadline, "{what}\n{}", rce.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Pools follow demand: a language nobody asked for has none; its first
+/// job starts one (and the next job of it runs warm, compiling in the warm
+/// container); once the demand has decayed (a 2 s half-life here) every
+/// pool, the seeded python one included, shrinks to zero.
+#[actix_rt::test]
+async fn pools_follow_demand_and_shrink_to_zero() {
+    let mut rce = start_rce_with(RceOptions {
+        env: vec![
+            ("RCE_SANDBOX__WARM_POOL_SIZE".into(), "2".into()),
+            ("RCE_SANDBOX__WARM_LANGUAGES".into(), "python".into()),
+            ("RCE_SANDBOX__WARM_HALF_LIFE_MS".into(), "2000".into()),
+        ],
+        ..Default::default()
+    });
+    let prefix = rce.prefix.clone();
+    eventually(
+        &rce,
+        Duration::from_secs(30),
+        "python starts warm",
+        async || warm_of(&prefix, "rce-python:latest").await >= 1,
+    )
+    .await;
+    assert_eq!(
+        warm_of(&prefix, "rce-c:latest").await,
+        0,
+        "no demand for c yet"
+    );
+
+    let source = "#include <stdio.h>\nint main(void){puts(\"hi\");return 0;}\n";
+    let first = submit(&rce, json!({"language": "c", "source": source})).await;
+    let done = wait_completed(&rce, &first, Duration::from_secs(60)).await;
+    assert_eq!(done["result"]["stdout"], "hi\n", "{done}");
+    eventually(
+        &rce,
+        Duration::from_secs(10),
+        "c's first job starts its pool",
+        async || warm_of(&prefix, "rce-c:latest").await >= 1,
+    )
+    .await;
+    // Running is reported just before the pool files the container as ready.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let second = submit(&rce, json!({"language": "c", "source": source})).await;
+    let done = wait_completed(&rce, &second, Duration::from_secs(60)).await;
+    assert_eq!(done["result"]["stdout"], "hi\n", "{done}");
+    let started = rce
+        .log()
+        .lines()
+        .find(|l| l.contains("starting a sandbox") && l.contains(&second))
+        .map(str::to_string);
+    assert!(
+        started.as_deref().is_some_and(|l| l.contains("warm=true")),
+        "the second c job runs warm: {started:?}"
+    );
+
+    eventually(
+        &rce,
+        Duration::from_secs(60),
+        "idle pools shrink to zero",
+        async || warm_containers(&prefix).await == 0,
+    )
+    .await;
+    let status = rce.terminate();
+    assert!(status.success(), "exit status {status:?}");
 }

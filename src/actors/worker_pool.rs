@@ -30,16 +30,18 @@ use crate::job::{Job, JobId, JobResult, JobStatus};
 use crate::languages::{Language, Languages};
 use crate::output::LiveOutput;
 use crate::queue::EventPublisher;
-use crate::sandbox::{self, prepare, ContainerLabels, Prepared, Refill, SandboxSettings, WarmPool};
+use crate::sandbox::{
+    self, prepare, ContainerLabels, Prepared, Refill, SandboxSettings, Sizing, WarmPool,
+};
 use crate::stdin::StdinChunk;
 use actix::prelude::*;
 use bollard::Docker;
 use futures_util::FutureExt;
 use std::collections::{HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use tracing::Instrument;
 
@@ -110,6 +112,10 @@ pub struct Pipeline {
     handed_back: Arc<AtomicBool>,
 }
 
+/// How often the warm pool's targets are re-planned from demand (also at
+/// every arrival): idle languages shrink, decayed seeds let go.
+const WARM_PLAN_INTERVAL: Duration = Duration::from_secs(1);
+
 pub struct WorkerPool {
     settings: WorkerSettings,
     sandbox: Arc<SandboxSettings>,
@@ -123,6 +129,9 @@ pub struct WorkerPool {
     slot_freed: Arc<Notify>,
     /// Containers started ahead of time for default-limit jobs.
     warm: WarmPool,
+    /// The live deployment's worker slots (this worker's included), kept
+    /// by the slot heartbeat: the warm pool's share of its budget.
+    live_slots: Arc<AtomicUsize>,
 }
 
 impl WorkerPool {
@@ -135,6 +144,7 @@ impl WorkerPool {
         events: EventPublisher,
         labels: ContainerLabels,
     ) -> WorkerPool {
+        let settings_concurrency = settings.concurrency;
         WorkerPool {
             settings,
             sandbox,
@@ -145,6 +155,7 @@ impl WorkerPool {
             engine_ok: Arc::new(AtomicBool::new(true)),
             slot_freed: Arc::new(Notify::new()),
             warm: WarmPool::default(),
+            live_slots: Arc::new(AtomicUsize::new(settings_concurrency)),
         }
     }
 
@@ -153,6 +164,37 @@ impl WorkerPool {
     pub fn with_control(mut self, control: Addr<JobControl>) -> WorkerPool {
         self.pipeline.control = Some(control);
         self
+    }
+
+    /// Where the slot heartbeat keeps the live deployment's slots.
+    pub fn live_slots(&self) -> Arc<AtomicUsize> {
+        self.live_slots.clone()
+    }
+
+    /// What sizes the warm pool now.
+    fn warm_sizing(&self) -> Sizing {
+        self.sandbox.warm_sizing(
+            self.settings.concurrency,
+            self.live_slots.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Re-plans every language's warm target from its demand: the idle
+    /// surplus is removed (in the background) and short languages refill.
+    fn rebalance(&mut self, ctx: &mut Context<Self>) {
+        let sizing = self.warm_sizing();
+        let surplus = self.warm.plan(Instant::now(), &sizing);
+        if !surplus.is_empty() {
+            tracing::debug!(
+                removed = surplus.len(),
+                "removing idle warm containers beyond demand"
+            );
+        }
+        drop(surplus);
+        self.refill_all(ctx);
+        for language in self.pipeline.languages.all() {
+            crate::metrics::set_warm_idle(&language.id, self.warm.idle_count(&language.id));
+        }
     }
 
     /// Starts preparing warm containers until `language`'s pool is full.
@@ -175,6 +217,7 @@ impl WorkerPool {
             // Its own task, so a restart of the pool cannot drop a container
             // half made: the result always comes back as WarmReady.
             actix_rt::spawn(async move {
+                let started = Instant::now();
                 let prepared = prepare(&docker, body, uids)
                     .await
                     .map_err(|error| tracing::warn!(language, %error, "preparing a warm container failed"))
@@ -183,6 +226,7 @@ impl WorkerPool {
                     language,
                     token,
                     epoch,
+                    took: started.elapsed(),
                     prepared,
                 });
             });
@@ -190,15 +234,9 @@ impl WorkerPool {
     }
 
     /// Starts preparing warm containers for every language whose pool is
-    /// not full.
+    /// short of its target.
     fn refill_all(&mut self, ctx: &mut Context<Self>) {
-        let languages: Vec<String> = self
-            .pipeline
-            .languages
-            .all()
-            .iter()
-            .map(|l| l.id.clone())
-            .collect();
+        let languages: Vec<String> = self.warm.wanted().cloned().collect();
         for language in &languages {
             self.refill(ctx, language);
         }
@@ -221,7 +259,11 @@ impl Actor for WorkerPool {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         crate::metrics::set_docker_engine_up(self.engine_ok.load(Ordering::SeqCst));
-        self.refill_all(ctx);
+        let sizing = self.warm_sizing();
+        self.warm
+            .seed(&self.sandbox.warm_languages, Instant::now(), &sizing);
+        self.rebalance(ctx);
+        ctx.run_interval(WARM_PLAN_INTERVAL, |pool, ctx| pool.rebalance(ctx));
         ctx.run_interval(
             Duration::from_millis(self.settings.engine_check_ms.max(100)),
             |pool, ctx| {
@@ -383,7 +425,13 @@ impl Handler<Execute> for WorkerPool {
             return;
         }
         let warm = if WarmPool::fits(&job, &self.sandbox) {
-            self.warm.take(&job.language)
+            let sizing = self.warm_sizing();
+            self.warm.arrived(&job.language, Instant::now(), &sizing);
+            let taken = self.warm.take(&job.language);
+            // Re-plan with this arrival counted: a language's first job
+            // starts its pool, a burst grows it.
+            self.rebalance(ctx);
+            taken
         } else {
             None
         };
@@ -392,8 +440,6 @@ impl Handler<Execute> for WorkerPool {
             None => (None, None),
         };
         tracing::debug!(job_id = %job_id, warm = prepared.is_some(), "starting a sandbox");
-        // Replace what was taken, off the critical path.
-        self.refill(ctx, &job.language.clone());
         let sandbox = SandboxActor::new(
             self.docker.clone(),
             self.sandbox.clone(),
@@ -471,6 +517,7 @@ struct WarmReady {
     language: String,
     token: String,
     epoch: u64,
+    took: Duration,
     prepared: Option<Prepared>,
 }
 
@@ -478,6 +525,9 @@ impl Handler<WarmReady> for WorkerPool {
     type Result = ();
 
     fn handle(&mut self, msg: WarmReady, _: &mut Context<Self>) {
+        if msg.prepared.is_some() {
+            self.warm.prepare_took(msg.took);
+        }
         self.warm
             .prepared(&msg.language, msg.token, msg.epoch, msg.prepared);
     }

@@ -1,8 +1,9 @@
 //! Drives a real rce the way users do and measures it: it starts its own
 //! `rce serve` (own Redis prefix and store, so the queue can be flushed after
 //! the ingest phase), then measures the floor (bare Engine API containers),
-//! submit→finished latency on the WebSocket `finished` event for three
-//! programs, throughput at several concurrencies, API ingest while the
+//! submit→finished latency on the WebSocket `finished` event (Python hello
+//! and a CPU-bound program, then every language's hello world, then the idle
+//! warm containers' memory), throughput at several concurrencies, API ingest while the
 //! workers are saturated, CPU per job of rce and of the Docker stack,
 //! resident memory idle and with many idle WebSockets, and fairness (a second
 //! rce with 2 slots: one user's backlog of sleeping jobs against another
@@ -10,7 +11,7 @@
 
 use super::floor;
 use super::procstat;
-use super::report::{Figure, Report};
+use super::report::{Figure, Report, WarmIdle};
 use super::stats::{summarize, Summary};
 use crate::job::{Job, SubmissionRequest};
 use crate::languages::Languages;
@@ -428,6 +429,9 @@ async fn run_pipeline(options: &BenchOptions) -> Result<Report, BenchError> {
         LATENCY_PACE.as_millis()
     );
     measure_latency(&mut socket, scale, &mut report).await?;
+    eprintln!("rce-bench: hello world in every language, then the idle warm containers");
+    measure_hello(&mut socket, scale, &mut report).await?;
+    report.warm_idle = measure_warm_idle(&docker, &server.prefix).await;
     eprintln!("rce-bench: throughput");
     measure_throughput(&mut socket, pid, scale, &mut report).await?;
     eprintln!("rce-bench: ingest while saturated");
@@ -501,24 +505,13 @@ async fn measure_latency(
     let programs = [
         ("python hello", python("print('hello')"), scale.pick(30, 5)),
         (
-            "c hello (compile + run)",
-            json!({"language": "c", "source": "#include <stdio.h>\nint main(void){puts(\"hello\");return 0;}\n"}),
-            scale.pick(15, 3),
-        ),
-        (
             "python cpu-bound",
             python("s=0\nfor i in range(3_000_000):\n    s+=i\nprint(s)"),
             scale.pick(10, 3),
         ),
     ];
     for (name, body, runs) in programs {
-        let mut samples = Vec::with_capacity(runs);
-        for _ in 0..runs {
-            let next = Instant::now() + LATENCY_PACE;
-            let (sample, _) = socket.run_jobs(&body, 1, 1).await?;
-            samples.extend(sample);
-            tokio::time::sleep_until(next.into()).await;
-        }
+        let samples = paced(socket, &body, runs).await?;
         report.latency.push((name.to_string(), summarize(&samples)));
     }
     // The same Python job back to back: faster than the engine can start
@@ -528,6 +521,85 @@ async fn measure_latency(
         .await?;
     report.back_to_back = summarize(&samples);
     Ok(())
+}
+
+/// `runs` jobs of `body`, one at a time, started at most every
+/// [`LATENCY_PACE`]; their submit→finished times.
+async fn paced(
+    socket: &mut WebSocket,
+    body: &Value,
+    runs: usize,
+) -> Result<Vec<Duration>, BenchError> {
+    let mut samples = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let next = Instant::now() + LATENCY_PACE;
+        let (sample, _) = socket.run_jobs(body, 1, 1).await?;
+        samples.extend(sample);
+        tokio::time::sleep_until(next.into()).await;
+    }
+    Ok(samples)
+}
+
+/// Every language's `images/<id>/hello.json`, paced: one unmeasured job
+/// first (a language's first job starts its warm pool), then the samples.
+async fn measure_hello(
+    socket: &mut WebSocket,
+    scale: Scale,
+    report: &mut Report,
+) -> Result<(), BenchError> {
+    let languages = Languages::load(std::path::Path::new("images/languages.toml"))
+        .map_err(|e| BenchError::Start(e.to_string()))?;
+    for language in languages.all() {
+        let path = format!("images/{}/hello.json", language.id);
+        let body: Value = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .ok_or_else(|| BenchError::Start(format!("cannot read {path}")))?;
+        paced(socket, &body, 1).await?;
+        let samples = paced(socket, &body, scale.pick(15, 3)).await?;
+        report
+            .hello
+            .push((language.id.clone(), summarize(&samples)));
+    }
+    Ok(())
+}
+
+/// The idle warm containers of `prefix` and what they hold: their cgroups'
+/// memory (Docker's stats) and their containerd shims' resident size.
+async fn measure_warm_idle(docker: &bollard::Docker, prefix: &str) -> WarmIdle {
+    let filters = HashMap::from([
+        (
+            "label",
+            vec![
+                format!("{}={prefix}", crate::sandbox::LABEL_PREFIX),
+                crate::sandbox::LABEL_WARM.to_string(),
+            ],
+        ),
+        ("status", vec!["running".to_string()]),
+    ]);
+    let options = bollard::query_parameters::ListContainersOptionsBuilder::default()
+        .filters(&filters)
+        .build();
+    let ids: Vec<String> = match docker.list_containers(Some(options)).await {
+        Ok(containers) => containers.into_iter().filter_map(|c| c.id).collect(),
+        Err(_) => Vec::new(),
+    };
+    let mut idle = WarmIdle {
+        containers: ids.len(),
+        ..WarmIdle::default()
+    };
+    for id in &ids {
+        let options = bollard::query_parameters::StatsOptionsBuilder::default()
+            .stream(false)
+            .one_shot(true)
+            .build();
+        if let Some(Ok(stats)) = docker.stats(id, Some(options)).next().await {
+            let usage = stats.memory_stats.and_then(|m| m.usage).unwrap_or(0);
+            idle.cgroup_kb += usage / 1024;
+        }
+    }
+    idle.shim_kb = procstat::shims_rss_kb(&ids);
+    idle
 }
 
 /// Throughput at several concurrencies; CPU per job (of rce, the Docker
@@ -697,6 +769,13 @@ fn latency_figures(report: &Report) -> Vec<Figure> {
             Some(summary.p50_ms / floor),
         ));
     }
+    for (language, summary) in &report.hello {
+        rows.push(Figure::new(
+            &format!("hello {language}: submit→finished p50 / p95"),
+            format!("{:.0} / {:.0} ms", summary.p50_ms, summary.p95_ms),
+            Some(summary.p50_ms / floor),
+        ));
+    }
     rows.push(Figure::new(
         "python hello back to back (no pacing): p50 / p95 / p99",
         format!(
@@ -772,6 +851,16 @@ fn service_figures(report: &Report) -> Vec<Figure> {
         None,
     ));
     rows.push(Figure::new(
+        "idle warm containers: count, cgroup memory + shims' RSS",
+        format!(
+            "{}, {:.1} + {:.1} MB",
+            report.warm_idle.containers,
+            report.warm_idle.cgroup_kb as f64 / 1024.0,
+            report.warm_idle.shim_kb as f64 / 1024.0
+        ),
+        None,
+    ));
+    rows.push(Figure::new(
         "rce RSS idle",
         format!("{:.1} MB", report.idle_rss_kb as f64 / 1024.0),
         None,
@@ -790,7 +879,16 @@ pub fn goals(report: &Report) -> Vec<(String, bool)> {
     let python = report.latency.first().map(|(_, s)| *s).unwrap_or_default();
     let rate_8 = report.throughput_8();
     let floor_rate = report.cpu_bound_rate();
-    vec![
+    let hello = report.hello.iter().map(|(language, summary)| {
+        (
+            format!(
+                "hello {language}: p50 {:.0} ms ≤ 0.5 × floor and p95 {:.0} ms ≤ 1.0 × floor",
+                summary.p50_ms, summary.p95_ms
+            ),
+            summary.p50_ms <= 0.5 * floor && summary.p95_ms <= floor,
+        )
+    });
+    let mut goals = vec![
         (
             format!(
                 "python hello p50 {:.0} ms ≤ 0.5 × floor {:.0} ms",
@@ -850,7 +948,9 @@ pub fn goals(report: &Report) -> Vec<(String, bool)> {
             ),
             report.websockets_rss_kb < 150 * 1024,
         ),
-    ]
+    ];
+    goals.extend(hello);
+    goals
 }
 
 impl Summary {

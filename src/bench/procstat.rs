@@ -60,6 +60,31 @@ pub fn rss_kb(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// Summed resident size of the containerd shims serving `containers` (a
+/// shim names its container in its command line: `-id <container id>`).
+pub fn shims_rss_kb(containers: &[String]) -> u64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+                return false;
+            };
+            let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+            let is_shim = args
+                .first()
+                .is_some_and(|program| program.windows(15).any(|w| w == b"containerd-shim"));
+            is_shim
+                && args.windows(2).any(|pair| {
+                    pair[0] == b"-id" && containers.iter().any(|id| id.as_bytes() == pair[1])
+                })
+        })
+        .map(rss_kb)
+        .sum()
+}
+
 /// Summed CPU time of every running Docker-stack process. Processes that
 /// exit between two readings (runc, short-lived shims) are counted through
 /// their parents' `cutime`/`cstime` where reaped, so take deltas over whole runs.

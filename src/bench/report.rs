@@ -16,6 +16,11 @@ pub struct Report {
     pub latency: Vec<(String, Summary)>,
     /// Python hello world back to back, unpaced.
     pub back_to_back: Summary,
+    /// Each language's `images/<id>/hello.json`, paced like `latency`,
+    /// after one unmeasured job has started the language's warm pool.
+    pub hello: Vec<(String, Summary)>,
+    /// The idle warm containers right after the hello phase.
+    pub warm_idle: WarmIdle,
     pub throughput: Vec<(usize, f64)>,
     pub rce_cpu_per_job_ms: f64,
     pub docker_cpu_per_job_ms: f64,
@@ -31,6 +36,16 @@ pub struct Report {
     /// created→finished, and user B's `print(1)` submit→finished behind them.
     pub fair_a_job_s: f64,
     pub fair_b_s: f64,
+}
+
+/// What the idle warm containers hold in memory.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct WarmIdle {
+    pub containers: usize,
+    /// Their cgroups' memory usage (Docker's stats), all together.
+    pub cgroup_kb: u64,
+    /// Resident size of their containerd shims, all together.
+    pub shim_kb: u64,
 }
 
 impl Report {

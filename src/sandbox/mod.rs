@@ -1,5 +1,6 @@
 mod confinement;
 mod container;
+mod demand;
 mod docker;
 mod reaper;
 mod run;
@@ -14,6 +15,7 @@ pub use confinement::{
 pub use container::{
     container_body, ContainerLabels, LABEL_JOB, LABEL_PREFIX, LABEL_WARM, LABEL_WORKER,
 };
+pub use demand::{Demand, Sizing};
 pub use docker::{connect, DockerError};
 pub use reaper::{reap_orphans, worker_name};
 pub use run::{

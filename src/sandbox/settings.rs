@@ -2,11 +2,13 @@
 //! runs containers, the default and maximum limits a submission may ask for,
 //! and the fixed container shape (tmpfs sizes, uid, slack for the runner).
 
+use super::demand::Sizing;
 use super::uids::UidRange;
 use crate::job::{JobId, Limits, SubmissionBounds};
 use rce_protocol::StageLimits;
 use serde::Deserialize;
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -59,10 +61,21 @@ pub struct SandboxSettings {
     /// Time past the sum of a job's stage limits after which the worker
     /// kills the container from outside.
     pub deadline_grace_ms: u64,
-    /// Warm containers kept ready per warm language (0 turns the pool off).
+    /// Most warm containers kept ready per language (0 turns the pool off);
+    /// how many a language has follows its demand (see `super::demand`).
     pub warm_pool_size: usize,
-    /// Languages (ids) that get a warm pool.
+    /// Languages (ids) that start warm, as if they had just asked for the
+    /// full size; their seed decays like any demand.
     pub warm_languages: Vec<String>,
+    /// Half-life of a language's lasting demand: after one job a language
+    /// keeps a warm container for about this long.
+    pub warm_half_life_ms: u64,
+    /// Memory budget for idle warm containers across the deployment; each
+    /// worker takes the share of its slots among the live ones.
+    pub warm_memory_mb: u64,
+    /// What one idle warm container is charged against the budget (its
+    /// runner, the container's kernel state and the engine's shim).
+    pub warm_container_mb: u64,
 }
 
 impl Default for SandboxSettings {
@@ -103,11 +116,27 @@ impl Default for SandboxSettings {
             deadline_grace_ms: 3_000,
             warm_pool_size: 2,
             warm_languages: vec!["python".into()],
+            warm_half_life_ms: 300_000,
+            warm_memory_mb: 512,
+            warm_container_mb: 16,
         }
     }
 }
 
 impl SandboxSettings {
+    /// What sizes the warm pool of a worker with `own_slots` slots in a
+    /// deployment with `live_slots` live ones.
+    pub fn warm_sizing(&self, own_slots: usize, live_slots: usize) -> Sizing {
+        Sizing {
+            half_life: Duration::from_millis(self.warm_half_life_ms.max(1)),
+            max_per_language: self.warm_pool_size,
+            budget_mb: self.warm_memory_mb,
+            container_mb: self.warm_container_mb,
+            own_slots,
+            live_slots,
+        }
+    }
+
     /// The uid `job` runs as, and whether no other job can hold it (then the
     /// runner may set RLIMIT_NPROC).
     /// (Only the first candidate: creating the container settles it, see

@@ -1,10 +1,12 @@
-//! The warm pool: per language, up to `warm_pool_size` containers created,
-//! attached and started ahead of time with the default limits, each with
-//! rce-runner waiting for its one job on stdin. A job with default limits
-//! takes one (its container start is off the critical path); any other job
-//! takes the cold path. The owner (WorkerPool) refills asynchronously and the
-//! pool never holds more than its size, counting containers still being
-//! prepared. Warm containers carry the worker's labels and a `warm-…` job
+//! The warm pool: per language, containers created, attached and started
+//! ahead of time with the default limits, each with rce-runner waiting for
+//! its one job on stdin (a compiled language compiles and runs in it, as in
+//! a cold container). A job with default limits takes one (its container
+//! start is off the critical path); any other job takes the cold path. How
+//! many each language gets follows its demand ([`super::demand`]): the
+//! owner (WorkerPool) records arrivals, re-plans, refills asynchronously and
+//! removes the idle surplus; the pool never holds more than a language's
+//! target, counting containers still being prepared. Warm containers carry the worker's labels and a `warm-…` job
 //! label that stays in the worker's live set, so the reaper leaves them alone
 //! while this worker lives and removes them once it is dead. Each container
 //! still serves exactly one job. When the Docker engine stops answering, the
@@ -13,17 +15,27 @@
 //! preparations under way are dropped when they come back.
 
 use super::container::{container_body, ContainerLabels, LABEL_WARM};
+use super::demand::{Demand, Sizing};
 use super::run::Prepared;
 use super::settings::SandboxSettings;
 use crate::job::{Job, JobId};
 use crate::languages::Language;
 use bollard::models::ContainerCreateBody;
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::{Duration, Instant};
 use time::OffsetDateTime;
+
+/// What a preparation is assumed to take before one was measured.
+const FIRST_PREPARATION: Duration = Duration::from_millis(250);
 
 /// Idle warm containers and the ones being prepared, per language.
 #[derive(Default)]
 pub struct WarmPool {
+    /// Recent arrivals per language, and the targets last planned from them.
+    demand: Demand,
+    targets: HashMap<String, usize>,
+    /// Moving average of how long a preparation takes (None: none yet).
+    preparation: Option<Duration>,
     idle: HashMap<String, VecDeque<(String, Prepared)>>,
     /// Preparations under way, per language (they count toward the size).
     preparing: HashMap<String, usize>,
@@ -56,7 +68,67 @@ impl WarmPool {
         self.idle.get_mut(language)?.pop_front()
     }
 
-    /// The refills needed to bring `language` back to `size`, marked as
+    /// Starts `languages` warm, as if each had just asked for the pool's
+    /// full size (the configured `warm_languages`); the seed decays like any
+    /// demand.
+    pub fn seed(&mut self, languages: &[String], now: Instant, sizing: &Sizing) {
+        for language in languages {
+            let lead = self.lead();
+            self.demand
+                .seed(language, sizing.max_per_language, lead, now, sizing);
+        }
+    }
+
+    /// A job of `language` that fits a warm container arrived.
+    pub fn arrived(&mut self, language: &str, now: Instant, sizing: &Sizing) {
+        self.demand.arrived(language, now, sizing);
+    }
+
+    /// A preparation took `took`: the lead time follows it.
+    pub fn prepare_took(&mut self, took: Duration) {
+        self.preparation = Some(match self.preparation {
+            None => took,
+            Some(average) => (average * 7 + took) / 8,
+        });
+    }
+
+    /// How far ahead containers are prepared: twice what one takes.
+    fn lead(&self) -> Duration {
+        self.preparation.unwrap_or(FIRST_PREPARATION) * 2
+    }
+
+    /// Plans each language's target from its demand, and hands back the
+    /// idle containers beyond it (the newest first) for removal.
+    pub fn plan(&mut self, now: Instant, sizing: &Sizing) -> Vec<Prepared> {
+        self.targets = self.demand.targets(now, self.lead(), sizing);
+        let mut surplus = Vec::new();
+        for (language, idle) in &mut self.idle {
+            let keep = self.targets.get(language).copied().unwrap_or(0);
+            while idle.len() > keep {
+                if let Some((token, prepared)) = idle.pop_back() {
+                    self.tokens.remove(&token);
+                    surplus.push(prepared);
+                }
+            }
+        }
+        self.idle.retain(|_, idle| !idle.is_empty());
+        surplus
+    }
+
+    /// Languages with a target above zero.
+    pub fn wanted(&self) -> impl Iterator<Item = &String> {
+        self.targets
+            .iter()
+            .filter(|(_, target)| **target > 0)
+            .map(|(language, _)| language)
+    }
+
+    /// Idle containers of `language`.
+    pub fn idle_count(&self, language: &str) -> usize {
+        self.idle.get(language).map_or(0, VecDeque::len)
+    }
+
+    /// The refills needed to bring `language` back to its target, marked as
     /// under way.
     pub fn refills(
         &mut self,
@@ -64,11 +136,7 @@ impl WarmPool {
         settings: &SandboxSettings,
         labels: &ContainerLabels,
     ) -> Vec<Refill> {
-        let size = if settings.warm_languages.iter().any(|l| l == &language.id) {
-            settings.warm_pool_size
-        } else {
-            0
-        };
+        let size = self.targets.get(&language.id).copied().unwrap_or(0);
         let have = self.idle.get(&language.id).map_or(0, VecDeque::len)
             + self.preparing.get(&language.id).copied().unwrap_or(0);
         let missing = size.saturating_sub(have);
@@ -190,12 +258,22 @@ mod tests {
         (settings, labels)
     }
 
+    /// A pool whose warm languages were seeded and planned.
+    fn seeded(settings: &SandboxSettings) -> WarmPool {
+        let sizing = settings.warm_sizing(2, 2);
+        let mut pool = WarmPool::default();
+        let now = Instant::now();
+        pool.seed(&settings.warm_languages, now, &sizing);
+        assert!(pool.plan(now, &sizing).is_empty());
+        pool
+    }
+
     /// Refills never push the pool past its size, counting preparations
-    /// under way, and only warm languages get any.
+    /// under way, and only languages in demand get any.
     #[test]
     fn refills_respect_the_size() {
         let (settings, labels) = python_pool_of_two();
-        let mut pool = WarmPool::default();
+        let mut pool = seeded(&settings);
         let first = pool.refills(&python(), &settings, &labels);
         assert_eq!(first.len(), 2);
         assert!(
@@ -219,7 +297,7 @@ mod tests {
     #[test]
     fn discarded_preparations_are_forgotten() {
         let (settings, labels) = python_pool_of_two();
-        let mut pool = WarmPool::default();
+        let mut pool = seeded(&settings);
         let before = pool.refills(&python(), &settings, &labels);
         assert!(pool.discard_all().is_empty());
         let after = pool.refills(&python(), &settings, &labels);

@@ -278,28 +278,11 @@ fn env_keys_are_real_settings_keys() {
         );
         assert_settings_keys(&env, &format!("compose.yml {service}"));
     }
-    let dockerfile_env = dockerfile_env();
+    let dockerfile_env = common::dockerfile_env();
     assert!(!dockerfile_env.is_empty());
     assert_settings_keys(&dockerfile_env, "Dockerfile ENV");
 }
 
-/// `ENV` of the Dockerfile's runtime stage, as key/value pairs.
-fn dockerfile_env() -> BTreeMap<String, String> {
-    let text = std::fs::read_to_string(common::repo().join("Dockerfile")).unwrap();
-    let runtime = text
-        .split("AS runtime")
-        .nth(1)
-        .expect("a stage named runtime");
-    let joined = runtime.replace("\\\n", " ");
-    let mut env = BTreeMap::new();
-    for line in joined.lines().filter(|l| l.starts_with("ENV ")) {
-        for pair in line["ENV ".len()..].split_whitespace() {
-            let (key, value) = pair.split_once('=').expect("ENV key=value");
-            env.insert(key.to_string(), value.to_string());
-        }
-    }
-    env
-}
 
 fn compose() -> Value {
     let mut docs = yaml_documents(&common::repo().join("compose.yml"));
@@ -701,7 +684,7 @@ fn compose_and_the_image_default_to_production_without_a_shipped_secret() {
         worker.keys().all(|key| !is_jwt_secret_key(key)),
         "workers need no JWT secret"
     );
-    let image = dockerfile_env();
+    let image = common::dockerfile_env();
     assert_eq!(image.get("RCE_ENV").map(String::as_str), Some("production"));
     assert!(image.keys().all(|key| !is_jwt_secret_key(key)));
 }

@@ -9,7 +9,6 @@ mod common;
 
 use common::*;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 
 const SECRET: &str = "safe-defaults-test-secret-0123456789abcdef";
@@ -45,20 +44,6 @@ fn serve_until_exit(role: &str, env: &[(String, String)]) -> (bool, String) {
     )
 }
 
-/// `ENV` of the Dockerfile's runtime stage.
-fn dockerfile_env() -> BTreeMap<String, String> {
-    let text = std::fs::read_to_string(repo().join("Dockerfile")).unwrap();
-    let runtime = text.split("AS runtime").nth(1).expect("a runtime stage");
-    let joined = runtime.replace("\\\n", " ");
-    let mut env = BTreeMap::new();
-    for line in joined.lines().filter(|l| l.starts_with("ENV ")) {
-        for pair in line["ENV ".len()..].split_whitespace() {
-            let (key, value) = pair.split_once('=').expect("ENV key=value");
-            env.insert(key.to_string(), value.to_string());
-        }
-    }
-    env
-}
 
 /// A production API given the placeholder that deploy/k8s once shipped
 /// exits non-zero before serving, saying the secret is published; so no

@@ -830,3 +830,21 @@ pub async fn assert_each_printed_its_index(rce: &Rce, ids: &[String], within: Du
         );
     }
 }
+
+/// `ENV` of the Dockerfile's runtime stage, as key/value pairs.
+pub fn dockerfile_env() -> std::collections::BTreeMap<String, String> {
+    let text = std::fs::read_to_string(repo().join("Dockerfile")).unwrap();
+    let runtime = text
+        .split("AS runtime")
+        .nth(1)
+        .expect("a stage named runtime");
+    let joined = runtime.replace("\\\n", " ");
+    let mut env = std::collections::BTreeMap::new();
+    for line in joined.lines().filter(|l| l.starts_with("ENV ")) {
+        for pair in line["ENV ".len()..].split_whitespace() {
+            let (key, value) = pair.split_once('=').expect("ENV key=value");
+            env.insert(key.to_string(), value.to_string());
+        }
+    }
+    env
+}

@@ -283,7 +283,6 @@ fn env_keys_are_real_settings_keys() {
     assert_settings_keys(&dockerfile_env, "Dockerfile ENV");
 }
 
-
 fn compose() -> Value {
     let mut docs = yaml_documents(&common::repo().join("compose.yml"));
     assert_eq!(docs.len(), 1);

@@ -44,7 +44,6 @@ fn serve_until_exit(role: &str, env: &[(String, String)]) -> (bool, String) {
     )
 }
 
-
 /// A production API given the placeholder that deploy/k8s once shipped
 /// exits non-zero before serving, saying the secret is published; so no
 /// production rce ever verifies a token signed with it. A development one

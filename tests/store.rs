@@ -338,8 +338,8 @@ async fn sqlite_migrates_a_version_1_database() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 4);
-    // Migration 3 counted the old job's bytes.
+    assert_eq!(version, 5);
+    // Migration 3 counted the old job's bytes, migration 5 their total.
     assert!(store.stored_bytes("u1").await.unwrap() > 0);
     std::fs::remove_file(&path).ok();
 }
@@ -350,11 +350,17 @@ async fn sqlite_migrates_a_version_1_database() {
 async fn sqlite_migrates_users_to_token_versions() {
     let path = std::env::temp_dir().join(format!("rce-store-v3-{}.db", uuid::Uuid::new_v4()));
     drop(SqliteStore::open(&path).unwrap());
-    // Back to schema 3: the users table as migration 2 made it.
+    // Back to schema 3: without migration 5's running totals, and the
+    // users table as migration 2 made it.
     let connection = rusqlite::Connection::open(&path).unwrap();
     connection
         .execute_batch(
-            "ALTER TABLE users DROP COLUMN token_version;
+            "DROP TRIGGER jobs_usage_insert;
+             DROP TRIGGER jobs_usage_update;
+             DROP TRIGGER jobs_usage_delete;
+             DROP TABLE user_usage;
+             CREATE INDEX jobs_stored_bytes ON jobs (user_id, stored_bytes);
+             ALTER TABLE users DROP COLUMN token_version;
              INSERT INTO users (id, username, username_key, password_hash, created_at)
                 VALUES ('old-user', 'Olga', 'olga', 'x', '2025-01-01T00:00:00Z');
              PRAGMA user_version = 3;",

@@ -56,6 +56,29 @@ const MIGRATIONS: &[&str] = &[
     // 4: each user's token version (a logout-all raises it); existing
     // accounts start at 0, the version their tokens verify as.
     "ALTER TABLE users ADD COLUMN token_version INTEGER NOT NULL DEFAULT 0;",
+    // 5: each user's stored bytes kept as a running total by triggers, so
+    // the quota check before every submission is one lookup instead of a
+    // sum over all the user's jobs (which made ingest slow down as a user's
+    // history grew).
+    "CREATE TABLE user_usage (
+        user_id TEXT PRIMARY KEY,
+        stored_bytes INTEGER NOT NULL
+     ) WITHOUT ROWID;
+     INSERT INTO user_usage (user_id, stored_bytes)
+        SELECT user_id, SUM(stored_bytes) FROM jobs GROUP BY user_id;
+     CREATE TRIGGER jobs_usage_insert AFTER INSERT ON jobs BEGIN
+        INSERT INTO user_usage (user_id, stored_bytes) VALUES (NEW.user_id, NEW.stored_bytes)
+        ON CONFLICT (user_id) DO UPDATE SET stored_bytes = stored_bytes + excluded.stored_bytes;
+     END;
+     CREATE TRIGGER jobs_usage_update AFTER UPDATE OF stored_bytes ON jobs BEGIN
+        UPDATE user_usage SET stored_bytes = stored_bytes + NEW.stored_bytes - OLD.stored_bytes
+        WHERE user_id = NEW.user_id;
+     END;
+     CREATE TRIGGER jobs_usage_delete AFTER DELETE ON jobs BEGIN
+        UPDATE user_usage SET stored_bytes = stored_bytes - OLD.stored_bytes
+        WHERE user_id = OLD.user_id;
+     END;
+     DROP INDEX jobs_stored_bytes;",
 ];
 
 /// Jobs one purge statement deletes at most; the connection is released
@@ -477,11 +500,13 @@ impl Store for SqliteStore {
     async fn stored_bytes(&self, user_id: &str) -> Result<u64, StoreError> {
         let user_id = user_id.to_string();
         self.with(move |c| {
-            c.prepare_cached("SELECT coalesce(SUM(stored_bytes), 0) FROM jobs WHERE user_id = ?1")
+            c.prepare_cached("SELECT stored_bytes FROM user_usage WHERE user_id = ?1")
                 .and_then(|mut statement| {
-                    statement.query_row(params![user_id], |row| row.get::<_, i64>(0))
+                    statement
+                        .query_row(params![user_id], |row| row.get::<_, i64>(0))
+                        .optional()
                 })
-                .map(|bytes| bytes.max(0) as u64)
+                .map(|bytes| bytes.unwrap_or(0).max(0) as u64)
                 .map_err(query_error)
         })
         .await
@@ -572,6 +597,51 @@ mod tests {
             .map(|s| s.job.id)
             .collect();
         assert_eq!(page, vec![jobs[0].id]);
+        std::fs::remove_file(path).ok();
+    }
+
+    /// A store written before the running totals (schema 4) gets them from
+    /// its jobs when it is opened, and keeps them from then on.
+    #[tokio::test]
+    async fn usage_totals_are_backfilled_and_kept() {
+        let path = std::env::temp_dir().join(format!("rce-store-{}.db", uuid::Uuid::new_v4()));
+        {
+            let connection = Connection::open(&path).unwrap();
+            for migration in &MIGRATIONS[..4] {
+                connection.execute_batch(migration).unwrap();
+            }
+            connection.pragma_update(None, "user_version", 4).unwrap();
+            for (id, user, bytes) in [("a", "u1", 10), ("b", "u1", 5), ("c", "u2", 7)] {
+                connection
+                    .execute(
+                        "INSERT INTO jobs (id, user_id, language, status, job, created_at, finished_at, stored_bytes)
+                         VALUES (?1, ?2, 'python', 'completed', '{}', '2026-01-01T00:00:00Z',
+                                 '2026-01-01T00:00:01Z', ?3)",
+                        params![id, user, bytes],
+                    )
+                    .unwrap();
+            }
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.stored_bytes("u1").await.unwrap(), 15);
+        assert_eq!(store.stored_bytes("u2").await.unwrap(), 7);
+        assert_eq!(store.stored_bytes("nobody").await.unwrap(), 0);
+        let job = job("u2");
+        store.insert_job(&job).await.unwrap();
+        let with_request = store.stored_bytes("u2").await.unwrap();
+        assert!(with_request > 7);
+        store
+            .complete_job(job.id, &JobResult::internal_error("x"))
+            .await
+            .unwrap();
+        assert!(store.stored_bytes("u2").await.unwrap() > with_request);
+        let purged = store
+            .purge_finished_before(OffsetDateTime::now_utc() + time::Duration::days(1))
+            .await
+            .unwrap();
+        assert_eq!(purged, 4);
+        assert_eq!(store.stored_bytes("u1").await.unwrap(), 0);
+        assert_eq!(store.stored_bytes("u2").await.unwrap(), 0);
         std::fs::remove_file(path).ok();
     }
 

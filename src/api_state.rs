@@ -3,11 +3,11 @@
 //! own so both depend on it and neither on the other's handlers (it names
 //! only their settings types).
 
+use crate::actors::intake::Intake;
 use crate::actors::PubSubBridge;
 use crate::auth::Accounts;
 use crate::control::ControlClient;
 use crate::http::HttpSettings;
-use crate::intake::Intake;
 use crate::queue::Keys;
 use crate::ws::WsSettings;
 use actix::Addr;

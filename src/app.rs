@@ -15,6 +15,7 @@
 //! [`crate::actors::supervisor`]. Logging and tracing are set up by
 //! [`crate::telemetry`].
 
+use crate::actors::intake::Intake;
 use crate::actors::store::StoreActor;
 use crate::actors::stream_consumer::{ConsumerHandle, StreamConsumer};
 use crate::actors::supervisor;
@@ -26,7 +27,6 @@ use crate::config::Settings;
 use crate::control::ControlClient;
 use crate::fair::{self, FairQueue};
 use crate::http::{configure, probe_routes, Readiness};
-use crate::intake::Intake;
 use crate::languages::Languages;
 use crate::queue::{self, EventPublisher, Keys};
 use crate::quota::Quota;

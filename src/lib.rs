@@ -6,7 +6,6 @@
 //! - [`config`]: composes every module's settings and loads them
 //!   (defaults < `rce.toml` < `RCE_*` environment).
 //! - [`languages`]: the language manifest (`images/languages.toml`).
-//! - [`intake`]: accepting a submission (validate, store, enqueue).
 //! - [`job`]: what a submission is (request, limits, validation) and what its
 //!   result is ([`verdict`] turns runner facts into a verdict).
 //! - [`strict_json`]: request bodies read strictly (objects only where a
@@ -32,7 +31,8 @@
 //!   lifecycle, the start-up reaper.
 //! - [`store`]: the `Store` trait and its SQLite and MongoDB backends.
 //! - [`actors`]: StreamConsumer, WorkerPool, SandboxActor, JobControl,
-//!   StoreActor, PubSubBridge, SessionActor.
+//!   StoreActor, PubSubBridge, SessionActor, and the intake every submission
+//!   passes (validate, store, enqueue).
 //! - [`http`]: the actix-web API (accounts, keys, submissions, languages,
 //!   WebSocket, health, metrics, the generated OpenAPI document).
 //! - [`api_state`]: what every handler of `http` and `compat` can reach.
@@ -62,7 +62,6 @@ pub mod events;
 pub mod fair;
 pub mod fault;
 pub mod http;
-pub mod intake;
 pub mod job;
 pub mod languages;
 pub mod metrics;

@@ -1,3 +1,4 @@
+pub mod intake;
 pub mod job_control;
 pub mod pubsub_bridge;
 pub mod sandbox;

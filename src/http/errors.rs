@@ -5,8 +5,8 @@
 //! routed here too; a 401 carries `WWW-Authenticate: Bearer` and a 429
 //! carries `Retry-After`.
 
+use crate::actors::intake::IntakeError;
 use crate::auth::{AuthError, ThrottleError};
-use crate::intake::IntakeError;
 use crate::quota::QuotaError;
 use actix_web::error::{JsonPayloadError, QueryPayloadError};
 use actix_web::http::{header, StatusCode};

@@ -30,9 +30,9 @@
 
 use super::auth::{SessionAuth, TokenVerifier};
 use super::control::{forward_control, ControlRequest, CONTROL_QUEUE};
+use crate::actors::intake::Intake;
 use crate::actors::pubsub_bridge::{PubSubBridge, Subscribe, Unsubscribe};
 use crate::control::ControlClient;
-use crate::intake::Intake;
 use crate::job::JobId;
 use crate::ws::heartbeat::{liveness, Liveness};
 use crate::ws::{write, Outbox, Outgoing, WsSettings};

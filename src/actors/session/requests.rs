@@ -5,10 +5,10 @@
 
 use super::actor::SessionActor;
 use super::control::ControlRequest;
+use crate::actors::intake::IntakeError;
 use crate::actors::store::GetJob;
 use crate::control::MAX_STDIN_CHUNK_BYTES;
 use crate::events::ServerEvent;
-use crate::intake::IntakeError;
 use crate::job::{JobId, JobStatus, SubmissionRequest};
 use crate::stdin::StdinChunk;
 use crate::strict_json;

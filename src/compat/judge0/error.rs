@@ -5,8 +5,8 @@
 //! they came from.
 
 use super::request::FieldErrors;
+use crate::actors::intake::IntakeError;
 use crate::auth::AuthError;
-use crate::intake::IntakeError;
 use crate::quota::QuotaError;
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};

@@ -2,7 +2,7 @@
 //! submissions (single and batch, create and fetch, `wait`, `fields`,
 //! `base64_encoded`), languages, statuses, `/about`, `/version`,
 //! `/config_info`, `/system_info` and `/workers`. Submissions go through the
-//! same [`Intake`](crate::intake::Intake) as API v1 (quota, validation,
+//! same [`Intake`](crate::actors::intake::Intake) as API v1 (quota, validation,
 //! store, queue) and are read back from the store; the Judge0-only fields
 //! live in Redis beside the job. Submissions need `X-Auth-Token` with an rce
 //! API key (or login token); a user only ever sees their own tokens.

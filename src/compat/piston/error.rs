@@ -3,8 +3,8 @@
 //! rce adds 401 for missing credentials, 429 for the quota and 503/504 for
 //! its own dependencies.
 
+use crate::actors::intake::IntakeError;
 use crate::auth::AuthError;
-use crate::intake::IntakeError;
 use crate::quota::QuotaError;
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};

@@ -1,6 +1,6 @@
 //! Piston v2 routes under `/api/v2`: `GET /runtimes`, `GET /packages`
 //! (every runtime, installed), `POST /execute` (synchronous: the job goes
-//! through the same [`Intake`](crate::intake::Intake) as API v1 and the
+//! through the same [`Intake`](crate::actors::intake::Intake) as API v1 and the
 //! answer waits for its result, at most `http.max_wait_ms`) and the
 //! `/connect` WebSocket. Listing is public, as in Piston; running needs an
 //! rce API key or login token (Bearer, or the password of Basic auth)

@@ -6,9 +6,11 @@
 //! is stored before it is queued, so a worker never runs a job the store does
 //! not know; if storing fails the reservation is given back, and if queueing
 //! fails the job is completed as internal_error at once (and its reservation
-//! given back) rather than left queued forever.
+//! given back) rather than left queued forever. It lives with the actors
+//! (not an actor itself) because it drives StoreActor and SessionActor uses
+//! it as the HTTP handlers do: no module cycle through it.
 
-use crate::actors::store::{CompleteJob, InsertJob, StoreActor};
+use super::store::{CompleteJob, InsertJob, StoreActor};
 use crate::fair::FairQueue;
 use crate::job::{Job, JobResult, Rejection, SubmissionBounds, SubmissionRequest};
 use crate::languages::Languages;

@@ -271,8 +271,11 @@ fn daemonised_grandchild_is_killed_and_does_not_hang() {
 
 /// Programs that stop every process of their uid in a loop (SIGSTOP, which
 /// also reaches the runner's kill helper, running as that uid) do not hang
-/// the runner: it wakes or replaces its helper, the stage ends at its wall
-/// limit, and nothing of the uid survives.
+/// the runner: it wakes or replaces its helper, the stage ends at a limit
+/// well before the program's 30 s sleep, and nothing of the uid survives.
+/// Which limit depends on the machine's load: the two stoppers spin, so on
+/// a busy machine their CPU time can pass the CPU limit before the tree is
+/// killed after the wall limit; both are the right verdict for this program.
 #[test]
 fn programs_stopping_the_kill_helper_do_not_hang_the_runner() {
     let Some(sb) = sandbox("stopper", 61026) else {
@@ -287,7 +290,18 @@ fn programs_stopping_the_kill_helper_do_not_hang_the_runner() {
     let outcome = sb.run(&spec);
     assert_eq!(outcome.report.error, None, "{:?}", outcome.report);
     let run = outcome.run();
-    assert_eq!(run.termination, Termination::WallTimeLimit, "{run:?}");
+    assert!(
+        matches!(
+            run.termination,
+            Termination::WallTimeLimit | Termination::CpuTimeLimit
+        ),
+        "{run:?}"
+    );
+    assert!(
+        outcome.elapsed < Duration::from_secs(20),
+        "the runner hung: {:?}",
+        outcome.elapsed
+    );
     assert_eq!(
         processes_of(sb.uid),
         Vec::<u32>::new(),

@@ -291,8 +291,9 @@ fn command(config: &Config, program: &str, args: &[String], limits: &StageLimits
     // SAFETY: the hook runs in the forked child before exec. The runner is
     // single-threaded, and the hook only makes raw syscalls through
     // async-signal-safe wrappers (no allocation, no locks). Order matters:
-    // rlimits and the OOM score while still root, then groups → gid → uid,
-    // then what a uid change resets (dumpable, parent-death signal). Until
+    // rlimits, the OOM score and the stdio pipes' mode while still root,
+    // then groups → gid → uid, then what a uid change resets (dumpable,
+    // parent-death signal). Until
     // exec this is a copy of the runner under the sandbox uid: not dumpable,
     // so no process of that uid may ptrace it; exec makes the program
     // dumpable again (for its own uid only).
@@ -302,6 +303,7 @@ fn command(config: &Config, program: &str, args: &[String], limits: &StageLimits
             sys::setsid()?;
             limits::apply(&rlimits)?;
             sys::prefer_oom_kill();
+            sys::open_stdio_to_the_program();
             sys::set_not_dumpable();
             sys::drop_privileges(uid, gid)?;
             sys::set_not_dumpable();

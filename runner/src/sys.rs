@@ -432,6 +432,22 @@ pub fn set_parent_death_signal(signal: libc::c_int) -> io::Result<()> {
         .map(drop)
 }
 
+/// Opens the calling process's stdin, stdout and stderr pipes to every uid
+/// (mode 0666), so that the program may reopen them by name (`/dev/stdin`,
+/// `/dev/stderr`; sqlite's `.read /dev/stdin`, a shell's `> /dev/stderr`).
+/// The runner created the pipes as root with mode 0600, which the sandbox uid
+/// could not open again. Nothing else can reach them: a `/proc/<pid>/fd`
+/// link opens only for a process allowed to ptrace the holder. Call while
+/// still root (the pipes' owner). Best effort: gVisor refuses fchmod on a
+/// pipe, and a program that never reopens its stdio must still run.
+/// Async-signal-safe.
+pub fn open_stdio_to_the_program() {
+    for fd in 0..3 {
+        // SAFETY: fchmod on a descriptor number; no memory is passed.
+        unsafe { libc::fchmod(fd, 0o666) };
+    }
+}
+
 /// Makes the calling process the OOM killer's first choice, so that under
 /// memory pressure in the container user code dies before the runner.
 /// Best effort (raising one's own score needs no privilege). Async-signal-safe.

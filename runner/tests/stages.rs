@@ -54,6 +54,25 @@ fn stdin_is_fed_then_closed() {
     assert_eq!(outcome.streamed(FrameKind::Stderr), b"n=18");
 }
 
+/// The program may reopen its stdio by name (`/dev/stdin`, `/dev/stderr`),
+/// as sqlite's `.read /dev/stdin` and shell scripts' `>/dev/stderr` do,
+/// although the runner created those pipes as root.
+#[test]
+fn stdio_reopens_by_name() {
+    let Some(sb) = sandbox("stdio-by-name", 61060) else {
+        return;
+    };
+    let mut spec = job(&["/bin/sh", "-c", "cat /dev/stdin; echo oops >/dev/stderr"]);
+    spec.stdin = "through /dev/stdin\n".into();
+    let outcome = sb.run(&spec);
+    let run = outcome.run();
+    assert_eq!(
+        (run.stdout.as_str(), run.stderr.as_str(), run.exit_code),
+        ("through /dev/stdin\n", "oops\n", Some(0)),
+        "{run:?}"
+    );
+}
+
 /// A program that never reads a large stdin does not stall the runner.
 #[test]
 fn unread_large_stdin_does_not_block() {

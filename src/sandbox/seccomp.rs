@@ -16,8 +16,11 @@
 //!   the mlock family, `membarrier`, `rseq`, SysV and POSIX IPC, which live in
 //!   the container's own IPC namespace), processes and threads (`fork`,
 //!   `vfork`, `execve(at)`, `wait4`, `waitid`, `futex(_waitv)`, pidfds,
-//!   `kill`/`tkill`/`tgkill`, `prctl`, `arch_prctl`, rlimits, scheduling
-//!   reads plus `sched_yield`/`sched_setaffinity`), identity (the setuid,
+//!   `kill`/`tkill`/`tgkill`, `prctl`, `arch_prctl`, rlimits, scheduling:
+//!   reads, `sched_yield`, `sched_setaffinity` and the policy setters
+//!   `sched_setparam`/`sched_setscheduler`/`sched_setattr`, which without
+//!   CAP_SYS_NICE can only lower a thread's priority; Mono sets its threads'
+//!   and prints a warning into stdout when refused), identity (the setuid,
 //!   setgid, setgroups and setres* family and `capget`/`capset`: rce-runner,
 //!   PID 1 of the container, switches to the sandbox uid with them), signals,
 //!   timers and clock reads, sockets (AF_UNIX and loopback only in practice:

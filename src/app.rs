@@ -72,6 +72,8 @@ pub enum AppError {
     },
     #[error(transparent)]
     Docker(#[from] sandbox::DockerError),
+    #[error(transparent)]
+    Images(#[from] sandbox::ImagesError),
     #[error("refusing to run jobs: {0}")]
     Confinement(#[from] sandbox::ConfinementError),
     #[error("binding {bind}: {source}")]
@@ -173,11 +175,15 @@ pub async fn run(
     }
     supervisor::configure(&settings.supervision);
     crate::fault::watch();
-    let shared = Shared::start(&settings).await?;
-    let worker = if role.runs_worker() {
-        Some(start_worker(&settings, &shared, &shutdown).await?)
+    let engine = if role.runs_worker() {
+        Some(sandbox::connect().await?)
     } else {
         None
+    };
+    let shared = Shared::start(&settings, engine.as_ref()).await?;
+    let worker = match engine {
+        Some(engine) => Some(start_worker(&settings, &shared, engine, &shutdown).await?),
+        None => None,
     };
     let docker = worker.as_ref().map(|worker| worker.docker.clone());
     // A worker-only process has no API server; orchestrators still need
@@ -230,10 +236,19 @@ struct Shared {
 }
 
 impl Shared {
-    /// Loads the languages, opens the store and connects to Redis, in that
-    /// order.
-    async fn start(settings: &Settings) -> Result<Shared, AppError> {
-        let languages = Languages::load(&settings.sandbox.languages_file)?;
+    /// Loads the languages (on a worker, only those whose image is built,
+    /// with the image's version), opens the store and connects to Redis, in
+    /// that order.
+    async fn start(
+        settings: &Settings,
+        engine: Option<&bollard::Docker>,
+    ) -> Result<Shared, AppError> {
+        let languages =
+            Languages::load(&settings.sandbox.languages_file)?.only(&settings.sandbox.languages)?;
+        let languages = match engine {
+            Some(engine) => sandbox::served_languages(engine, &languages).await?,
+            None => languages,
+        };
         let store = crate::store::open(&settings.store).await?;
         let retention = settings.store.retention();
         let store = supervisor::start("store", move |_| {
@@ -285,16 +300,15 @@ impl Worker {
     }
 }
 
-/// Connects to Docker, reaps dead workers' containers, runs the confinement
-/// probe, then starts WorkerPool (with JobControl), the StreamConsumer, the
-/// fair-queue heartbeat and, when configured, the Judge0 callback
-/// dispatcher.
+/// Reaps dead workers' containers, runs the confinement probe, then starts
+/// WorkerPool (with JobControl), the StreamConsumer, the fair-queue
+/// heartbeat and, when configured, the Judge0 callback dispatcher.
 async fn start_worker(
     settings: &Settings,
     shared: &Shared,
+    engine: bollard::Docker,
     shutdown: &CancellationToken,
 ) -> Result<Worker, AppError> {
-    let engine = sandbox::connect().await?;
     let name = sandbox::worker_name();
     reap_dead_workers(&engine, &name).await;
     let labels = ContainerLabels {

@@ -106,6 +106,7 @@ impl Settings {
                     // Lists come comma-separated; only the keys named here
                     // are lists, every other value stays a plain string.
                     .list_separator(",")
+                    .with_list_parse_key("sandbox.languages")
                     .with_list_parse_key("sandbox.warm_languages")
                     .with_list_parse_key("http.trusted_proxies")
                     .with_list_parse_key("compat.judge0.callback_allowed_hosts")

@@ -24,8 +24,28 @@ pub struct Language {
     /// Compile argv, for compiled languages.
     #[serde(default)]
     pub compile: Option<Vec<String>>,
-    /// Run argv; a submission's `args` are appended.
+    /// Run argv; a submission's `args` are appended and `{memory_mb}` becomes
+    /// the job's memory limit (see [`Language::run_command`]).
     pub run: Vec<String>,
+    /// Run in the built image by scripts/images.sh; the first dotted number
+    /// it prints is the version the image is labelled with.
+    #[serde(default)]
+    pub version_command: Option<Vec<String>>,
+}
+
+/// What `{memory_mb}` in a run command stands for.
+const MEMORY_PLACEHOLDER: &str = "{memory_mb}";
+
+impl Language {
+    /// The run argv for a job limited to `memory_mb`: the JVM languages put
+    /// the limit in their heap size, so a program needing more is stopped
+    /// for its memory rather than failing with OutOfMemoryError below it.
+    pub fn run_command(&self, memory_mb: u64) -> Vec<String> {
+        self.run
+            .iter()
+            .map(|arg| arg.replace(MEMORY_PLACEHOLDER, &memory_mb.to_string()))
+            .collect()
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -47,6 +67,8 @@ pub enum LanguagesError {
     },
     #[error("language id or alias {0:?} appears twice")]
     Duplicate(String),
+    #[error("sandbox.languages names {0:?}, which images/languages.toml does not list")]
+    Unknown(String),
 }
 
 #[cfg(test)]
@@ -63,6 +85,7 @@ impl Language {
             file: "main.py".into(),
             compile: None,
             run: vec!["python3".into(), "main.py".into()],
+            version_command: None,
         }
     }
 }
@@ -94,8 +117,12 @@ impl Languages {
             path: "<manifest>".into(),
             source,
         })?;
+        Languages::from_list(manifest.language)
+    }
+
+    fn from_list(languages: Vec<Language>) -> Result<Languages, LanguagesError> {
         let mut by_name = HashMap::new();
-        for (index, language) in manifest.language.iter().enumerate() {
+        for (index, language) in languages.iter().enumerate() {
             for name in std::iter::once(&language.id).chain(&language.aliases) {
                 if by_name.insert(name.clone(), index).is_some() {
                     return Err(LanguagesError::Duplicate(name.clone()));
@@ -103,9 +130,30 @@ impl Languages {
             }
         }
         Ok(Languages {
-            ordered: Arc::new(manifest.language),
+            ordered: Arc::new(languages),
             by_name: Arc::new(by_name),
         })
+    }
+
+    /// Only the languages with these ids (all of them when `ids` is empty),
+    /// in manifest order; an id the manifest lacks is an error, so a typo in
+    /// `sandbox.languages` stops the server instead of hiding a language.
+    pub fn only(&self, ids: &[String]) -> Result<Languages, LanguagesError> {
+        if let Some(unknown) = ids.iter().find(|id| self.get(id).is_none()) {
+            return Err(LanguagesError::Unknown(unknown.clone()));
+        }
+        let wanted = |language: &Language| {
+            ids.is_empty() || ids.iter().any(|id| self.get(id) == Some(language))
+        };
+        self.filter_map(|language| wanted(language).then(|| language.clone()))
+    }
+
+    /// The languages `keep` returns, changed as it returns them.
+    pub fn filter_map(
+        &self,
+        keep: impl FnMut(&Language) -> Option<Language>,
+    ) -> Result<Languages, LanguagesError> {
+        Languages::from_list(self.ordered.iter().filter_map(keep).collect())
     }
 
     /// The language with this id or alias.
@@ -162,6 +210,36 @@ mod tests {
         let text = MANIFEST.replace("aliases = [\"py\"]", "aliases = [\"c\"]");
         assert!(
             matches!(Languages::parse(&text), Err(LanguagesError::Duplicate(name)) if name == "c")
+        );
+    }
+
+    /// `only` keeps the named languages (by id or alias) in manifest order,
+    /// keeps everything for an empty list and refuses an unknown name.
+    #[test]
+    fn only_the_configured_languages() {
+        let languages = Languages::parse(MANIFEST).unwrap();
+        let only_c = languages.only(&["c".into()]).unwrap();
+        assert_eq!(only_c.all().len(), 1);
+        assert!(only_c.get("py").is_none());
+        let by_alias = languages.only(&["c".into(), "py".into()]).unwrap();
+        let ids: Vec<&str> = by_alias.all().iter().map(|l| l.id.as_str()).collect();
+        assert_eq!(ids, ["python", "c"]);
+        assert_eq!(languages.only(&[]).unwrap().all().len(), 2);
+        assert!(matches!(
+            languages.only(&["cobol".into()]),
+            Err(LanguagesError::Unknown(name)) if name == "cobol"
+        ));
+    }
+
+    /// `{memory_mb}` in a run command becomes the job's limit.
+    #[test]
+    fn run_command_carries_the_memory_limit() {
+        let mut java = Language::python_for_tests();
+        java.run = vec!["java".into(), "-Xmx{memory_mb}m".into(), "Main".into()];
+        assert_eq!(java.run_command(300), ["java", "-Xmx300m", "Main"]);
+        assert_eq!(
+            Language::python_for_tests().run_command(300),
+            ["python3", "main.py"]
         );
     }
 

@@ -429,8 +429,8 @@ async fn run_pipeline(options: &BenchOptions) -> Result<Report, BenchError> {
         LATENCY_PACE.as_millis()
     );
     measure_latency(&mut socket, scale, &mut report).await?;
-    eprintln!("rce-bench: hello world in every language, then the idle warm containers");
-    measure_hello(&mut socket, scale, &mut report).await?;
+    eprintln!("rce-bench: hello world in every served language, then the idle warm containers");
+    measure_hello(&docker, &mut socket, scale, &mut report).await?;
     report.warm_idle = measure_warm_idle(&docker, &server.prefix).await;
     eprintln!("rce-bench: throughput");
     measure_throughput(&mut socket, pid, scale, &mut report).await?;
@@ -540,15 +540,20 @@ async fn paced(
     Ok(samples)
 }
 
-/// Every language's `images/<id>/hello.json`, paced: one unmeasured job
-/// first (a language's first job starts its warm pool), then the samples.
+/// Every served language's (built image's) `images/<id>/hello.json`, paced:
+/// one unmeasured job first (a language's first job starts its warm pool),
+/// then the samples.
 async fn measure_hello(
+    docker: &bollard::Docker,
     socket: &mut WebSocket,
     scale: Scale,
     report: &mut Report,
 ) -> Result<(), BenchError> {
-    let languages = Languages::load(std::path::Path::new("images/languages.toml"))
+    let manifest = Languages::load(std::path::Path::new("images/languages.toml"))
         .map_err(|e| BenchError::Start(e.to_string()))?;
+    let languages = crate::sandbox::served_languages(docker, &manifest)
+        .await
+        .map_err(|e| BenchError::Docker(e.to_string()))?;
     for language in languages.all() {
         let path = format!("images/{}/hello.json", language.id);
         let body: Value = std::fs::read_to_string(&path)

@@ -2,6 +2,7 @@ mod confinement;
 mod container;
 mod demand;
 mod docker;
+mod images;
 mod reaper;
 mod run;
 mod seccomp;
@@ -17,6 +18,7 @@ pub use container::{
 };
 pub use demand::{Demand, Sizing};
 pub use docker::{connect, DockerError};
+pub use images::{served_languages, ImagesError, LABEL_VERSION};
 pub use reaper::{reap_orphans, worker_name};
 pub use run::{
     pending_removals, prepare, run_job, stopped_on_request, Prepared, RunControl, SandboxError,

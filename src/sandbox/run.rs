@@ -103,7 +103,7 @@ pub fn job_spec(job: &Job, language: &Language, settings: &SandboxSettings) -> J
             .compile
             .clone()
             .map(|argv| with_compile_args(argv, &language.file, &job.compile_args)),
-        run: language.run.clone(),
+        run: language.run_command(job.limits.memory_mb),
         args: job.args.clone(),
         stdin: job.stdin.clone(),
         interactive: job.interactive,

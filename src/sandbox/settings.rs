@@ -15,6 +15,9 @@ use std::time::Duration;
 pub struct SandboxSettings {
     /// The language manifest (also read by `scripts/images.sh`).
     pub languages_file: PathBuf,
+    /// Language ids (or aliases) to serve; empty serves every language of
+    /// the manifest. A worker leaves out those whose image is not built.
+    pub languages: Vec<String>,
     /// OCI runtime: `runc` (default) or `runsc` (gVisor) where registered.
     pub runtime: String,
     /// Limits of a submission that asks for none.
@@ -82,6 +85,7 @@ impl Default for SandboxSettings {
     fn default() -> Self {
         SandboxSettings {
             languages_file: PathBuf::from("images/languages.toml"),
+            languages: Vec::new(),
             runtime: "runc".into(),
             default_limits: Limits {
                 time_ms: 5_000,

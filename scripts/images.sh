@@ -5,6 +5,8 @@
 #       LANG: a language id or image dir (python, c, ...); default: every language
 #       --force: rebuild the language images even when up to date (layer cache still used)
 #       --rebuild-base: debootstrap the base again even when up to date
+#   RCE_IMAGE_JOBS=N: language images built at once (default 3; apt downloads overlap
+#       with another image's unpacking and compiling)
 #
 # 1. rce-base:bookworm: debootstrap (minbase) -> docker import, labelled rce.hash = hash of
 #    images/base/**; rebuilt only when no image with that label value exists.
@@ -13,7 +15,9 @@
 # 3. for each [[language]] in images/languages.toml (or only the ones named): the image
 #    `<image>:latest` from images/<image without rce->/, context = a temp dir with that
 #    directory's files + the runner, labelled rce.hash = hash(files, runner, base image id);
-#    skipped when the existing image carries the same label.
+#    skipped when the existing image carries the same label. Then the language's
+#    version_command runs in it and the first dotted number it prints becomes the label
+#    rce.version, which workers serve as the language's version.
 #
 # Uses $DOCKER_HOST, else the one in .rce/env (run scripts/setup.sh first).
 set -euo pipefail
@@ -29,7 +33,7 @@ for a in "$@"; do
   case "$a" in
     --force) force=yes ;;
     --rebuild-base) rebuild_base=yes ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) wanted+=("$a") ;;
   esac
 done
@@ -61,6 +65,9 @@ remove_tree() {
 label() {
   "$DOCKER" image inspect -f '{{with .Config.Labels}}{{index . "rce.hash"}}{{end}}' "$1" 2>/dev/null || true
 }
+version_label() {
+  "$DOCKER" image inspect -f '{{with .Config.Labels}}{{index . "rce.version"}}{{end}}' "$1" 2>/dev/null || true
+}
 image_id() { "$DOCKER" image inspect -f '{{.Id}}' "$1" 2>/dev/null || true; }
 
 # hash_dir DIR: sha256 over the relative names and contents of every file under DIR
@@ -76,23 +83,25 @@ drop_old() {
 }
 
 # ---------------------------------------------------------------- which languages
-# "id image" per [[language]] entry of the manifest
-languages="$(awk '
-  /^\[\[language\]\]/ { if (id != "") print id, img; id = ""; img = ""; next }
-  /^\[/               { if (id != "") print id, img; id = ""; img = ""; next }
-  /^[ \t]*id[ \t]*=/    { s = $0; sub(/^[^"]*"/, "", s); sub(/".*/, "", s); id = s }
-  /^[ \t]*image[ \t]*=/ { s = $0; sub(/^[^"]*"/, "", s); sub(/".*/, "", s); img = s }
-  END { if (id != "") print id, img }
-' images/languages.toml)"
+# "id image version-command" per [[language]] entry of the manifest; the command is
+# shell-quoted (python3's tomllib reads the TOML, so any string the manifest holds works)
+command -v python3 >/dev/null || die "python3 is missing (scripts/setup.sh installs it)"
+languages="$(python3 -c '
+import shlex, sys, tomllib
+with open(sys.argv[1], "rb") as f:
+    manifest = tomllib.load(f)
+for l in manifest.get("language", []):
+    print(l["id"], l["image"], shlex.join(l.get("version_command") or []))
+' images/languages.toml)" || die "images/languages.toml does not parse"
 [ -n "$languages" ] || die "no [[language]] entries in images/languages.toml"
 
 selected=()
 if [ ${#wanted[@]} -eq 0 ]; then
-  while read -r id img; do selected+=("$img"); done <<<"$languages"
+  while read -r id img _; do selected+=("$img"); done <<<"$languages"
 else
   for w in "${wanted[@]}"; do
     found=""
-    while read -r id img; do
+    while read -r id img _; do
       if [ "$w" = "$id" ] || [ "$w" = "$img" ] || [ "$w" = "${img#rce-}" ]; then found="$img"; fi
     done <<<"$languages"
     [ -n "$found" ] || die "unknown language '$w'; known: $(cut -d' ' -f1 <<<"$languages" | tr '\n' ' ')"
@@ -170,35 +179,72 @@ log "runner: $runner (${runner_hash:0:12}, $(elapsed "$t") s)"
 # The base's image id (not just its label) goes into each hash, so a rebuilt base,
 # even from the same config, is picked up and the old one can be freed.
 base_id="$(image_id "$BASE_IMAGE")"
-failed=()
-for img in "${selected[@]}"; do
-  dir="images/${img#rce-}"
-  tag="$img:latest"
+status_dir="$(mktemp -d "$RCE_STATE/tmp/status.XXXXXX")"
+tmp_dirs+=("$status_dir")
+
+# version_of IMG: the rce.version label for IMG, from its language's version_command
+version_of() {
+  local img="$1" id im quoted cmd=()
+  while read -r id im quoted; do
+    if [ "$im" = "$img" ]; then break; fi
+  done <<<"$languages"
+  [ -n "$quoted" ] || { echo unknown; return; }
+  eval "cmd=($quoted)"
+  "$DOCKER" run --rm --network none --entrypoint "${cmd[0]}" "$img:latest" "${cmd[@]:1}" \
+    </dev/null 2>&1 | grep -oE '[0-9]+(\.[0-9]+)+' | head -n 1 || true
+}
+
+# build_one IMG N: build (or confirm) one language image and label its version; a
+# failure leaves IMG in $status_dir/failed
+build_one() {
+  local img="$1" n="$2" dir="images/${1#rce-}" tag="$1:latest" t h old_id ctx version
   t=$(date +%s.%N)
-  [ -f "$dir/Dockerfile" ] || die "$dir/Dockerfile missing for $img"
   h="$(printf '%s\n' "$(hash_dir "$dir")" "$runner_hash" "$base_id" | sha256sum | cut -d' ' -f1)"
-  if [ $force = no ] && [ "$(label "$tag")" = "$h" ]; then
-    log "$tag: up to date (${h:0:12}, $(elapsed "$t") s)"
-    continue
+  if [ $force = no ] && [ "$(label "$tag")" = "$h" ] && [ -n "$(version_label "$tag")" ]; then
+    log "$tag ($n): up to date (${h:0:12}, version $(version_label "$tag"), $(elapsed "$t") s)"
+    return 0
   fi
-  log "$tag: building (${h:0:12}); log $LOG_DIR/${img}.log"
+  log "$tag ($n): building (${h:0:12}); log $LOG_DIR/${img}.log"
   old_id="$(image_id "$tag")"
   ctx="$(mktemp -d "$RCE_STATE/tmp/ctx.XXXXXX")"
-  tmp_dirs+=("$ctx")
   cp -a "$dir/." "$ctx/"
   cp "$runner" "$ctx/rce-runner"
   chmod 0755 "$ctx/rce-runner"
-  if "$DOCKER" build --label "rce.hash=$h" --label "rce.base=$base_id" -t "$tag" "$ctx" \
+  if ! "$DOCKER" build --label "rce.hash=$h" --label "rce.base=$base_id" -t "$tag" "$ctx" \
       </dev/null >"$LOG_DIR/${img}.log" 2>&1; then
-    drop_old "$old_id" "$(image_id "$tag")"
-    log "$tag: built in $(elapsed "$t") s ($("$DOCKER" image inspect -f '{{.Size}}' "$tag" | awk '{printf "%.0f MB", $1/1e6}'))"
-  else
-    tail -n 25 "$LOG_DIR/${img}.log" >&2
+    remove_tree "$ctx"
+    tail -n 25 "$LOG_DIR/${img}.log" | sed "s/^/    $img | /" >&2
     warn "$tag: build FAILED after $(elapsed "$t") s (log: $LOG_DIR/${img}.log)"
-    failed+=("$img")
+    touch "$status_dir/failed.$img"
+    return 0
   fi
   remove_tree "$ctx"
+  version="$(version_of "$img")"
+  if [ -z "$version" ]; then
+    warn "$tag: its version_command printed no version; labelled rce.version=unknown"
+    version=unknown
+  fi
+  printf 'FROM %s\nLABEL rce.version=%s\n' "$tag" "$version" \
+    | "$DOCKER" build -q -t "$tag" - >>"$LOG_DIR/${img}.log" 2>&1 \
+    || { warn "$tag: labelling the version failed"; touch "$status_dir/failed.$img"; return 0; }
+  drop_old "$old_id" "$(image_id "$tag")"
+  log "$tag ($n): built in $(elapsed "$t") s, version $version ($("$DOCKER" image inspect -f '{{.Size}}' "$tag" | awk '{printf "%.0f MB", $1/1e6}'))"
+}
+
+# the distinct images asked for (several ids could share one), built RCE_IMAGE_JOBS at once
+jobs_max="${RCE_IMAGE_JOBS:-3}"
+mapfile -t images < <(printf '%s\n' "${selected[@]}" | awk '!seen[$0]++')
+log "language images: ${#images[@]}, $jobs_max at a time"
+i=0
+for img in "${images[@]}"; do
+  i=$((i + 1))
+  [ -f "images/${img#rce-}/Dockerfile" ] || die "images/${img#rce-}/Dockerfile missing for $img"
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n || true; done
+  build_one "$img" "$i/${#images[@]}" &
 done
+wait
+failed=()
+for f in "$status_dir"/failed.*; do [ -e "$f" ] && failed+=("${f##*/failed.}"); done
 # images of ours replaced earlier (an old base) are freed once nothing uses them
 for old in $("$DOCKER" images -q --filter "dangling=true" --filter "label=rce.hash" 2>/dev/null || true); do
   "$DOCKER" rmi "$old" >/dev/null 2>&1 || true

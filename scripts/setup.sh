@@ -19,7 +19,7 @@ mkdir -p "$RCE_STATE"
 take_lock
 
 # ---------------------------------------------------------------- 1. packages
-log "1/5 packages: checking docker.io redis-server debootstrap docker-compose chromium runsc"
+log "1/5 packages: checking docker.io redis-server debootstrap docker-compose chromium prometheus python3 runsc"
 installed() { [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" = installed ]; }
 has_candidate() { local p; p="$(apt-cache policy "$1" 2>/dev/null || true)"; [[ "$p" == *"Candidate: "[0-9]* ]]; }
 updated=no
@@ -28,14 +28,15 @@ apt_update() { if [ $updated = no ]; then log "    apt-get update"; apt-get upda
 missing=()
 # chromium: the browser the web editor's end-to-end tests drive (web/e2e).
 # prometheus brings promtool, which tests/deploy_manifests.rs uses to check deploy/prometheus.
-for p in docker.io redis-server debootstrap docker-compose chromium prometheus; do installed "$p" || missing+=("$p"); done
+# python3 reads images/languages.toml for scripts/images.sh (tomllib).
+for p in docker.io redis-server debootstrap docker-compose chromium prometheus python3; do installed "$p" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
   command -v apt-get >/dev/null || die "missing ${missing[*]} and no apt-get"
   apt_update
   log "    apt-get install -y ${missing[*]}"
   apt-get install -y -q "${missing[@]}"
 else
-  log "    docker.io redis-server debootstrap docker-compose chromium prometheus: installed"
+  log "    docker.io redis-server debootstrap docker-compose chromium prometheus python3: installed"
 fi
 # runsc (gVisor) is optional: install it when Debian has it, never fail without it.
 if [ -x /usr/bin/runsc ] || installed runsc; then

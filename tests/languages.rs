@@ -5,8 +5,10 @@
 //! then copies its stdin, and `hello.out` is the stdout it must produce. Per
 //! language: the fixture as it is, other stdin echoed back, a broken program
 //! (a `compile_error` where the language compiles, a `runtime_error` from the
-//! interpreter's syntax error elsewhere), and test-case mode with one passing
-//! and one failing case. Python and C also run under gVisor where installed.
+//! interpreter's syntax error elsewhere; `broken.json` next to the fixture
+//! replaces the trailing garbage line where that does not break the program),
+//! and test-case mode with one passing and one failing case. Python and C
+//! also run under gVisor where installed.
 
 mod common;
 
@@ -28,6 +30,22 @@ struct Fixture {
     expected: String,
     compiled: bool,
     file: String,
+    /// `broken.json` next to `hello.json`, for languages where appending
+    /// [`BROKEN_LINE`] does not break the program.
+    broken: Option<Value>,
+}
+
+/// One `[[language]]` entry of the manifest, as TOML.
+fn manifest_entry(id: &str) -> toml::Value {
+    let text = std::fs::read_to_string(repo().join("images/languages.toml")).expect("manifest");
+    let manifest: toml::Value = toml::from_str(&text).expect("manifest is TOML");
+    manifest["language"]
+        .as_array()
+        .expect("[[language]] entries")
+        .iter()
+        .find(|l| l["id"].as_str() == Some(id))
+        .unwrap_or_else(|| panic!("{id} is not in images/languages.toml"))
+        .clone()
 }
 
 /// The manifest's languages: `(id, compiles)`.
@@ -65,12 +83,19 @@ fn fixture(id: &str) -> Fixture {
         .as_str()
         .expect("a file")
         .to_string();
+    let broken = std::fs::read_to_string(dir.join("broken.json"))
+        .ok()
+        .map(|text| {
+            serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("images/{id}/broken.json is not JSON: {e}"))
+        });
     Fixture {
         id: id.to_string(),
         body,
         expected,
         compiled,
         file,
+        broken,
     }
 }
 
@@ -102,13 +127,15 @@ async fn check_language(rce: &Rce, fixture: &Fixture) {
     let id = &fixture.id;
     let hello = fixture.body.clone();
     let echo = with(&fixture.body, json!({"stdin": echo_input()}));
-    let mut files = fixture.body["files"].clone();
-    let broken_content = format!(
-        "{}{BROKEN_LINE}",
-        files[0]["content"].as_str().expect("content")
-    );
-    files[0]["content"] = json!(broken_content);
-    let broken = with(&fixture.body, json!({ "files": files }));
+    let broken = fixture.broken.clone().unwrap_or_else(|| {
+        let mut files = fixture.body["files"].clone();
+        let broken_content = format!(
+            "{}{BROKEN_LINE}",
+            files[0]["content"].as_str().expect("content")
+        );
+        files[0]["content"] = json!(broken_content);
+        with(&fixture.body, json!({ "files": files }))
+    });
     let tests = with(
         &fixture.body,
         json!({
@@ -170,8 +197,35 @@ async fn check_language(rce: &Rce, fixture: &Fixture) {
     assert_eq!(cases[1]["stdout"], "Hello, World!\nsecond\n", "{id} tests");
 }
 
+/// The version served is the one read from the image (a full dotted
+/// number), and the manifest's `version` is a prefix of it.
+async fn check_served_version(rce: &Rce, id: &str) {
+    let (status, languages) = get_json(&rce.url("/api/v1/languages")).await;
+    assert_eq!(status, 200, "{languages}");
+    let served = languages
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|l| l["id"] == id)
+        .unwrap_or_else(|| panic!("{id} is not served (is its image built?): {languages}"));
+    let version = served["version"].as_str().expect("a version");
+    let expected = manifest_entry(id)["version"]
+        .as_str()
+        .expect("version")
+        .to_string();
+    assert!(
+        version == expected || version.starts_with(&format!("{expected}.")),
+        "{id}: the image says {version}, the manifest {expected}"
+    );
+    assert!(
+        version.split('.').all(|part| part.parse::<u64>().is_ok()),
+        "{id}: {version} is not read from the image"
+    );
+}
+
 async fn language(id: &str) {
     let rce = start_rce();
+    check_served_version(&rce, id).await;
     check_language(&rce, &fixture(id)).await;
     assert!(
         containers_left(&rce.prefix, Duration::from_secs(10))
@@ -182,15 +236,19 @@ async fn language(id: &str) {
 }
 
 macro_rules! language_tests {
-    ($($(#[$doc:meta])* $id:ident;)*) => {
+    ($($(#[$doc:meta])* $name:ident $(= $id:literal)?;)*) => {
         $(
             $(#[$doc])*
             #[actix_rt::test]
-            async fn $id() {
-                language(stringify!($id)).await;
+            async fn $name() {
+                language(language_tests!(@id $name $($id)?)).await;
             }
         )*
+        /// The language ids tested above.
+        const TESTED: &[&str] = &[$(language_tests!(@id $name $($id)?)),*];
     };
+    (@id $name:ident $id:literal) => { $id };
+    (@id $name:ident) => { stringify!($name) };
 }
 
 language_tests! {
@@ -213,25 +271,78 @@ language_tests! {
     ruby;
     /// Bash: hello, stdin echo, an unknown command as runtime_error, test mode.
     bash;
+    /// Kotlin: the fixture, stdin echo, a broken program, test mode.
+    kotlin;
+    /// Scala: the fixture, stdin echo, a broken program, test mode.
+    scala;
+    /// Groovy: the fixture, stdin echo, a broken program, test mode.
+    groovy;
+    /// Clojure: the fixture, stdin echo, a broken program, test mode.
+    clojure;
+    /// C# (Mono): the fixture, stdin echo, a broken program, test mode.
+    csharp;
+    /// Haskell: the fixture, stdin echo, a broken program, test mode.
+    haskell;
+    /// OCaml: the fixture, stdin echo, a broken program, test mode.
+    ocaml;
+    /// Erlang: the fixture, stdin echo, a broken program, test mode.
+    erlang;
+    /// Elixir: the fixture, stdin echo, a broken program, test mode.
+    elixir;
+    /// Racket: the fixture, stdin echo, a broken program, test mode.
+    racket;
+    /// Scheme (Guile): the fixture, stdin echo, a broken program, test mode.
+    scheme;
+    /// Common Lisp (SBCL): the fixture, stdin echo, a broken program, test mode.
+    commonlisp;
+    /// Prolog (SWI): the fixture, stdin echo, a broken program, test mode.
+    prolog;
+    /// C (Clang): the fixture, stdin echo, a broken program, test mode.
+    c_clang = "c-clang";
+    /// C++ (Clang): the fixture, stdin echo, a broken program, test mode.
+    cpp_clang = "cpp-clang";
+    /// Fortran: the fixture, stdin echo, a broken program, test mode.
+    fortran;
+    /// Pascal: the fixture, stdin echo, a broken program, test mode.
+    pascal;
+    /// D: the fixture, stdin echo, a broken program, test mode.
+    d;
+    /// Nim: the fixture, stdin echo, a broken program, test mode.
+    nim;
+    /// Ada: the fixture, stdin echo, a broken program, test mode.
+    ada;
+    /// COBOL: the fixture, stdin echo, a broken program, test mode.
+    cobol;
+    /// NASM: the fixture, stdin echo, a broken program, test mode.
+    nasm;
+    /// TypeScript: the fixture, stdin echo, a broken program, test mode.
+    typescript;
+    /// PHP: the fixture, stdin echo, a broken program, test mode.
+    php;
+    /// Perl: the fixture, stdin echo, a broken program, test mode.
+    perl;
+    /// Lua: the fixture, stdin echo, a broken program, test mode.
+    lua;
+    /// R: the fixture, stdin echo, a broken program, test mode.
+    r;
+    /// Octave: the fixture, stdin echo, a broken program, test mode.
+    octave;
+    /// SQLite: the fixture, stdin echo, a broken program, test mode.
+    sqlite;
+    /// Tcl: the fixture, stdin echo, a broken program, test mode.
+    tcl;
+    /// AWK: the fixture, stdin echo, a broken program, test mode.
+    awk;
+    /// Python with NumPy and pandas: the fixture, stdin echo, a broken program, test mode.
+    python_scientific = "python-scientific";
 }
 
 /// Every language of the manifest has a fixture (and a test above), and
 /// each fixture asks for its own language.
 #[test]
 fn every_manifest_language_has_a_fixture() {
-    let tested = [
-        "python",
-        "javascript",
-        "c",
-        "cpp",
-        "java",
-        "go",
-        "rust",
-        "ruby",
-        "bash",
-    ];
     for (id, _) in manifest() {
-        assert!(tested.contains(&id.as_str()), "{id} has no test here");
+        assert!(TESTED.contains(&id.as_str()), "{id} has no test here");
         assert_eq!(fixture(&id).body["language"], id.as_str());
     }
 }
@@ -255,4 +366,96 @@ async fn python_and_c_under_gvisor() {
     assert!(containers_left(&rce.prefix, Duration::from_secs(10))
         .await
         .is_empty());
+}
+
+/// `sandbox.languages` narrows what is served (ids or aliases), in every
+/// listing and at submission: another language is refused as unknown.
+#[actix_rt::test]
+async fn only_the_configured_languages_are_served() {
+    let rce = start_rce_with(RceOptions {
+        env: env(&[("RCE_SANDBOX__LANGUAGES", "python,gcc")]),
+        ..Default::default()
+    });
+    let (status, languages) = get_json(&rce.url("/api/v1/languages")).await;
+    assert_eq!(status, 200, "{languages}");
+    let ids: Vec<&str> = languages
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|l| l["id"].as_str())
+        .collect();
+    assert_eq!(ids, ["python", "c"], "{languages}");
+    let (status, runtimes) = get_json(&rce.url("/api/v2/runtimes")).await;
+    assert_eq!(status, 200, "{runtimes}");
+    assert_eq!(runtimes.as_array().map(Vec::len), Some(2), "{runtimes}");
+
+    let token = rce.token().await;
+    let (status, body) = post_json_as(
+        &token,
+        &rce.url("/api/v1/submissions"),
+        &json!({"language": "ruby", "source": "puts 1"}),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "language", "{body}");
+    let id = submit(
+        &rce,
+        json!({"language": "python", "source": "print(6 * 7)"}),
+    )
+    .await;
+    let done = wait_completed(&rce, &id, LANGUAGE_TIMEOUT).await;
+    assert_eq!(done["result"]["stdout"], "42\n", "{done}");
+}
+
+/// The JVM's heap follows the job's memory limit (`-Xmx{memory_mb}m`), not
+/// the container's compile-sized memory: 300 MB of live arrays fit in a
+/// 512 MB job (with the JVM's default heap, a quarter of the container, they
+/// did not: OutOfMemoryError, a runtime_error), and 700 MB end as
+/// memory_limit_exceeded.
+#[actix_rt::test]
+async fn java_heap_follows_the_job_memory_limit() {
+    let rce = start_rce();
+    let hold = |megabytes: u32| {
+        json!({
+            "language": "java",
+            "files": [{"name": "Main.java", "content": format!(
+                "import java.util.*;\n\
+                 public class Main {{\n\
+                 public static void main(String[] args) {{\n\
+                 List<byte[]> held = new ArrayList<>();\n\
+                 for (int i = 0; i < {megabytes}; i++) {{\n\
+                 byte[] chunk = new byte[1 << 20]; Arrays.fill(chunk, (byte) 1); held.add(chunk);\n\
+                 }}\n\
+                 System.out.println(\"held \" + held.size());\n\
+                 }}\n}}\n"
+            )}],
+            "limits": {"memory_mb": 512, "time_ms": 10000, "wall_ms": 20000},
+        })
+    };
+    let fits = submit(&rce, hold(300)).await;
+    let too_much = submit(&rce, hold(700)).await;
+    let fits = wait_completed(&rce, &fits, LANGUAGE_TIMEOUT).await;
+    assert_eq!(fits["result"]["verdict"], "ok", "{fits}");
+    assert_eq!(fits["result"]["stdout"], "held 300\n", "{fits}");
+    let too_much = wait_completed(&rce, &too_much, LANGUAGE_TIMEOUT).await;
+    assert_eq!(
+        too_much["result"]["verdict"], "memory_limit_exceeded",
+        "{too_much}"
+    );
+}
+
+/// A typo in `sandbox.languages` stops the server at start-up with a
+/// message naming it, rather than quietly serving less.
+#[test]
+fn an_unknown_configured_language_stops_the_server() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_rce"))
+        .arg("serve")
+        .current_dir(repo())
+        .envs(service_env())
+        .env("RCE_SANDBOX__LANGUAGES", "python,cobolt")
+        .output()
+        .expect("rce runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cobolt"), "{stderr}");
 }

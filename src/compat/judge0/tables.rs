@@ -17,9 +17,16 @@ pub struct Judge0Language {
 
 /// Judge0 CE 1.13.1 ids mapped to rce languages. Judge0 lists several
 /// compiler versions of C and C++ (GCC 7.4.0, 8.3.0, 9.2.0); all of them run
-/// rce's one GCC. Ids not listed (Python 2, Clang, the forty other
-/// languages) are refused with 422.
+/// rce's one GCC. Its GNU Prolog (69) runs as SWI-Prolog and its DMD D (56)
+/// as GDC. Ids not listed (Plain Text, Executable, Basic, Python 2,
+/// Objective-C, Swift, VB.NET, F#, multi-file programs) are refused with
+/// 422.
 pub const LANGUAGES: &[Judge0Language] = &[
+    Judge0Language {
+        id: 45,
+        language: "nasm",
+        label: "Assembly (NASM {})",
+    },
     Judge0Language {
         id: 46,
         language: "bash",
@@ -41,6 +48,11 @@ pub const LANGUAGES: &[Judge0Language] = &[
         label: "C (GCC {})",
     },
     Judge0Language {
+        id: 51,
+        language: "csharp",
+        label: "C# (Mono {})",
+    },
+    Judge0Language {
         id: 52,
         language: "cpp",
         label: "C++ (GCC {})",
@@ -56,9 +68,39 @@ pub const LANGUAGES: &[Judge0Language] = &[
         label: "C++ (GCC {})",
     },
     Judge0Language {
+        id: 55,
+        language: "commonlisp",
+        label: "Common Lisp (SBCL {})",
+    },
+    Judge0Language {
+        id: 56,
+        language: "d",
+        label: "D (GDC {})",
+    },
+    Judge0Language {
+        id: 57,
+        language: "elixir",
+        label: "Elixir ({})",
+    },
+    Judge0Language {
+        id: 58,
+        language: "erlang",
+        label: "Erlang (OTP {})",
+    },
+    Judge0Language {
+        id: 59,
+        language: "fortran",
+        label: "Fortran (GFortran {})",
+    },
+    Judge0Language {
         id: 60,
         language: "go",
         label: "Go ({})",
+    },
+    Judge0Language {
+        id: 61,
+        language: "haskell",
+        label: "Haskell (GHC {})",
     },
     Judge0Language {
         id: 62,
@@ -69,6 +111,36 @@ pub const LANGUAGES: &[Judge0Language] = &[
         id: 63,
         language: "javascript",
         label: "JavaScript (Node.js {})",
+    },
+    Judge0Language {
+        id: 64,
+        language: "lua",
+        label: "Lua ({})",
+    },
+    Judge0Language {
+        id: 65,
+        language: "ocaml",
+        label: "OCaml ({})",
+    },
+    Judge0Language {
+        id: 66,
+        language: "octave",
+        label: "Octave ({})",
+    },
+    Judge0Language {
+        id: 67,
+        language: "pascal",
+        label: "Pascal (FPC {})",
+    },
+    Judge0Language {
+        id: 68,
+        language: "php",
+        label: "PHP ({})",
+    },
+    Judge0Language {
+        id: 69,
+        language: "prolog",
+        label: "Prolog (SWI-Prolog {})",
     },
     Judge0Language {
         id: 71,
@@ -84,6 +156,61 @@ pub const LANGUAGES: &[Judge0Language] = &[
         id: 73,
         language: "rust",
         label: "Rust ({})",
+    },
+    Judge0Language {
+        id: 74,
+        language: "typescript",
+        label: "TypeScript ({})",
+    },
+    Judge0Language {
+        id: 75,
+        language: "c-clang",
+        label: "C (Clang {})",
+    },
+    Judge0Language {
+        id: 76,
+        language: "cpp-clang",
+        label: "C++ (Clang {})",
+    },
+    Judge0Language {
+        id: 77,
+        language: "cobol",
+        label: "COBOL (GnuCOBOL {})",
+    },
+    Judge0Language {
+        id: 78,
+        language: "kotlin",
+        label: "Kotlin ({})",
+    },
+    Judge0Language {
+        id: 80,
+        language: "r",
+        label: "R ({})",
+    },
+    Judge0Language {
+        id: 81,
+        language: "scala",
+        label: "Scala ({})",
+    },
+    Judge0Language {
+        id: 82,
+        language: "sqlite",
+        label: "SQL (SQLite {})",
+    },
+    Judge0Language {
+        id: 85,
+        language: "perl",
+        label: "Perl ({})",
+    },
+    Judge0Language {
+        id: 86,
+        language: "clojure",
+        label: "Clojure ({})",
+    },
+    Judge0Language {
+        id: 88,
+        language: "groovy",
+        label: "Groovy ({})",
     },
 ];
 
@@ -284,6 +411,7 @@ mod tests {
         assert_eq!(language_by_id(71).unwrap().language, "python");
         assert_eq!(language_by_id(52).unwrap().language, "cpp");
         assert!(language_by_id(70).is_none());
+        assert_eq!(language_by_id(75).unwrap().language, "c-clang");
         assert_eq!(id_of_language("c"), Some(50));
         assert_eq!(id_of_language("cpp"), Some(54));
     }

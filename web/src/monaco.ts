@@ -8,6 +8,7 @@ import * as monaco from "monaco-editor";
 import { loader } from "@monaco-editor/react";
 import EditorWorker from "monaco-editor/editor/editor.worker?worker";
 import TypeScriptWorker from "monaco-editor/language/typescript/ts.worker?worker";
+import { registerGrammars } from "./grammars";
 
 self.MonacoEnvironment = {
   getWorker(_workerId: string, label: string) {
@@ -26,6 +27,9 @@ monaco.editor.defineTheme("rce-dark", {
     { token: "string", foreground: "a5d6a7" },
     { token: "number", foreground: "f7b267" },
     { token: "type", foreground: "7fdbca" },
+    // vs-dark colours SQL strings red and functions magenta: keep them in this palette.
+    { token: "string.sql", foreground: "a5d6a7" },
+    { token: "predefined.sql", foreground: "7fdbca" },
   ],
   colors: {
     "editor.background": "#12151d",
@@ -45,6 +49,18 @@ monaco.typescript.javascriptDefaults.setDiagnosticsOptions({
   noSemanticValidation: true,
   noSyntaxValidation: false,
 });
+
+// TypeScript is checked as the server compiles it (tsc --strict --target
+// es2020 --module commonjs), so what Monaco underlines is what tsc rejects.
+monaco.typescript.typescriptDefaults.setCompilerOptions({
+  strict: true,
+  target: monaco.typescript.ScriptTarget.ES2020,
+  module: monaco.typescript.ModuleKind.CommonJS,
+  allowNonTsExtensions: true,
+});
+
+// Highlighting for the languages Monaco does not ship (Haskell, OCaml, Erlang...).
+registerGrammars();
 
 loader.config({ monaco });
 

@@ -10,8 +10,8 @@
 #
 # 1. rce-base:bookworm: debootstrap (minbase) -> docker import, labelled rce.hash = hash of
 #    images/base/**; rebuilt only when no image with that label value exists.
-# 2. the runner: cargo build --release -p rce-runner (RCE_RUNNER_BIN=path overrides, for
-#    working on images while the runner does not build; never for real images).
+# 2. the runner: cargo build --release -p rce-runner into target/runner (RCE_RUNNER_BIN=path
+#    overrides, for working on images while the runner does not build; never for real images).
 # 3. for each [[language]] in images/languages.toml (or only the ones named): the image
 #    `<image>:latest` from images/<image without rce->/, context = a temp dir with that
 #    directory's files + the runner, labelled rce.hash = hash(files, runner, base image id);
@@ -163,13 +163,16 @@ if [ -n "${RCE_RUNNER_BIN:-}" ]; then
   runner="$RCE_RUNNER_BIN"
   warn "runner: using RCE_RUNNER_BIN=$runner instead of building rce-runner"
 else
-  log "runner: cargo build --release -p rce-runner"
+  # its own target dir: a build of rce running alongside (scripts/alongside-setup.sh)
+  # holds target/'s lock for minutes, and the runner's few dependencies build in seconds
+  runner_target="$ROOT/target/runner"
+  log "runner: cargo build --release -p rce-runner (into $runner_target)"
   command -v cargo >/dev/null || die "cargo not found: install Rust (rustup), or RCE_RUNNER_BIN=<prebuilt rce-runner>"
-  if ! cargo build --release -p rce-runner >"$LOG_DIR/runner.log" 2>&1; then
+  if ! CARGO_TARGET_DIR="$runner_target" cargo build --release -p rce-runner >"$LOG_DIR/runner.log" 2>&1; then
     tail -n 40 "$LOG_DIR/runner.log" >&2
     die "rce-runner did not build (log: $LOG_DIR/runner.log)"
   fi
-  runner="${CARGO_TARGET_DIR:-$ROOT/target}/release/rce-runner"
+  runner="$runner_target/release/rce-runner"
 fi
 [ -f "$runner" ] || die "runner binary $runner not found"
 runner_hash="$(sha256sum "$runner" | cut -d' ' -f1)"

@@ -14,7 +14,8 @@
 #    overrides, for working on images while the runner does not build; never for real images).
 # 3. for each [[language]] in images/languages.toml (or only the ones named): the image
 #    `<image>:latest` from images/<image without rce->/, context = a temp dir with that
-#    directory's files + the runner, labelled rce.hash = hash(files, runner, base image id);
+#    directory's files (its Dockerfile followed by images/common.Dockerfile) + the runner,
+#    labelled rce.hash = hash(files, common.Dockerfile, runner, base image id);
 #    skipped when the existing image carries the same label. Then the language's
 #    version_command runs in it and the first dotted number it prints becomes the label
 #    rce.version, which workers serve as the language's version.
@@ -182,6 +183,8 @@ log "runner: $runner (${runner_hash:0:12}, $(elapsed "$t") s)"
 # The base's image id (not just its label) goes into each hash, so a rebuilt base,
 # even from the same config, is picked up and the old one can be freed.
 base_id="$(image_id "$BASE_IMAGE")"
+COMMON_DOCKERFILE=images/common.Dockerfile
+common_hash="$(sha256sum "$COMMON_DOCKERFILE" | cut -d' ' -f1)"
 status_dir="$(mktemp -d "$RCE_STATE/tmp/status.XXXXXX")"
 tmp_dirs+=("$status_dir")
 
@@ -202,7 +205,7 @@ version_of() {
 build_one() {
   local img="$1" n="$2" dir="images/${1#rce-}" tag="$1:latest" t h old_id ctx version
   t=$(date +%s.%N)
-  h="$(printf '%s\n' "$(hash_dir "$dir")" "$runner_hash" "$base_id" | sha256sum | cut -d' ' -f1)"
+  h="$(printf '%s\n' "$(hash_dir "$dir")" "$common_hash" "$runner_hash" "$base_id" | sha256sum | cut -d' ' -f1)"
   if [ $force = no ] && [ "$(label "$tag")" = "$h" ] && [ -n "$(version_label "$tag")" ]; then
     log "$tag ($n): up to date (${h:0:12}, version $(version_label "$tag"), $(elapsed "$t") s)"
     return 0
@@ -211,6 +214,7 @@ build_one() {
   old_id="$(image_id "$tag")"
   ctx="$(mktemp -d "$RCE_STATE/tmp/ctx.XXXXXX")"
   cp -a "$dir/." "$ctx/"
+  cat "$COMMON_DOCKERFILE" >>"$ctx/Dockerfile"
   cp "$runner" "$ctx/rce-runner"
   chmod 0755 "$ctx/rce-runner"
   if ! "$DOCKER" build --label "rce.hash=$h" --label "rce.base=$base_id" -t "$tag" "$ctx" \

@@ -35,26 +35,27 @@ struct Fixture {
     broken: Option<Value>,
 }
 
+/// The manifest's `[[language]]` entries, as TOML.
+fn manifest_entries() -> Vec<toml::Value> {
+    let text = std::fs::read_to_string(repo().join("images/languages.toml")).expect("manifest");
+    let mut manifest: toml::Value = toml::from_str(&text).expect("manifest is TOML");
+    manifest["language"]
+        .as_array_mut()
+        .map(std::mem::take)
+        .expect("[[language]] entries")
+}
+
 /// One `[[language]]` entry of the manifest, as TOML.
 fn manifest_entry(id: &str) -> toml::Value {
-    let text = std::fs::read_to_string(repo().join("images/languages.toml")).expect("manifest");
-    let manifest: toml::Value = toml::from_str(&text).expect("manifest is TOML");
-    manifest["language"]
-        .as_array()
-        .expect("[[language]] entries")
-        .iter()
+    manifest_entries()
+        .into_iter()
         .find(|l| l["id"].as_str() == Some(id))
         .unwrap_or_else(|| panic!("{id} is not in images/languages.toml"))
-        .clone()
 }
 
 /// The manifest's languages: `(id, compiles)`.
 fn manifest() -> Vec<(String, bool)> {
-    let text = std::fs::read_to_string(repo().join("images/languages.toml")).expect("manifest");
-    let manifest: toml::Value = toml::from_str(&text).expect("manifest is TOML");
-    manifest["language"]
-        .as_array()
-        .expect("[[language]] entries")
+    manifest_entries()
         .iter()
         .map(|l| {
             (

@@ -101,7 +101,7 @@ async fn pistonapi_runs_with_stdin_and_args() {
         "{seen}"
     );
     assert_eq!(seen["output"], "SHOUT\n['one', 'two']\n", "{seen}");
-    assert_eq!(seen["unknown"], "cobol-* runtime is unknown", "{seen}");
+    assert_eq!(seen["unknown"], "brainfuck-* runtime is unknown", "{seen}");
 }
 
 /// PyPI `aiopyston` 1.2.1, unmodified: it sends the key as a bare
@@ -482,12 +482,12 @@ async fn websocket_close_codes_are_pistons() {
     assert_eq!(ws.rest(WS_WAIT).await.1, Some(4004));
 
     let mut ws = PistonWs::connect(&rce, &key).await;
-    ws.send(json!({"type": "init", "language": "cobol", "files": [{"content": "x"}]}))
+    ws.send(json!({"type": "init", "language": "brainfuck", "files": [{"content": "x"}]}))
         .await;
     let (messages, code) = ws.rest(WS_WAIT).await;
     assert_eq!(
         messages,
-        [json!({"type": "error", "message": "cobol-* runtime is unknown"})]
+        [json!({"type": "error", "message": "brainfuck-* runtime is unknown"})]
     );
     assert_eq!(code, Some(4002));
 

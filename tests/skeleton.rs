@@ -105,7 +105,7 @@ async fn bad_input_gets_json_4xx() {
     let (status, body) = post_raw_as(Some(&token), &url, "text/plain", b"print(1)").await;
     assert_eq!(status, 415, "{body}");
     let (status, body) =
-        post_json_as(&token, &url, &json!({"language": "cobol", "source": "x"})).await;
+        post_json_as(&token, &url, &json!({"language": "brainfuck", "source": "x"})).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["code"], "language");
     let (status, body) =

@@ -27,7 +27,7 @@ def main():
         args=["one", "two"],
     )
     try:
-        api.execute(language="cobol", version="*", code="x")
+        api.execute(language="brainfuck", version="*", code="x")
         unknown = None
     except PistonError as error:
         unknown = str(error)

@@ -203,9 +203,10 @@ async fn the_probe_names_what_an_unconfined_container_lacks() {
     assert!(containers_on(&docker, &labels.prefix).await.is_empty());
 }
 
-/// A worker whose language manifest names no image that exists cannot run
-/// the probe, so it does not start: it exits non-zero, naming the missing
-/// images, before taking any job.
+/// A worker whose language manifest names no image that exists has nothing
+/// to run (nor an image to probe the confinement with), so it does not
+/// start: it exits non-zero, naming the missing images, before taking any
+/// job.
 #[actix_rt::test]
 async fn a_worker_without_a_probe_image_refuses_to_start() {
     let id = uuid::Uuid::new_v4().simple().to_string();
@@ -255,8 +256,7 @@ async fn a_worker_without_a_probe_image_refuses_to_start() {
     let log = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(!status.success(), "{status:?}\n{log}");
     assert!(
-        log.contains("refusing to run jobs: no sandbox image to probe the confinement with")
-            && log.contains(&format!("{image}:latest")),
+        log.contains("no language's image is built") && log.contains(&format!("{image}:latest")),
         "{log}"
     );
     assert!(!log.contains("worker started"), "{log}");

@@ -104,8 +104,12 @@ async fn bad_input_gets_json_4xx() {
     assert_eq!(body["error"]["code"], "body.json");
     let (status, body) = post_raw_as(Some(&token), &url, "text/plain", b"print(1)").await;
     assert_eq!(status, 415, "{body}");
-    let (status, body) =
-        post_json_as(&token, &url, &json!({"language": "brainfuck", "source": "x"})).await;
+    let (status, body) = post_json_as(
+        &token,
+        &url,
+        &json!({"language": "brainfuck", "source": "x"}),
+    )
+    .await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["code"], "language");
     let (status, body) =

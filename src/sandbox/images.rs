@@ -17,13 +17,20 @@ pub enum ImagesError {
         image: String,
         source: bollard::errors::Error,
     },
+    #[error(
+        "no language's image is built: none of {} exists on the Docker engine (build them \
+         with `make images`)",
+        .0.join(", ")
+    )]
+    NoneBuilt(Vec<String>),
     #[error(transparent)]
     Languages(#[from] LanguagesError),
 }
 
 /// The languages of `languages` whose image exists, each with its image's
-/// version. A missing image is logged and its language left out; an engine
-/// that does not answer is an error.
+/// version. A missing image is logged and its language left out; none at all
+/// (a worker with nothing to run), or an engine that does not answer, is an
+/// error.
 pub async fn served_languages(
     docker: &Docker,
     languages: &Languages,
@@ -46,6 +53,15 @@ pub async fn served_languages(
         .filter(|language| served.get(&language.id).is_none())
         .map(|language| language.id.as_str())
         .collect();
+    if served.all().is_empty() && !languages.all().is_empty() {
+        return Err(ImagesError::NoneBuilt(
+            languages
+                .all()
+                .iter()
+                .map(|language| format!("{}:latest", language.image))
+                .collect(),
+        ));
+    }
     if !missing.is_empty() {
         tracing::warn!(
             missing = %missing.join(" "),

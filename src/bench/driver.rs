@@ -593,16 +593,21 @@ async fn measure_warm_idle(docker: &bollard::Docker, prefix: &str) -> WarmIdle {
         containers: ids.len(),
         ..WarmIdle::default()
     };
-    for id in &ids {
+    // All at once: an engine without one-shot stats (API 1.41) takes a second
+    // or two per container, and the bench's WebSocket, unread meanwhile, must
+    // not reach the server's client timeout with forty languages' pools.
+    let usages = futures_util::future::join_all(ids.iter().map(|id| async move {
         let options = bollard::query_parameters::StatsOptionsBuilder::default()
             .stream(false)
             .one_shot(true)
             .build();
-        if let Some(Ok(stats)) = docker.stats(id, Some(options)).next().await {
-            let usage = stats.memory_stats.and_then(|m| m.usage).unwrap_or(0);
-            idle.cgroup_kb += usage / 1024;
+        match docker.stats(id, Some(options)).next().await {
+            Some(Ok(stats)) => stats.memory_stats.and_then(|m| m.usage).unwrap_or(0),
+            _ => 0,
         }
-    }
+    }))
+    .await;
+    idle.cgroup_kb = usages.iter().sum::<u64>() / 1024;
     idle.shim_kb = procstat::shims_rss_kb(&ids);
     idle
 }

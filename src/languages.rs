@@ -37,6 +37,11 @@ pub struct Language {
 const MEMORY_PLACEHOLDER: &str = "{memory_mb}";
 
 impl Language {
+    /// The image reference containers of this language run: `<image>:latest`.
+    pub fn image_ref(&self) -> String {
+        format!("{}:latest", self.image)
+    }
+
     /// The run argv for a job limited to `memory_mb`: the JVM languages put
     /// the limit in their heap size, so a program needing more is stopped
     /// for its memory rather than failing with OutOfMemoryError below it.

@@ -15,6 +15,7 @@
 //! the reaper removes it.
 
 use super::container::{container_body, ContainerLabels, LABEL_JOB};
+use super::images::inspect_language_image;
 use super::run::remove;
 use super::settings::SandboxSettings;
 use crate::languages::{Language, Languages};
@@ -168,13 +169,15 @@ async fn probe_language<'a>(
 ) -> Result<&'a Language, ConfinementError> {
     let mut missing = Vec::new();
     for language in languages.all() {
-        let image = format!("{}:latest", language.image);
-        match docker.inspect_image(&image).await {
-            Ok(_) => return Ok(language),
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            }) => missing.push(image),
-            Err(source) => return Err(ConfinementError::InspectImage { image, source }),
+        match inspect_language_image(docker, language).await {
+            Ok(Some(_)) => return Ok(language),
+            Ok(None) => missing.push(language.image_ref()),
+            Err(source) => {
+                return Err(ConfinementError::InspectImage {
+                    image: language.image_ref(),
+                    source,
+                })
+            }
         }
     }
     Err(ConfinementError::NoImage { missing })

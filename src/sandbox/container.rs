@@ -94,7 +94,7 @@ pub fn container_body(
         hard: Some(value),
     };
     ContainerCreateBody {
-        image: Some(format!("{}:latest", language.image)),
+        image: Some(language.image_ref()),
         entrypoint: Some(vec!["/usr/local/bin/rce-runner".into()]),
         cmd: Some(vec![]),
         user: Some("0:0".into()),

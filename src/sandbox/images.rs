@@ -5,6 +5,7 @@
 //! manifest's `version` is the fallback for an image built without it.
 
 use crate::languages::{Language, Languages, LanguagesError};
+use bollard::models::ImageInspect;
 use bollard::Docker;
 
 /// The image label holding the language's version.
@@ -55,11 +56,7 @@ pub async fn served_languages(
         .collect();
     if served.all().is_empty() && !languages.all().is_empty() {
         return Err(ImagesError::NoneBuilt(
-            languages
-                .all()
-                .iter()
-                .map(|language| format!("{}:latest", language.image))
-                .collect(),
+            languages.all().iter().map(Language::image_ref).collect(),
         ));
     }
     if !missing.is_empty() {
@@ -73,26 +70,40 @@ pub async fn served_languages(
     Ok(served)
 }
 
+/// The language's image as the engine describes it; `None` when it is not
+/// there (a 404), an error when the engine does not answer.
+pub async fn inspect_language_image(
+    docker: &Docker,
+    language: &Language,
+) -> Result<Option<ImageInspect>, bollard::errors::Error> {
+    match docker.inspect_image(&language.image_ref()).await {
+        Ok(inspect) => Ok(Some(inspect)),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
 /// `None` when the language's image is missing; else its version label, if
 /// it has a usable one.
 async fn image_version(
     docker: &Docker,
     language: &Language,
 ) -> Result<Option<Option<String>>, ImagesError> {
-    let image = format!("{}:latest", language.image);
-    match docker.inspect_image(&image).await {
-        Ok(inspect) => Ok(Some(
-            inspect
-                .config
-                .and_then(|config| config.labels)
-                .and_then(|labels| labels.get(LABEL_VERSION).cloned())
-                .filter(|version| version_is_usable(version)),
-        )),
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
-        }) => Ok(None),
-        Err(source) => Err(ImagesError::Inspect { image, source }),
-    }
+    let inspect = inspect_language_image(docker, language)
+        .await
+        .map_err(|source| ImagesError::Inspect {
+            image: language.image_ref(),
+            source,
+        })?;
+    Ok(inspect.map(|inspect| {
+        inspect
+            .config
+            .and_then(|config| config.labels)
+            .and_then(|labels| labels.get(LABEL_VERSION).cloned())
+            .filter(|version| version_is_usable(version))
+    }))
 }
 
 /// A label worth showing: a dotted number, as images.sh writes it (it

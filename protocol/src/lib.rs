@@ -29,6 +29,10 @@ pub enum FrameKind {
     Stdin = 2,
     /// Worker → runner: end of the program's stdin (interactive jobs).
     StdinEnd = 3,
+    /// Worker → runner: what an earlier, identical compile left in the work
+    /// dir ([`pack_artifacts`]); right after the job frame when
+    /// [`JobSpec::prebuilt`] is set.
+    Prebuilt = 4,
     /// Runner → worker: JSON [`StageEvent`] when a stage starts.
     Stage = 16,
     /// Runner → worker: raw stdout bytes of the running program.
@@ -37,6 +41,10 @@ pub enum FrameKind {
     Stderr = 18,
     /// Runner → worker: the JSON [`RunReport`]. Always the last frame.
     Result = 19,
+    /// Runner → worker: what the compile left in the work dir
+    /// ([`pack_artifacts`]), sent after a successful compile and before the
+    /// program runs, when [`JobSpec::collect_artifacts`] is set and it fits.
+    Built = 20,
 }
 
 impl FrameKind {
@@ -45,10 +53,12 @@ impl FrameKind {
             1 => FrameKind::Job,
             2 => FrameKind::Stdin,
             3 => FrameKind::StdinEnd,
+            4 => FrameKind::Prebuilt,
             16 => FrameKind::Stage,
             17 => FrameKind::Stdout,
             18 => FrameKind::Stderr,
             19 => FrameKind::Result,
+            20 => FrameKind::Built,
             _ => return None,
         })
     }
@@ -220,6 +230,97 @@ pub struct JobSpec {
     /// Test-case mode when non-empty: compile once, run once per case.
     #[serde(default)]
     pub tests: Vec<TestCase>,
+    /// The compile already happened in an earlier job with identical input:
+    /// its artifacts follow in a `Prebuilt` frame and the compile stage is
+    /// skipped (`compile` is ignored).
+    #[serde(default)]
+    pub prebuilt: bool,
+    /// After a successful compile, send what it left in the work dir in a
+    /// `Built` frame (when it fits [`MAX_ARTIFACT_BYTES`]), before the
+    /// program runs and could change it.
+    #[serde(default)]
+    pub collect_artifacts: bool,
+}
+
+/// Most bytes of artifact content one compile may hand back to be reused.
+pub const MAX_ARTIFACT_BYTES: usize = 12 * 1024 * 1024;
+/// Most files one compile may hand back to be reused.
+pub const MAX_ARTIFACT_FILES: usize = 1024;
+
+/// A file a compile left in the work dir (relative name, permission bits,
+/// bytes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Artifact {
+    pub name: String,
+    /// Permission bits (`0o755` for an executable); nothing beyond `0o777`.
+    pub mode: u32,
+    pub content: Vec<u8>,
+}
+
+/// Artifacts as one frame payload: per file a big-endian u16 name length,
+/// the name, a u32 mode, a u32 content length and the content.
+pub fn pack_artifacts(artifacts: &[Artifact]) -> Vec<u8> {
+    let size: usize = artifacts
+        .iter()
+        .map(|a| 10 + a.name.len() + a.content.len())
+        .sum();
+    let mut bytes = Vec::with_capacity(size);
+    for artifact in artifacts {
+        bytes.extend_from_slice(&(artifact.name.len() as u16).to_be_bytes());
+        bytes.extend_from_slice(artifact.name.as_bytes());
+        bytes.extend_from_slice(&(artifact.mode & 0o777).to_be_bytes());
+        bytes.extend_from_slice(&(artifact.content.len() as u32).to_be_bytes());
+        bytes.extend_from_slice(&artifact.content);
+    }
+    bytes
+}
+
+/// The artifacts of a [`pack_artifacts`] payload; every name is checked with
+/// [`check_file_name`] and the count and total size against the maximums,
+/// so a payload from an untrusted side cannot name a path outside the work
+/// dir.
+pub fn unpack_artifacts(mut bytes: &[u8]) -> Result<Vec<Artifact>, String> {
+    fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Result<&'a [u8], String> {
+        if bytes.len() < n {
+            return Err("truncated artifacts".into());
+        }
+        let (head, rest) = bytes.split_at(n);
+        *bytes = rest;
+        Ok(head)
+    }
+    fn number(bytes: &mut &[u8], n: usize) -> Result<usize, String> {
+        Ok(take(bytes, n)?
+            .iter()
+            .fold(0usize, |value, byte| (value << 8) | usize::from(*byte)))
+    }
+    let mut artifacts = Vec::new();
+    let mut total = 0usize;
+    while !bytes.is_empty() {
+        if artifacts.len() == MAX_ARTIFACT_FILES {
+            return Err(format!("more than {MAX_ARTIFACT_FILES} artifacts"));
+        }
+        let name_len = number(&mut bytes, 2)?;
+        let name = std::str::from_utf8(take(&mut bytes, name_len)?)
+            .map_err(|_| "an artifact name is not UTF-8".to_string())?
+            .to_string();
+        check_file_name(&name)?;
+        let mode = number(&mut bytes, 4)? as u32;
+        if mode > 0o777 {
+            return Err(format!("artifact {name:?} has mode {mode:o}"));
+        }
+        let len = number(&mut bytes, 4)?;
+        total += len;
+        if total > MAX_ARTIFACT_BYTES {
+            return Err(format!("artifacts over {MAX_ARTIFACT_BYTES} bytes"));
+        }
+        let content = take(&mut bytes, len)?.to_vec();
+        artifacts.push(Artifact {
+            name,
+            mode,
+            content,
+        });
+    }
+    Ok(artifacts)
 }
 
 /// Which stage the runner entered; sent as it starts it.
@@ -397,7 +498,37 @@ pub fn check_file_name(name: &str) -> Result<(), String> {
 
 #[cfg(test)]
 mod file_name_tests {
-    use super::check_file_name;
+    use super::*;
+
+    /// Packed artifacts unpack to the same files; a payload naming a path
+    /// outside the work dir, with set-id bits, or cut short is refused.
+    #[test]
+    fn artifacts_round_trip_and_bad_payloads_are_refused() {
+        let artifacts = vec![
+            Artifact {
+                name: "main".into(),
+                mode: 0o755,
+                content: vec![0x7f, b'E', b'L', b'F', 0],
+            },
+            Artifact {
+                name: "pkg/A.class".into(),
+                mode: 0o644,
+                content: vec![],
+            },
+        ];
+        let packed = pack_artifacts(&artifacts);
+        assert_eq!(unpack_artifacts(&packed), Ok(artifacts.clone()));
+        assert_eq!(unpack_artifacts(&[]), Ok(vec![]));
+        assert!(unpack_artifacts(&packed[..packed.len() - 1]).is_err());
+
+        let mut escaping = artifacts[0].clone();
+        escaping.name = "../etc/passwd".into();
+        assert!(unpack_artifacts(&pack_artifacts(&[escaping])).is_err());
+        let mut setuid = pack_artifacts(&artifacts[..1]);
+        // mode sits after the 2-byte length and the 4-byte name "main"
+        setuid[6..10].copy_from_slice(&0o4755u32.to_be_bytes());
+        assert!(unpack_artifacts(&setuid).is_err());
+    }
 
     /// Plain relative names pass; anything that could leave the work dir or
     /// confuse the file system is refused.

@@ -11,7 +11,7 @@
 //! where it may write anyway.
 
 use crate::sys;
-use rce_protocol::SourceFile;
+use rce_protocol::{Artifact, SourceFile};
 use std::ffi::CString;
 use std::fmt;
 use std::fs::File;
@@ -132,6 +132,33 @@ pub fn write_all(
     files: &[SourceFile],
 ) -> Result<(), FilesError> {
     validate(files)?;
+    let files = files
+        .iter()
+        .map(|file| (file.name.as_str(), file.content.as_bytes(), FILE_MODE));
+    write_as(workdir, uid, gid, files)
+}
+
+/// Writes what an earlier identical compile left (already unpacked, so
+/// every name is checked) next to the source files, each with its mode.
+pub fn write_artifacts(
+    workdir: &Path,
+    uid: u32,
+    gid: u32,
+    artifacts: &[Artifact],
+) -> Result<(), FilesError> {
+    let files = artifacts
+        .iter()
+        .map(|a| (a.name.as_str(), a.content.as_slice(), a.mode & 0o777));
+    write_as(workdir, uid, gid, files)
+}
+
+/// Writes `(name, content, mode)` files under `workdir` as `uid`/`gid`.
+fn write_as<'a>(
+    workdir: &Path,
+    uid: u32,
+    gid: u32,
+    files: impl Iterator<Item = (&'a str, &'a [u8], libc::mode_t)>,
+) -> Result<(), FilesError> {
     let root = File::open(workdir).map_err(FilesError::OpenWorkdir)?;
     let meta = root.metadata().map_err(FilesError::OpenWorkdir)?;
     if !meta.is_dir() {
@@ -149,22 +176,27 @@ pub fn write_all(
     }
     let root = OwnedFd::from(root);
     sys::run_as(uid, gid, || {
-        for file in files {
-            write_one(&root, file).map_err(|e| e.to_string())?;
+        for (name, content, mode) in files {
+            write_one(&root, name, content, mode).map_err(|e| e.to_string())?;
         }
         Ok(())
     })
     .map_err(FilesError::AsSandboxUid)
 }
 
-fn write_one(root: &OwnedFd, file: &SourceFile) -> Result<(), FilesError> {
-    // unwrap-free: validate() already checked the name.
-    let parts = components(&file.name).map_err(|reason| FilesError::BadName {
-        name: file.name.clone(),
+fn write_one(
+    root: &OwnedFd,
+    file_name: &str,
+    content: &[u8],
+    mode: libc::mode_t,
+) -> Result<(), FilesError> {
+    // unwrap-free: the caller already checked the name.
+    let parts = components(file_name).map_err(|reason| FilesError::BadName {
+        name: file_name.to_string(),
         reason,
     })?;
     let (last, dirs) = parts.split_last().ok_or(FilesError::BadName {
-        name: file.name.clone(),
+        name: file_name.to_string(),
         reason: "empty name".into(),
     })?;
     let mut dir: Option<OwnedFd> = None;
@@ -175,7 +207,7 @@ fn write_one(root: &OwnedFd, file: &SourceFile) -> Result<(), FilesError> {
         }
         path.push_str(part);
         let parent = dir.as_ref().unwrap_or(root);
-        let name = c_name(part, &file.name)?;
+        let name = c_name(part, file_name)?;
         let made = |source| FilesError::CreateDir {
             path: path.clone(),
             source,
@@ -190,21 +222,20 @@ fn write_one(root: &OwnedFd, file: &SourceFile) -> Result<(), FilesError> {
         dir = Some(sys::openat(parent.as_fd(), &name, flags, 0).map_err(made)?);
     }
     let parent = dir.as_ref().unwrap_or(root);
-    let name = c_name(last, &file.name)?;
+    let name = c_name(last, file_name)?;
     // O_EXCL with O_CREAT also refuses an existing symlink (or duplicate name).
     let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW;
-    let fd = sys::openat(parent.as_fd(), &name, flags, FILE_MODE).map_err(|source| {
+    let fd = sys::openat(parent.as_fd(), &name, flags, mode).map_err(|source| {
         FilesError::CreateFile {
-            path: file.name.clone(),
+            path: file_name.to_string(),
             source,
         }
     })?;
     let mut out = File::from(fd);
-    out.write_all(file.content.as_bytes())
-        .map_err(|source| FilesError::Write {
-            path: file.name.clone(),
-            source,
-        })
+    out.write_all(content).map_err(|source| FilesError::Write {
+        path: file_name.to_string(),
+        source,
+    })
 }
 
 fn c_name(part: &str, whole: &str) -> Result<CString, FilesError> {

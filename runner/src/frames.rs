@@ -1,6 +1,7 @@
 //! frames: the runner's two ends of the wire to the worker. `FrameIn` reads
 //! the container's stdin (the job frame, then `Stdin`/`StdinEnd` frames of an
-//! interactive job) without any read-ahead buffering, so the job frame can be
+//! interactive job, or the `Prebuilt` frame of a prebuilt one) without any
+//! read-ahead buffering, so the job frame can be
 //! read blocking and the rest incrementally once poll says there is data.
 //! `FrameOut` writes frames to the container's stdout, each with one
 //! `write_all`; the runner is single-threaded, so frames never interleave.
@@ -8,7 +9,8 @@
 //! holds either: its stdio are the runner's own pipes.
 
 use rce_protocol::{
-    Frame, FrameDecoder, FrameKind, JobSpec, RunReport, StageEvent, StageReport, MAX_FRAME_BYTES,
+    unpack_artifacts, Artifact, Frame, FrameDecoder, FrameKind, JobSpec, RunReport, StageEvent,
+    StageReport, MAX_FRAME_BYTES,
 };
 use std::fs::File;
 use std::io::{self, Read};
@@ -56,6 +58,21 @@ impl FrameIn {
             return Err(format!("expected a job frame first, got {:?}", frame.kind));
         }
         frame.parse().map_err(|e| format!("bad job frame: {e}"))
+    }
+
+    /// Blocks for the frame that follows a prebuilt job: the artifacts of
+    /// its earlier compile (names checked).
+    pub fn read_prebuilt(&mut self) -> Result<Vec<Artifact>, String> {
+        let frame = Frame::read_from(&mut self.file)
+            .map_err(|e| format!("reading the prebuilt frame: {e}"))?
+            .ok_or("stdin closed before the prebuilt frame arrived")?;
+        if frame.kind != FrameKind::Prebuilt {
+            return Err(format!(
+                "expected a prebuilt frame after the job, got {:?}",
+                frame.kind
+            ));
+        }
+        unpack_artifacts(&frame.payload).map_err(|e| format!("bad prebuilt frame: {e}"))
     }
 
     pub fn fd(&self) -> BorrowedFd<'_> {
@@ -242,6 +259,8 @@ mod tests {
             compile_limits: limits(),
             run_limits: limits(),
             tests: vec![],
+            prebuilt: false,
+            collect_artifacts: false,
         };
         let mut bytes = Frame::json(FrameKind::Job, &job).unwrap().encode();
         bytes.extend(Frame::new(FrameKind::Stdin, b"ab".to_vec()).encode());

@@ -4,23 +4,42 @@
 //! only captured and compared). A failed compile ends the job with the
 //! compile report; a runner-side failure ends it with `error`. Stage frames
 //! are sent as each stage starts; the caller sends the final Result frame.
+//! A prebuilt job gets an earlier identical compile's artifacts written next
+//! to its files instead of a compile stage; a job that collects artifacts
+//! sends them (a `Built` frame) after a successful compile, before the run.
 
+use crate::artifacts;
 use crate::compare;
 use crate::config::Config;
 use crate::files;
 use crate::frames::{FrameIn, FrameOut};
 use crate::stage::{self, StageSpec, StdinSource};
-use rce_protocol::{JobSpec, RunReport, StageReport, Termination, TestReport};
+use rce_protocol::{
+    pack_artifacts, Artifact, Frame, FrameKind, JobSpec, RunReport, StageReport, Termination,
+    TestReport,
+};
 
-/// Runs `job` and returns its report.
-pub fn run(config: &Config, job: &JobSpec, input: &mut FrameIn, out: &mut FrameOut) -> RunReport {
+/// Runs `job` (with `prebuilt`, the artifacts of its earlier compile, when
+/// `job.prebuilt`) and returns its report.
+pub fn run(
+    config: &Config,
+    job: &JobSpec,
+    prebuilt: &[Artifact],
+    input: &mut FrameIn,
+    out: &mut FrameOut,
+) -> RunReport {
     let mut report = RunReport::default();
     if let Err(e) = files::write_all(&config.workdir, config.uid, config.gid, &job.files) {
         report.error = Some(e.to_string());
         return report;
     }
 
-    if let Some(compile) = &job.compile {
+    if job.prebuilt {
+        if let Err(e) = files::write_artifacts(&config.workdir, config.uid, config.gid, prebuilt) {
+            report.error = Some(format!("prebuilt: {e}"));
+            return report;
+        }
+    } else if let Some(compile) = &job.compile {
         out.stage("compile", None);
         let spec = StageSpec {
             argv: compile,
@@ -34,6 +53,9 @@ pub fn run(config: &Config, job: &JobSpec, input: &mut FrameIn, out: &mut FrameO
                 report.compile = Some(compiled);
                 if !ok {
                     return report;
+                }
+                if job.collect_artifacts {
+                    send_artifacts(config, job, out);
                 }
             }
             Err(e) => {
@@ -88,6 +110,15 @@ pub fn run(config: &Config, job: &JobSpec, input: &mut FrameIn, out: &mut FrameO
         }
     }
     report
+}
+
+/// Sends what the compile left in the work dir, or says on stderr (the
+/// worker's diagnostics) why it cannot be reused.
+fn send_artifacts(config: &Config, job: &JobSpec, out: &mut FrameOut) {
+    match artifacts::collect(&config.workdir, config.uid, &job.files) {
+        Ok(artifacts) => out.send(&Frame::new(FrameKind::Built, pack_artifacts(&artifacts))),
+        Err(reason) => eprintln!("rce-runner: the compile is not reusable: {reason}"),
+    }
 }
 
 /// A compile that exited 0 on its own.

@@ -11,6 +11,7 @@
 //! - `frames`: reading worker frames from stdin, writing frames to stdout.
 //! - `job`: one job from spec to report (files, compile, run or tests).
 //! - `files`: validating names and writing files into the work dir.
+//! - `artifacts`: reading back what a compile left, for reuse.
 //! - `stage`: one process with limits, the poll loop, and its report.
 //! - `input` / `output`: the program's stdin feed / stdout+stderr capture.
 //! - `limits`: rlimits of a stage.
@@ -19,6 +20,7 @@
 //! - `compare`: test-case output comparison.
 //! - `sys`: safe wrappers around the libc calls std lacks.
 
+mod artifacts;
 mod cgroup;
 mod compare;
 mod config;
@@ -62,7 +64,12 @@ fn run(out: &mut FrameOut) -> Result<RunReport, String> {
     let config = config?;
     let mut input = FrameIn::stdin().map_err(|e| format!("cannot use stdin: {e}"))?;
     let job = input.read_job()?;
-    Ok(job::run(&config, &job, &mut input, out))
+    let prebuilt = if job.prebuilt {
+        input.read_prebuilt()?
+    } else {
+        Vec::new()
+    };
+    Ok(job::run(&config, &job, &prebuilt, &mut input, out))
 }
 
 /// Process-wide setup (the runner is and stays single-threaded): nothing

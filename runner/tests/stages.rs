@@ -450,6 +450,107 @@ fn compile_then_run_with_args() {
     assert_eq!(common::owner(&sb.workdir.join("prog.py")), sb.uid);
 }
 
+/// A compile that collects its artifacts sends what it added (with modes)
+/// before the program runs, so what the program then changes is not in
+/// them; a prebuilt job gets them back and runs without a compile stage.
+#[test]
+fn compile_artifacts_are_sent_before_the_run_and_restored() {
+    let Some(sb) = sandbox("artifacts", 61111) else {
+        return;
+    };
+    let mut spec = job(&["./prog"]);
+    spec.files = vec![SourceFile {
+        name: "main.sh".into(),
+        content: "#!/bin/sh\necho built; echo tampered > out/data\n".into(),
+    }];
+    spec.compile = Some(vec![
+        "/bin/sh".into(),
+        "-c".into(),
+        "cp main.sh prog && chmod 755 prog && mkdir out && echo fresh > out/data".into(),
+    ]);
+    spec.collect_artifacts = true;
+    let outcome = sb.run(&spec);
+    assert_eq!(outcome.run().stdout, "built\n");
+    let built: Vec<Frame> = outcome
+        .frames
+        .iter()
+        .filter(|f| f.kind == FrameKind::Built)
+        .cloned()
+        .collect();
+    assert_eq!(built.len(), 1, "one Built frame: {:?}", outcome.frames);
+    let artifacts = rce_protocol::unpack_artifacts(&built[0].payload).unwrap();
+    let summary: Vec<(&str, u32, &[u8])> = artifacts
+        .iter()
+        .map(|a| (a.name.as_str(), a.mode, a.content.as_slice()))
+        .collect();
+    let script = spec.files[0].content.as_bytes();
+    assert_eq!(
+        summary,
+        vec![
+            ("out/data", 0o644, &b"fresh\n"[..]),
+            ("prog", 0o755, script)
+        ],
+        "the program's own change to out/data is not in the artifacts"
+    );
+    let stage_kinds: Vec<FrameKind> = outcome.frames.iter().map(|f| f.kind).collect();
+    let built_at = stage_kinds.iter().position(|k| *k == FrameKind::Built);
+    let run_at = outcome.frames.iter().position(|f| {
+        f.kind == FrameKind::Stage && f.parse::<StageEvent>().unwrap().stage == "run"
+    });
+    assert!(built_at < run_at, "Built comes before the run stage");
+
+    let Some(again) = sandbox("artifacts-prebuilt", 61112) else {
+        return;
+    };
+    let mut prebuilt = spec.clone();
+    prebuilt.collect_artifacts = false;
+    prebuilt.prebuilt = true;
+    prebuilt.compile = Some(vec!["/bin/false".into()]);
+    let mut running = again.start(&prebuilt);
+    running.send(&Frame::new(FrameKind::Prebuilt, built[0].payload.clone()));
+    running.close_stdin();
+    let outcome = running.finish();
+    assert_eq!(
+        outcome.stages(),
+        vec![stage("run", None)],
+        "no compile stage"
+    );
+    assert_eq!(outcome.report.compile, None);
+    assert_eq!(outcome.run().stdout, "built\n");
+    let prog = fs::metadata(again.workdir.join("prog")).unwrap();
+    assert_eq!((prog.mode() & 0o777, prog.uid()), (0o755, again.uid));
+    assert_eq!(
+        fs::read_to_string(again.workdir.join("out/data")).unwrap(),
+        "tampered\n"
+    );
+}
+
+/// A prebuilt job whose artifacts name a path outside the work dir is
+/// refused before anything runs.
+#[test]
+fn prebuilt_artifacts_cannot_escape_the_work_dir() {
+    let Some(sb) = sandbox("artifacts-escape", 61113) else {
+        return;
+    };
+    let mut spec = job(&["/bin/echo", "must not run"]);
+    spec.prebuilt = true;
+    let mut payload = rce_protocol::pack_artifacts(&[rce_protocol::Artifact {
+        name: "xx/evil".into(),
+        mode: 0o644,
+        content: b"owned".to_vec(),
+    }]);
+    // "xx/evil" becomes "../evil" on the wire: pack does not check, unpack must
+    payload[2..4].copy_from_slice(b"..");
+    let mut running = sb.start(&spec);
+    running.send(&Frame::new(FrameKind::Prebuilt, payload));
+    running.close_stdin();
+    let outcome = running.finish();
+    let error = outcome.report.error.clone().unwrap_or_default();
+    assert!(error.contains("prebuilt"), "{:?}", outcome.report);
+    assert_eq!(outcome.report.run, None);
+    assert!(!sb.workdir.parent().unwrap().join("evil").exists());
+}
+
 /// A compiler that cannot be executed is a runner error, not a verdict.
 #[test]
 fn missing_compiler_is_an_error() {

@@ -312,6 +312,8 @@ pub fn job(argv: &[&str]) -> JobSpec {
         compile_limits: limits(),
         run_limits: limits(),
         tests: vec![],
+        prebuilt: false,
+        collect_artifacts: false,
     }
 }
 

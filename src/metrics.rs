@@ -66,6 +66,8 @@ struct Metrics {
     fair_backlog_users: IntGauge,
     fair_held_jobs: IntGauge,
     warm_idle: IntGaugeVec,
+    compile_cache_lookups: IntCounterVec,
+    compile_cache_bytes: IntGauge,
 }
 
 impl Metrics {
@@ -166,6 +168,19 @@ impl Metrics {
             &["language"],
         )?;
         register(&registry, &mut names, &warm_idle)?;
+        let compile_cache_lookups = IntCounterVec::new(
+            Opts::new(
+                "compile_cache_lookups_total",
+                "Compiles looked up in this worker's compile cache, by language and outcome (hit, miss)",
+            ),
+            &["language", "outcome"],
+        )?;
+        let compile_cache_bytes = IntGauge::new(
+            "compile_cache_bytes",
+            "Bytes of compile artifacts this worker keeps for reuse",
+        )?;
+        register(&registry, &mut names, &compile_cache_lookups)?;
+        register(&registry, &mut names, &compile_cache_bytes)?;
         Ok(Metrics {
             registry,
             names,
@@ -183,6 +198,8 @@ impl Metrics {
             fair_backlog_users,
             fair_held_jobs,
             warm_idle,
+            compile_cache_lookups,
+            compile_cache_bytes,
         })
     }
 }
@@ -237,6 +254,22 @@ pub fn set_warm_idle(language: &str, count: usize) {
         .warm_idle
         .with_label_values(&[language])
         .set(i64::try_from(count).unwrap_or(i64::MAX));
+}
+
+/// A compile of `language` was looked up in the compile cache.
+pub fn compile_cache_lookup(language: &str, hit: bool) {
+    let outcome = if hit { "hit" } else { "miss" };
+    METRICS
+        .compile_cache_lookups
+        .with_label_values(&[language, outcome])
+        .inc();
+}
+
+/// The bytes the compile cache holds now.
+pub fn set_compile_cache_bytes(bytes: usize) {
+    METRICS
+        .compile_cache_bytes
+        .set(i64::try_from(bytes).unwrap_or(i64::MAX));
 }
 
 /// One HTTP request: `route` is the matched pattern (`/api/v1/submissions/{id}`),

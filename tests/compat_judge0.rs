@@ -141,6 +141,29 @@ async fn compiler_options_outside_the_allow_list_are_refused() {
     assert_eq!(result["stdout"], "1\n", "{result}");
 }
 
+/// Compiler options are part of what a kept compile must match: the same
+/// source with `-DX=2` after `-DX=1` was kept compiles again and prints 2.
+#[actix_rt::test]
+async fn compiler_options_select_their_own_kept_compile() {
+    let rce = start_rce();
+    let key = support::api_key(&rce).await;
+    let source = "#include <stdio.h>\nint main(void) { printf(\"%d\\n\", X); return 0; }\n";
+    for (options, printed) in [("-DX=1", "1\n"), ("-DX=1", "1\n"), ("-DX=2", "2\n")] {
+        let (status, result) = judge0(
+            &rce,
+            "POST",
+            "/submissions?wait=true",
+            Some(&key),
+            Some(&json!({"source_code": source, "language_id": 50, "compiler_options": options})),
+        )
+        .await;
+        assert_eq!(status, 201, "{result}");
+        assert_eq!(result["stdout"], printed, "{options}: {result}");
+    }
+    assert_eq!(compile_cache_lookups(&rce, "c", "hit").await, 1);
+    assert_eq!(compile_cache_lookups(&rce, "c", "miss").await, 2);
+}
+
 /// `cpu_time_limit=1` on an endless loop is Time Limit Exceeded (5).
 #[actix_rt::test]
 async fn sdk_reports_a_time_limit() {

@@ -7,7 +7,8 @@
 //! (a `compile_error` where the language compiles, a `runtime_error` from the
 //! interpreter's syntax error elsewhere; `broken.json` next to the fixture
 //! replaces the trailing garbage line where that does not break the program),
-//! and test-case mode with one passing and one failing case. Python and C
+//! test-case mode with one passing and one failing case, and the echo again
+//! once its compile was kept (reused, same result). Python and C
 //! also run under gVisor where installed.
 
 mod common;
@@ -128,6 +129,7 @@ async fn check_language(rce: &Rce, fixture: &Fixture) {
     let id = &fixture.id;
     let hello = fixture.body.clone();
     let echo = with(&fixture.body, json!({"stdin": echo_input()}));
+    let echo_body = echo.clone();
     let broken = fixture.broken.clone().unwrap_or_else(|| {
         let mut files = fixture.body["files"].clone();
         let broken_content = format!(
@@ -196,6 +198,24 @@ async fn check_language(rce: &Rce, fixture: &Fixture) {
     assert_eq!(cases[0]["verdict"], "ok", "{id} tests: {tests}");
     assert_eq!(cases[1]["verdict"], "wrong_answer", "{id} tests: {tests}");
     assert_eq!(cases[1]["stdout"], "Hello, World!\nsecond\n", "{id} tests");
+
+    // The echo again, now that its compile was kept: a compiled language's
+    // compile is reused (its artifacts restored in a fresh container) and
+    // nothing the user sees changes.
+    let again = submit(rce, echo_body).await;
+    let again = wait_completed(rce, &again, LANGUAGE_TIMEOUT).await["result"].clone();
+    assert_eq!(again["verdict"], "ok", "{id} echo again: {again}");
+    assert_eq!(again["stdout"], echo["stdout"], "{id} echo again");
+    assert_eq!(
+        again["compile_output"], echo["compile_output"],
+        "{id} echo again"
+    );
+    if fixture.compiled {
+        assert!(
+            compile_cache_lookups(rce, id, "hit").await > 0,
+            "{id}: the compile was not reused"
+        );
+    }
 }
 
 /// The version served is the one read from the image (a full dotted

@@ -12,7 +12,9 @@
 use crate::events::OutputStream;
 use crate::job::{Job, JobResult};
 use crate::languages::Language;
-use crate::sandbox::{self, ContainerLabels, Prepared, RunControl, SandboxError, SandboxSettings};
+use crate::sandbox::{
+    self, CompileCache, ContainerLabels, Prepared, RunControl, SandboxError, SandboxSettings,
+};
 use crate::stdin::StdinChunk;
 use actix::prelude::*;
 use bollard::Docker;
@@ -31,6 +33,7 @@ pub struct SandboxActor {
     docker: Docker,
     settings: Arc<SandboxSettings>,
     labels: ContainerLabels,
+    compile_cache: Arc<CompileCache>,
     stdin: mpsc::Sender<StdinChunk>,
     /// Taken by Run; `None` once the job has started.
     control: Option<RunControl>,
@@ -42,6 +45,7 @@ impl SandboxActor {
         docker: Docker,
         settings: Arc<SandboxSettings>,
         labels: ContainerLabels,
+        compile_cache: Arc<CompileCache>,
     ) -> SandboxActor {
         let (stdin, receiver) = mpsc::channel(STDIN_BUFFER);
         let kill = CancellationToken::new();
@@ -49,6 +53,7 @@ impl SandboxActor {
             docker,
             settings,
             labels,
+            compile_cache,
             stdin,
             control: Some(RunControl {
                 stdin: receiver,
@@ -117,10 +122,11 @@ impl Handler<Run> for SandboxActor {
                 "a sandbox runs one job only",
             ))));
         };
-        let (docker, settings, labels) = (
+        let (docker, settings, labels, cache) = (
             self.docker.clone(),
             self.settings.clone(),
             self.labels.clone(),
+            self.compile_cache.clone(),
         );
         let Run {
             job,
@@ -130,7 +136,7 @@ impl Handler<Run> for SandboxActor {
         } = msg;
         let task = tokio::spawn(async move {
             sandbox::run_job(
-                &docker, &settings, &labels, &job, &language, prepared, control, on_output,
+                &docker, &settings, &labels, &cache, &job, &language, prepared, control, on_output,
             )
             .await
         });

@@ -31,7 +31,8 @@ use crate::languages::{Language, Languages};
 use crate::output::LiveOutput;
 use crate::queue::EventPublisher;
 use crate::sandbox::{
-    self, prepare, ContainerLabels, Prepared, Refill, SandboxSettings, Sizing, WarmPool,
+    self, prepare, CompileCache, ContainerLabels, Prepared, Refill, SandboxSettings, Sizing,
+    WarmPool,
 };
 use crate::stdin::StdinChunk;
 use actix::prelude::*;
@@ -129,6 +130,8 @@ pub struct WorkerPool {
     slot_freed: Arc<Notify>,
     /// Containers started ahead of time for default-limit jobs.
     warm: WarmPool,
+    /// Recent compiles' artifacts, shared by this worker's sandboxes.
+    compile_cache: Arc<CompileCache>,
     /// The live deployment's worker slots (this worker's included), kept
     /// by the slot heartbeat: the warm pool's share of its budget.
     live_slots: Arc<AtomicUsize>,
@@ -145,6 +148,7 @@ impl WorkerPool {
         labels: ContainerLabels,
     ) -> WorkerPool {
         let settings_concurrency = settings.concurrency;
+        let sandbox_compile_cache_mb = sandbox.compile_cache_mb;
         WorkerPool {
             settings,
             sandbox,
@@ -155,6 +159,7 @@ impl WorkerPool {
             engine_ok: Arc::new(AtomicBool::new(true)),
             slot_freed: Arc::new(Notify::new()),
             warm: WarmPool::default(),
+            compile_cache: Arc::new(CompileCache::new(sandbox_compile_cache_mb)),
             live_slots: Arc::new(AtomicUsize::new(settings_concurrency)),
         }
     }
@@ -444,6 +449,7 @@ impl Handler<Execute> for WorkerPool {
             self.docker.clone(),
             self.sandbox.clone(),
             self.labels.clone(),
+            self.compile_cache.clone(),
         )
         .start();
         self.running.insert(job_id, sandbox.clone());

@@ -19,6 +19,14 @@ pub struct Report {
     /// Each language's `images/<id>/hello.json`, paced like `latency`,
     /// after one unmeasured job has started the language's warm pool.
     pub hello: Vec<(String, Summary)>,
+    /// Each language's unmeasured first hello, submit→finished in ms: a
+    /// cold container (the pool is not started yet) and, for a compiled
+    /// language, the compile the later samples reuse.
+    pub hello_first_ms: Vec<(String, f64)>,
+    /// What the compile cache holds after the hello phase (every compiled
+    /// language's hello kept), and rce's resident size then.
+    pub compile_cache_bytes: u64,
+    pub hello_rss_kb: u64,
     /// The idle warm containers right after the hello phase.
     pub warm_idle: WarmIdle,
     pub throughput: Vec<(usize, f64)>,

@@ -1,3 +1,4 @@
+mod compile_cache;
 mod confinement;
 mod container;
 mod demand;
@@ -10,6 +11,7 @@ mod settings;
 mod uids;
 mod warm;
 
+pub use compile_cache::{compile_key, CompileCache, CompileKey, Compiled};
 pub use confinement::{
     check_confinement, probe_body, run_probe, verdict_of_exit, ConfinementError, ConfinementReport,
 };

@@ -8,8 +8,12 @@
 //! user's kill from outside, and turns the runner's report into a result. The
 //! container is always force-removed, off the critical path, by a drop guard
 //! that covers every exit (including a panic or a cancelled future);
-//! [`pending_removals`] lets shutdown wait for those removals.
+//! [`pending_removals`] lets shutdown wait for those removals. A job whose
+//! compile input matches a kept compile ([`super::compile_cache`]) is sent
+//! prebuilt, with that compile's artifacts; any other compiled job asks the
+//! runner for its artifacts and keeps them when the compile succeeds.
 
+use super::compile_cache::{compile_key, CompileCache, CompileKey, Compiled};
 use super::container::{container_body, ContainerLabels};
 use super::settings::SandboxSettings;
 use super::uids::{self, UidRange};
@@ -26,7 +30,7 @@ use bollard::query_parameters::{
 };
 use bollard::Docker;
 use futures_util::{Stream, StreamExt};
-use rce_protocol::{Frame, FrameDecoder, FrameKind, JobSpec, RunReport};
+use rce_protocol::{Frame, FrameDecoder, FrameKind, JobSpec, RunReport, Termination};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -110,6 +114,8 @@ pub fn job_spec(job: &Job, language: &Language, settings: &SandboxSettings) -> J
         compile_limits: settings.compile_stage_limits(),
         run_limits: settings.run_stage_limits(&job.limits),
         tests: job.tests.clone(),
+        prebuilt: false,
+        collect_artifacts: false,
     }
 }
 
@@ -302,6 +308,7 @@ pub async fn run_job<F>(
     docker: &Docker,
     settings: &SandboxSettings,
     labels: &ContainerLabels,
+    cache: &CompileCache,
     job: &Job,
     language: &Language,
     prepared: Option<Prepared>,
@@ -311,6 +318,8 @@ pub async fn run_job<F>(
 where
     F: FnMut(OutputStream, &[u8]),
 {
+    let mut spec = job_spec(job, language, settings);
+    let compile = CompilePlan::for_job(cache, language, &mut spec);
     if let Some(warm) = prepared {
         let (id, ran) = (
             warm.id().to_string(),
@@ -318,7 +327,7 @@ where
                 docker,
                 warm,
                 settings,
-                job,
+                (job, &spec, &compile),
                 language,
                 &mut control,
                 &mut on_output,
@@ -346,12 +355,80 @@ where
         docker,
         fresh,
         settings,
-        job,
+        (job, &spec, &compile),
         language,
         &mut control,
         &mut on_output,
     )
     .await
+}
+
+/// What the compile cache does for one job.
+enum CompilePlan<'a> {
+    /// The language does not compile, or the cache is off.
+    None,
+    /// A kept compile: sent prebuilt, its report returned as the job's.
+    Reuse(Compiled),
+    /// Compiled here; kept under the key if it succeeds.
+    Keep(CompileKey, &'a CompileCache),
+}
+
+impl<'a> CompilePlan<'a> {
+    /// Looks `spec`'s compile up, and marks `spec` prebuilt or collecting.
+    fn for_job(cache: &'a CompileCache, language: &Language, spec: &mut JobSpec) -> Self {
+        let Some(key) = compile_key(language, spec).filter(|_| cache.enabled()) else {
+            return CompilePlan::None;
+        };
+        let kept = cache.get(&key);
+        crate::metrics::compile_cache_lookup(&language.id, kept.is_some());
+        match kept {
+            Some(compiled) => {
+                spec.prebuilt = true;
+                CompilePlan::Reuse(compiled)
+            }
+            None => {
+                spec.collect_artifacts = true;
+                CompilePlan::Keep(key, cache)
+            }
+        }
+    }
+
+    /// The Prebuilt frame to send after the job frame, if any.
+    fn prebuilt_frame(&self) -> Option<Frame> {
+        match self {
+            CompilePlan::Reuse(compiled) => Some(Frame::new(
+                FrameKind::Prebuilt,
+                compiled.artifacts.as_ref().clone(),
+            )),
+            _ => None,
+        }
+    }
+
+    /// Completes the runner's report: a reused compile's report goes in;
+    /// a successful compile whose artifacts arrived is kept.
+    fn settle(&self, report: &mut RunReport, built: Option<Vec<u8>>, job: &Job) {
+        match self {
+            CompilePlan::None => {}
+            CompilePlan::Reuse(compiled) => report.compile = Some(compiled.report.clone()),
+            CompilePlan::Keep(key, cache) => {
+                let succeeded = report.compile.as_ref().is_some_and(|compile| {
+                    compile.termination == Termination::Exited && compile.exit_code == Some(0)
+                });
+                if let (true, Some(artifacts), Some(compile)) =
+                    (succeeded, built, report.compile.as_ref())
+                {
+                    tracing::debug!(job_id = %job.id, user_id = %job.user_id, bytes = artifacts.len(), "compile kept for reuse");
+                    cache.insert(
+                        *key,
+                        Compiled {
+                            artifacts: std::sync::Arc::new(artifacts),
+                            report: compile.clone(),
+                        },
+                    );
+                }
+            }
+        }
+    }
 }
 
 /// What the output loop ended with.
@@ -369,7 +446,7 @@ async fn drive<F>(
     docker: &Docker,
     prepared: Prepared,
     settings: &SandboxSettings,
-    job: &Job,
+    (job, spec, compile): (&Job, &JobSpec, &CompilePlan<'_>),
     language: &Language,
     control: &mut RunControl,
     on_output: &mut F,
@@ -383,7 +460,7 @@ where
         mut guard,
     } = prepared;
     let deadline = tokio::time::Instant::now() + deadline(job, language, settings);
-    let sent_at = send_job(&mut input, job, language, settings).await?;
+    let sent_at = send_job(&mut input, spec, compile.prebuilt_frame()).await?;
     let mut stdin_open = job.interactive;
     let mut heard = Heard::new(job);
     let ending = loop {
@@ -392,7 +469,8 @@ where
                 None => break Ending::StreamEnded,
                 Some(Err(error)) => return Err(SandboxError::ReadOutput(error)),
                 Some(Ok(LogOutput::StdOut { message })) => {
-                    if let Some(report) = heard.runner_frames(&message, on_output)? {
+                    if let Some(mut report) = heard.runner_frames(&message, on_output)? {
+                        compile.settle(&mut report, heard.built.take(), job);
                         break Ending::Report(Box::new(report));
                     }
                 }
@@ -409,23 +487,27 @@ where
     conclude(docker, &mut guard, ending, heard, sent_at).await
 }
 
-/// Writes the job frame to the runner (and, unless the job is interactive,
-/// closes its input); returns when it was sent, to tell a container that
-/// died before it from one that died running it.
+/// Writes the job frame (and the prebuilt frame, if any) to the runner
+/// (and, unless the job is interactive, closes its input); returns when it
+/// was sent, to tell a container that died before it from one that died
+/// running it.
 async fn send_job(
     input: &mut Pin<Box<dyn AsyncWrite + Send>>,
-    job: &Job,
-    language: &Language,
-    settings: &SandboxSettings,
+    spec: &JobSpec,
+    prebuilt: Option<Frame>,
 ) -> Result<time::OffsetDateTime, SandboxError> {
-    let spec = job_spec(job, language, settings);
-    let frame = Frame::json(FrameKind::Job, &spec).map_err(SandboxError::Frames)?;
+    let mut bytes = Frame::json(FrameKind::Job, spec)
+        .map_err(SandboxError::Frames)?
+        .encode();
+    if let Some(prebuilt) = prebuilt {
+        bytes.extend_from_slice(&prebuilt.encode());
+    }
     let sent_at = time::OffsetDateTime::now_utc();
     input
-        .write_all(&frame.encode())
+        .write_all(&bytes)
         .await
         .map_err(SandboxError::SendJob)?;
-    if !job.interactive {
+    if !spec.interactive {
         input.shutdown().await.map_err(SandboxError::SendJob)?;
     }
     Ok(sent_at)
@@ -454,10 +536,12 @@ async fn forward_stdin(
 }
 
 /// What the container has said so far: the runner's frames as decoded, the
-/// program's output as streamed, and (capped) the runner's own stderr.
+/// program's output as streamed, the compile's artifacts, and (capped) the
+/// runner's own stderr.
 struct Heard {
     decoder: FrameDecoder,
     streamed: StreamedOutput,
+    built: Option<Vec<u8>>,
     runner_stderr: Vec<u8>,
 }
 
@@ -466,6 +550,7 @@ impl Heard {
         Heard {
             decoder: FrameDecoder::new(),
             streamed: StreamedOutput::new(job.limits.output_kb as usize * 1024),
+            built: None,
             runner_stderr: Vec::new(),
         }
     }
@@ -496,6 +581,7 @@ impl Heard {
                 FrameKind::Result => {
                     report = Some(frame.parse::<RunReport>().map_err(SandboxError::Frames)?)
                 }
+                FrameKind::Built => self.built = Some(frame.payload),
                 _ => {}
             }
         }

@@ -79,6 +79,10 @@ pub struct SandboxSettings {
     /// What one idle warm container is charged against the budget (its
     /// runner, the container's kernel state and the engine's shim).
     pub warm_container_mb: u64,
+    /// Memory each worker keeps for recent compiles' artifacts, so a job
+    /// with identical compile input skips its compile (see
+    /// `super::compile_cache`); 0 turns the cache off.
+    pub compile_cache_mb: u64,
 }
 
 impl Default for SandboxSettings {
@@ -123,6 +127,7 @@ impl Default for SandboxSettings {
             warm_half_life_ms: 300_000,
             warm_memory_mb: 512,
             warm_container_mb: 16,
+            compile_cache_mb: 256,
         }
     }
 }

@@ -408,6 +408,18 @@ pub async fn wait_completed(rce: &Rce, id: &str, within: Duration) -> Value {
     }
 }
 
+/// `rce_compile_cache_lookups_total` of `language` and `outcome` (`hit`,
+/// `miss`) on `rce` so far.
+pub async fn compile_cache_lookups(rce: &Rce, language: &str, outcome: &str) -> u64 {
+    let metrics = get_text(&rce.url("/metrics")).await.expect("GET /metrics");
+    let series =
+        format!(r#"rce_compile_cache_lookups_total{{language="{language}",outcome="{outcome}"}}"#);
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(&series))
+        .map_or(0, |value| value.trim().parse().expect("a counter value"))
+}
+
 /// A WebSocket connection to the API.
 pub struct WsClient {
     framed: actix_codec::Framed<awc::BoxedSocket, ws::Codec>,

@@ -179,6 +179,23 @@ impl Api {
         Ok(WebSocket { framed })
     }
 
+    /// The ids of the languages the server serves, in its order.
+    async fn languages(&self) -> Result<Vec<String>, BenchError> {
+        let mut response = self
+            .client
+            .get(format!("{}/api/v1/languages", self.base))
+            .send()
+            .await
+            .map_err(http_error)?;
+        let languages: Value = response.json().await.map_err(http_error)?;
+        Ok(languages
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|language| language["id"].as_str().map(str::to_string))
+            .collect())
+    }
+
     /// A gauge's value on `/metrics` (0 when absent).
     async fn gauge(&self, name: &str) -> Result<f64, BenchError> {
         let mut response = self
@@ -446,7 +463,7 @@ async fn run_pipeline(options: &BenchOptions) -> Result<Report, BenchError> {
     );
     measure_latency(&mut socket, scale, &mut report).await?;
     eprintln!("rce-bench: hello world in every served language, then the idle warm containers");
-    measure_hello(&docker, &mut socket, scale, &mut report).await?;
+    measure_hello(&api, &mut socket, scale, &mut report).await?;
     report.warm_idle = measure_warm_idle(&docker, &server.prefix).await;
     report.compile_cache_bytes = api.gauge("rce_compile_cache_bytes").await? as u64;
     report.hello_rss_kb = procstat::rss_kb(pid);
@@ -558,36 +575,30 @@ async fn paced(
     Ok(samples)
 }
 
-/// Every served language's (built image's) `images/<id>/hello.json`, paced:
-/// one job first, timed apart from the samples (a language's first job
-/// starts its warm pool and, where it compiles, fills the compile cache the
-/// samples reuse), then the samples.
+/// Every language the server serves (`GET /api/v1/languages`: the built
+/// images, narrowed by `sandbox.languages`), its `images/<id>/hello.json`,
+/// paced: one job first, timed apart from the samples (a language's first
+/// job starts its warm pool and, where it compiles, fills the compile cache
+/// the samples reuse), then the samples.
 async fn measure_hello(
-    docker: &bollard::Docker,
+    api: &Api,
     socket: &mut WebSocket,
     scale: Scale,
     report: &mut Report,
 ) -> Result<(), BenchError> {
-    let manifest = Languages::load(std::path::Path::new("images/languages.toml"))
-        .map_err(|e| BenchError::Start(e.to_string()))?;
-    let languages = crate::sandbox::served_languages(docker, &manifest)
-        .await
-        .map_err(|e| BenchError::Docker(e.to_string()))?;
-    for language in languages.all() {
-        let path = format!("images/{}/hello.json", language.id);
+    for id in api.languages().await? {
+        let path = format!("images/{id}/hello.json");
         let body: Value = std::fs::read_to_string(&path)
             .ok()
             .and_then(|text| serde_json::from_str(&text).ok())
             .ok_or_else(|| BenchError::Start(format!("cannot read {path}")))?;
         let first = paced(socket, &body, 1).await?;
         report.hello_first_ms.push((
-            language.id.clone(),
+            id.clone(),
             first.first().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
         ));
         let samples = paced(socket, &body, scale.pick(15, 3)).await?;
-        report
-            .hello
-            .push((language.id.clone(), summarize(&samples)));
+        report.hello.push((id, summarize(&samples)));
     }
     Ok(())
 }

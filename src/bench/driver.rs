@@ -179,15 +179,22 @@ impl Api {
         Ok(WebSocket { framed })
     }
 
-    /// The ids of the languages the server serves, in its order.
-    async fn languages(&self) -> Result<Vec<String>, BenchError> {
+    /// The body of `GET {base}{path}`.
+    async fn get(&self, path: &str) -> Result<Vec<u8>, BenchError> {
         let mut response = self
             .client
-            .get(format!("{}/api/v1/languages", self.base))
+            .get(format!("{}{path}", self.base))
             .send()
             .await
             .map_err(http_error)?;
-        let languages: Value = response.json().await.map_err(http_error)?;
+        let body = response.body().limit(16 << 20).await.map_err(http_error)?;
+        Ok(body.to_vec())
+    }
+
+    /// The ids of the languages the server serves, in its order.
+    async fn languages(&self) -> Result<Vec<String>, BenchError> {
+        let languages: Value =
+            serde_json::from_slice(&self.get("/api/v1/languages").await?).map_err(http_error)?;
         Ok(languages
             .as_array()
             .into_iter()
@@ -198,14 +205,8 @@ impl Api {
 
     /// A gauge's value on `/metrics` (0 when absent).
     async fn gauge(&self, name: &str) -> Result<f64, BenchError> {
-        let mut response = self
-            .client
-            .get(format!("{}/metrics", self.base))
-            .send()
-            .await
-            .map_err(http_error)?;
-        let body = response.body().limit(16 << 20).await.map_err(http_error)?;
-        Ok(String::from_utf8_lossy(&body)
+        let metrics = self.get("/metrics").await?;
+        Ok(String::from_utf8_lossy(&metrics)
             .lines()
             .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
             .and_then(|value| value.trim().parse().ok())

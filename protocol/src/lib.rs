@@ -368,6 +368,14 @@ pub struct StageReport {
     pub truncated: bool,
 }
 
+impl StageReport {
+    /// The stage's process exited 0 on its own (for a compile: it
+    /// succeeded).
+    pub fn exited_zero(&self) -> bool {
+        self.termination == Termination::Exited && self.exit_code == Some(0)
+    }
+}
+
 /// One test case's run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TestReport {

@@ -14,10 +14,7 @@ use crate::config::Config;
 use crate::files;
 use crate::frames::{FrameIn, FrameOut};
 use crate::stage::{self, StageSpec, StdinSource};
-use rce_protocol::{
-    pack_artifacts, Artifact, Frame, FrameKind, JobSpec, RunReport, StageReport, Termination,
-    TestReport,
-};
+use rce_protocol::{pack_artifacts, Artifact, Frame, FrameKind, JobSpec, RunReport, TestReport};
 
 /// Runs `job` (with `prebuilt`, the artifacts of its earlier compile, when
 /// `job.prebuilt`) and returns its report.
@@ -49,7 +46,7 @@ pub fn run(
         };
         match stage::run(config, spec, out) {
             Ok(compiled) => {
-                let ok = succeeded(&compiled);
+                let ok = compiled.exited_zero();
                 report.compile = Some(compiled);
                 if !ok {
                     return report;
@@ -119,9 +116,4 @@ fn send_artifacts(config: &Config, job: &JobSpec, out: &mut FrameOut) {
         Ok(artifacts) => out.send(&Frame::new(FrameKind::Built, pack_artifacts(&artifacts))),
         Err(reason) => eprintln!("rce-runner: the compile is not reusable: {reason}"),
     }
-}
-
-/// A compile that exited 0 on its own.
-fn succeeded(stage: &StageReport) -> bool {
-    stage.termination == Termination::Exited && stage.exit_code == Some(0)
 }

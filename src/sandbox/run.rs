@@ -30,7 +30,7 @@ use bollard::query_parameters::{
 };
 use bollard::Docker;
 use futures_util::{Stream, StreamExt};
-use rce_protocol::{Frame, FrameDecoder, FrameKind, JobSpec, RunReport, Termination};
+use rce_protocol::{Frame, FrameDecoder, FrameKind, JobSpec, RunReport, StageReport};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -411,9 +411,10 @@ impl<'a> CompilePlan<'a> {
             CompilePlan::None => {}
             CompilePlan::Reuse(compiled) => report.compile = Some(compiled.report.clone()),
             CompilePlan::Keep(key, cache) => {
-                let succeeded = report.compile.as_ref().is_some_and(|compile| {
-                    compile.termination == Termination::Exited && compile.exit_code == Some(0)
-                });
+                let succeeded = report
+                    .compile
+                    .as_ref()
+                    .is_some_and(StageReport::exited_zero);
                 if let (true, Some(artifacts), Some(compile)) =
                     (succeeded, built, report.compile.as_ref())
                 {

@@ -100,11 +100,18 @@ impl Frame {
 
     /// Header and payload, ready to write.
     pub fn encode(&self) -> Vec<u8> {
-        let mut bytes = Vec::with_capacity(HEADER_BYTES + self.payload.len());
-        bytes.push(self.kind as u8);
-        bytes.extend_from_slice(&(self.payload.len() as u32).to_be_bytes());
-        bytes.extend_from_slice(&self.payload);
+        let mut bytes = Vec::new();
+        Frame::encode_into(self.kind, &self.payload, &mut bytes);
         bytes
+    }
+
+    /// Appends the encoding of a frame of `kind` carrying `payload` to
+    /// `bytes`, for a payload the caller keeps (no copy into a `Frame`).
+    pub fn encode_into(kind: FrameKind, payload: &[u8], bytes: &mut Vec<u8>) {
+        bytes.reserve(HEADER_BYTES + payload.len());
+        bytes.push(kind as u8);
+        bytes.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+        bytes.extend_from_slice(payload);
     }
 
     /// Writes the frame with one `write_all` (a frame is never interleaved

@@ -30,7 +30,7 @@ use bollard::query_parameters::{
 };
 use bollard::Docker;
 use futures_util::{Stream, StreamExt};
-use rce_protocol::{Frame, FrameDecoder, FrameKind, JobSpec, RunReport, StageReport};
+use rce_protocol::{Frame, FrameDecoder, FrameKind, JobSpec, RunReport};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -376,7 +376,10 @@ enum CompilePlan<'a> {
 impl<'a> CompilePlan<'a> {
     /// Looks `spec`'s compile up, and marks `spec` prebuilt or collecting.
     fn for_job(cache: &'a CompileCache, language: &Language, spec: &mut JobSpec) -> Self {
-        let Some(key) = compile_key(language, spec).filter(|_| cache.enabled()) else {
+        if !cache.enabled() {
+            return CompilePlan::None;
+        }
+        let Some(key) = compile_key(language, spec) else {
             return CompilePlan::None;
         };
         let kept = cache.get(&key);
@@ -393,13 +396,10 @@ impl<'a> CompilePlan<'a> {
         }
     }
 
-    /// The Prebuilt frame to send after the job frame, if any.
-    fn prebuilt_frame(&self) -> Option<Frame> {
+    /// The payload of the Prebuilt frame to send after the job frame, if any.
+    fn prebuilt(&self) -> Option<&[u8]> {
         match self {
-            CompilePlan::Reuse(compiled) => Some(Frame::new(
-                FrameKind::Prebuilt,
-                compiled.artifacts.as_ref().clone(),
-            )),
+            CompilePlan::Reuse(compiled) => Some(&compiled.artifacts),
             _ => None,
         }
     }
@@ -411,13 +411,8 @@ impl<'a> CompilePlan<'a> {
             CompilePlan::None => {}
             CompilePlan::Reuse(compiled) => report.compile = Some(compiled.report.clone()),
             CompilePlan::Keep(key, cache) => {
-                let succeeded = report
-                    .compile
-                    .as_ref()
-                    .is_some_and(StageReport::exited_zero);
-                if let (true, Some(artifacts), Some(compile)) =
-                    (succeeded, built, report.compile.as_ref())
-                {
+                let succeeded = report.compile.as_ref().filter(|c| c.exited_zero());
+                if let (Some(compile), Some(artifacts)) = (succeeded, built) {
                     tracing::debug!(job_id = %job.id, user_id = %job.user_id, bytes = artifacts.len(), "compile kept for reuse");
                     cache.insert(
                         *key,
@@ -461,7 +456,7 @@ where
         mut guard,
     } = prepared;
     let deadline = tokio::time::Instant::now() + deadline(job, language, settings);
-    let sent_at = send_job(&mut input, spec, compile.prebuilt_frame()).await?;
+    let sent_at = send_job(&mut input, spec, compile.prebuilt()).await?;
     let mut stdin_open = job.interactive;
     let mut heard = Heard::new(job);
     let ending = loop {
@@ -495,13 +490,13 @@ where
 async fn send_job(
     input: &mut Pin<Box<dyn AsyncWrite + Send>>,
     spec: &JobSpec,
-    prebuilt: Option<Frame>,
+    prebuilt: Option<&[u8]>,
 ) -> Result<time::OffsetDateTime, SandboxError> {
     let mut bytes = Frame::json(FrameKind::Job, spec)
         .map_err(SandboxError::Frames)?
         .encode();
     if let Some(prebuilt) = prebuilt {
-        bytes.extend_from_slice(&prebuilt.encode());
+        Frame::encode_into(FrameKind::Prebuilt, prebuilt, &mut bytes);
     }
     let sent_at = time::OffsetDateTime::now_utc();
     input

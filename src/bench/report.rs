@@ -16,13 +16,8 @@ pub struct Report {
     pub latency: Vec<(String, Summary)>,
     /// Python hello world back to back, unpaced.
     pub back_to_back: Summary,
-    /// Each language's `images/<id>/hello.json`, paced like `latency`,
-    /// after one unmeasured job has started the language's warm pool.
-    pub hello: Vec<(String, Summary)>,
-    /// Each language's unmeasured first hello, submit→finished in ms: a
-    /// cold container (the pool is not started yet) and, for a compiled
-    /// language, the compile the later samples reuse.
-    pub hello_first_ms: Vec<(String, f64)>,
+    /// Each language's `images/<id>/hello.json`, paced like `latency`.
+    pub hello: Vec<Hello>,
     /// What the compile cache holds after the hello phase (every compiled
     /// language's hello kept), and rce's resident size then.
     pub compile_cache_bytes: u64,
@@ -44,6 +39,18 @@ pub struct Report {
     /// created→finished, and user B's `print(1)` submit→finished behind them.
     pub fair_a_job_s: f64,
     pub fair_b_s: f64,
+}
+
+/// One language's hello world.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Hello {
+    pub language: String,
+    /// The first job, submit→finished in ms, apart from the samples: a cold
+    /// container (the pool is not started yet) and, for a compiled
+    /// language, the compile the samples reuse.
+    pub first_ms: f64,
+    /// The jobs after it.
+    pub samples: Summary,
 }
 
 /// What the idle warm containers hold in memory.

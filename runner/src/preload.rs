@@ -26,7 +26,7 @@ use crate::sys;
 use rce_protocol::{PreloadSpec, StageLimits};
 use std::fs::File;
 use std::io::{self, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::process::Child;
 use std::time::Instant;
 
@@ -68,6 +68,12 @@ impl Preload {
             .split_first()
             .ok_or_else(|| io::Error::other("empty launcher command"))?;
         let (read, write) = sys::pipe()?;
+        // The pipe is the runner's (root, 0600): a launcher that reopens
+        // descriptor 3 by name (the JVM) needs it readable to its uid. Only
+        // a process that may ptrace the launcher can reach it by name (its
+        // own program). Where that is refused (gVisor, for pipes) no
+        // launcher starts: programs start anew.
+        sys::fchmod(read.as_fd(), 0o644)?;
         let limits = StageLimits {
             cpu_time_ms: spec
                 .limits

@@ -495,3 +495,9 @@ pub fn set_process_rlimit(
     // is allowed.
     check(unsafe { libc::prlimit(pid, resource, &lim, std::ptr::null_mut()) }).map(drop)
 }
+
+/// Sets the permission bits of the file behind `fd` (fchmod(2)).
+pub fn fchmod(fd: BorrowedFd<'_>, mode: libc::mode_t) -> io::Result<()> {
+    // SAFETY: fchmod on a descriptor we hold; no memory is passed.
+    check(unsafe { libc::fchmod(fd.as_raw_fd(), mode) }).map(drop)
+}

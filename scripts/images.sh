@@ -15,7 +15,8 @@
 # 3. for each [[language]] in images/languages.toml (or only the ones named): the image
 #    `<image>:latest` from images/<image without rce->/, context = a temp dir with that
 #    directory's files (its Dockerfile followed by images/common.Dockerfile) + the runner
-#    + images/preload/ (the preloaded launchers, as preload/),
+#    + images/preload/ (the preloaded launchers, as preload/; a Dockerfile that copies
+#    `--from=launcher` gets images/preload/jvm-launcher.Dockerfile's build stage in front),
 #    labelled rce.hash = hash(files, common.Dockerfile, runner, preload, base image id);
 #    skipped when the existing image carries the same label. Then the language's
 #    version_command runs in it and the first dotted number it prints becomes the label
@@ -217,6 +218,10 @@ build_one() {
   old_id="$(image_id "$tag")"
   ctx="$(mktemp -d "$RCE_STATE/tmp/ctx.XXXXXX")"
   cp -a "$dir/." "$ctx/"
+  if grep -q -- '--from=launcher' "$dir/Dockerfile"; then
+    # the JVM launcher's build stage goes first (images/preload/jvm-launcher.Dockerfile)
+    cat "$PRELOAD_DIR/jvm-launcher.Dockerfile" "$dir/Dockerfile" >"$ctx/Dockerfile"
+  fi
   cat "$COMMON_DOCKERFILE" >>"$ctx/Dockerfile"
   cp "$runner" "$ctx/rce-runner"
   chmod 0755 "$ctx/rce-runner"

@@ -14,8 +14,10 @@
 #    overrides, for working on images while the runner does not build; never for real images).
 # 3. for each [[language]] in images/languages.toml (or only the ones named): the image
 #    `<image>:latest` from images/<image without rce->/, context = a temp dir with that
-#    directory's files (its Dockerfile followed by images/common.Dockerfile) + the runner,
-#    labelled rce.hash = hash(files, common.Dockerfile, runner, base image id);
+#    directory's files (its Dockerfile followed by images/common.Dockerfile) + the runner
+#    + images/preload/ (the preloaded launchers, as preload/; a Dockerfile that copies
+#    `--from=launcher` gets images/preload/jvm-launcher.Dockerfile's build stage in front),
+#    labelled rce.hash = hash(files, common.Dockerfile, runner, preload, base image id);
 #    skipped when the existing image carries the same label. Then the language's
 #    version_command runs in it and the first dotted number it prints becomes the label
 #    rce.version, which workers serve as the language's version.
@@ -185,6 +187,8 @@ log "runner: $runner (${runner_hash:0:12}, $(elapsed "$t") s)"
 base_id="$(image_id "$BASE_IMAGE")"
 COMMON_DOCKERFILE=images/common.Dockerfile
 common_hash="$(sha256sum "$COMMON_DOCKERFILE" | cut -d' ' -f1)"
+PRELOAD_DIR=images/preload
+preload_hash="$(hash_dir "$PRELOAD_DIR")"
 status_dir="$(mktemp -d "$RCE_STATE/tmp/status.XXXXXX")"
 tmp_dirs+=("$status_dir")
 
@@ -205,7 +209,7 @@ version_of() {
 build_one() {
   local img="$1" n="$2" dir="images/${1#rce-}" tag="$1:latest" t h old_id ctx version
   t=$(date +%s.%N)
-  h="$(printf '%s\n' "$(hash_dir "$dir")" "$common_hash" "$runner_hash" "$base_id" | sha256sum | cut -d' ' -f1)"
+  h="$(printf '%s\n' "$(hash_dir "$dir")" "$common_hash" "$runner_hash" "$preload_hash" "$base_id" | sha256sum | cut -d' ' -f1)"
   if [ $force = no ] && [ "$(label "$tag")" = "$h" ] && [ -n "$(version_label "$tag")" ]; then
     log "$tag ($n): up to date (${h:0:12}, version $(version_label "$tag"), $(elapsed "$t") s)"
     return 0
@@ -214,9 +218,14 @@ build_one() {
   old_id="$(image_id "$tag")"
   ctx="$(mktemp -d "$RCE_STATE/tmp/ctx.XXXXXX")"
   cp -a "$dir/." "$ctx/"
+  if grep -q -- '--from=launcher' "$dir/Dockerfile"; then
+    # the JVM launcher's build stage goes first (images/preload/jvm-launcher.Dockerfile)
+    cat "$PRELOAD_DIR/jvm-launcher.Dockerfile" "$dir/Dockerfile" >"$ctx/Dockerfile"
+  fi
   cat "$COMMON_DOCKERFILE" >>"$ctx/Dockerfile"
   cp "$runner" "$ctx/rce-runner"
   chmod 0755 "$ctx/rce-runner"
+  cp -a "$PRELOAD_DIR" "$ctx/preload"
   if ! "$DOCKER" build --label "rce.hash=$h" --label "rce.base=$base_id" -t "$tag" "$ctx" \
       </dev/null >"$LOG_DIR/${img}.log" 2>&1; then
     remove_tree "$ctx"

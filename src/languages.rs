@@ -31,6 +31,15 @@ pub struct Language {
     /// it prints is the version the image is labelled with.
     #[serde(default)]
     pub version_command: Option<Vec<String>>,
+    /// The launcher a warm container starts before its job (see
+    /// `rce_protocol::PreloadSpec` and images/preload/): the runtime's slow
+    /// start is paid while the container waits. `{memory_mb}` as in `run`.
+    #[serde(default)]
+    pub preload: Option<Vec<String>>,
+    /// What an idle launcher holds (MB), charged against the warm budget on
+    /// top of `sandbox.warm_container_mb`.
+    #[serde(default)]
+    pub preload_mb: u64,
 }
 
 /// What `{memory_mb}` in a run command stands for.
@@ -46,11 +55,22 @@ impl Language {
     /// the limit in their heap size, so a program needing more is stopped
     /// for its memory rather than failing with OutOfMemoryError below it.
     pub fn run_command(&self, memory_mb: u64) -> Vec<String> {
-        self.run
-            .iter()
-            .map(|arg| arg.replace(MEMORY_PLACEHOLDER, &memory_mb.to_string()))
-            .collect()
+        with_memory(&self.run, memory_mb)
     }
+
+    /// The preload launcher's argv for jobs limited to `memory_mb`.
+    pub fn preload_command(&self, memory_mb: u64) -> Option<Vec<String>> {
+        self.preload
+            .as_ref()
+            .map(|argv| with_memory(argv, memory_mb))
+    }
+}
+
+/// `argv` with `{memory_mb}` replaced by `memory_mb`.
+fn with_memory(argv: &[String], memory_mb: u64) -> Vec<String> {
+    argv.iter()
+        .map(|arg| arg.replace(MEMORY_PLACEHOLDER, &memory_mb.to_string()))
+        .collect()
 }
 
 #[derive(Debug, Deserialize)]
@@ -91,6 +111,8 @@ impl Language {
             compile: None,
             run: vec!["python3".into(), "main.py".into()],
             version_command: None,
+            preload: None,
+            preload_mb: 0,
         }
     }
 }
@@ -246,6 +268,43 @@ mod tests {
             Language::python_for_tests().run_command(300),
             ["python3", "main.py"]
         );
+    }
+
+    /// A shipped launcher starts its runtime as the run command does: the
+    /// same program, and for the JVM the same options (heap, stack, GC) and
+    /// class path, the launcher only appended to the boot class path.
+    #[test]
+    fn shipped_preloads_start_their_runtime_like_run() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("images/languages.toml");
+        let languages = Languages::load(&path).unwrap();
+        let mut preloaded = 0;
+        for language in languages.all() {
+            let (Some(preload), run) = (language.preload_command(256), language.run_command(256))
+            else {
+                continue;
+            };
+            preloaded += 1;
+            assert_eq!(preload[0], run[0], "{}: another program", language.id);
+            assert!(language.preload_mb > 0, "{}: preload_mb", language.id);
+            if run[0] != "java" {
+                continue;
+            }
+            let options = |argv: &[String]| {
+                let at = argv.iter().position(|a| a == "-cp").expect("a class path");
+                (argv[..at].to_vec(), argv[at + 1].clone())
+            };
+            let (mut preload_options, preload_path) = options(&preload);
+            let (run_options, run_path) = options(&run);
+            assert_eq!(
+                preload_options.pop().as_deref(),
+                Some("-Xbootclasspath/a:/opt/rce/preload"),
+                "{}",
+                language.id
+            );
+            assert_eq!(preload_options, run_options, "{}", language.id);
+            assert_eq!(preload_path, run_path, "{}", language.id);
+        }
+        assert!(preloaded >= 9, "{preloaded} languages preload");
     }
 
     /// The shipped manifest parses (the server refuses to start otherwise).

@@ -68,6 +68,7 @@ struct Metrics {
     warm_idle: IntGaugeVec,
     compile_cache_lookups: IntCounterVec,
     compile_cache_bytes: IntGauge,
+    preloaded_runs: IntCounterVec,
 }
 
 impl Metrics {
@@ -181,6 +182,14 @@ impl Metrics {
         )?;
         register(&registry, &mut names, &compile_cache_lookups)?;
         register(&registry, &mut names, &compile_cache_bytes)?;
+        let preloaded_runs = IntCounterVec::new(
+            Opts::new(
+                "preloaded_runs_total",
+                "Programs run by a warm container's preloaded launcher (runtime already started), by language",
+            ),
+            &["language"],
+        )?;
+        register(&registry, &mut names, &preloaded_runs)?;
         Ok(Metrics {
             registry,
             names,
@@ -200,6 +209,7 @@ impl Metrics {
             warm_idle,
             compile_cache_lookups,
             compile_cache_bytes,
+            preloaded_runs,
         })
     }
 }
@@ -263,6 +273,11 @@ pub fn compile_cache_lookup(language: &str, hit: bool) {
         .compile_cache_lookups
         .with_label_values(&[language, outcome])
         .inc();
+}
+
+/// A program of `language` ran in a preloaded launcher.
+pub fn preloaded_run(language: &str) {
+    METRICS.preloaded_runs.with_label_values(&[language]).inc();
 }
 
 /// The bytes the compile cache holds now.

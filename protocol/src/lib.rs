@@ -211,6 +211,31 @@ pub struct StageLimits {
     pub file_size_bytes: u64,
 }
 
+/// The environment variable a warm container's runner reads its
+/// [`PreloadSpec`] from (JSON).
+pub const PRELOAD_ENV: &str = "RCE_PRELOAD";
+
+/// A language runtime the runner of a warm container starts before any job
+/// arrives (its launcher), so a job only pays for its own program: the
+/// launcher does the runtime's slow start, then waits on descriptor 3. For a
+/// job whose run command is `run` (plus the job's arguments) with exactly
+/// these `limits`, and whose compile stage does not run, the runner writes
+/// the work dir, then the go signal to descriptor 3: a big-endian u32
+/// length, then the job's whole run argv (each argument followed by a NUL
+/// byte); it keeps its end open until the run ends. From then on the
+/// launcher behaves as `run` would (arguments, stdin, output, exit status);
+/// wall time counts from the go signal and CPU time without the warm-up.
+/// Any other job has the launcher killed before its first stage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreloadSpec {
+    /// The launcher's argv (no shell), started as the sandbox uid in the work dir.
+    pub launcher: Vec<String>,
+    /// The run command (without the job's arguments) the launcher stands for.
+    pub run: Vec<String>,
+    /// The run limits the launcher is started with; a job must have these.
+    pub limits: StageLimits,
+}
+
 /// A test case: the program runs once per case with this stdin.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TestCase {
@@ -405,6 +430,10 @@ pub struct RunReport {
     /// The job could not be carried out (bad file name, runner failure):
     /// the reason. The server maps it to `internal_error` or a 4xx earlier.
     pub error: Option<String>,
+    /// The program's (first) run was carried out by a preloaded runtime
+    /// ([`PreloadSpec`]) rather than a process started for it.
+    #[serde(default)]
+    pub preloaded: bool,
 }
 
 #[cfg(test)]

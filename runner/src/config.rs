@@ -3,6 +3,7 @@
 //! environment reaches user code: stages run with `stage::ENV` only.
 
 use crate::cgroup::Cgroup;
+use rce_protocol::{PreloadSpec, PRELOAD_ENV};
 use std::path::PathBuf;
 
 /// Work dir the files go to and the program runs in (a tmpfs in the image).
@@ -25,11 +26,14 @@ pub struct Config {
     /// only set when the worker says so (`RCE_UID_EXCLUSIVE=1`).
     pub uid_exclusive: bool,
     pub cgroup: Cgroup,
+    /// The runtime to start before the job arrives (warm containers of
+    /// languages that have one; JSON in `RCE_PRELOAD`).
+    pub preload: Option<PreloadSpec>,
 }
 
 impl Config {
-    /// From `RCE_WORKDIR`, `RCE_SANDBOX_UID` (gid = uid), `RCE_UID_EXCLUSIVE`
-    /// and `RCE_CGROUP_ROOT`.
+    /// From `RCE_WORKDIR`, `RCE_SANDBOX_UID` (gid = uid), `RCE_UID_EXCLUSIVE`,
+    /// `RCE_CGROUP_ROOT` and `RCE_PRELOAD`.
     pub fn from_env() -> Result<Config, String> {
         Config::from_lookup(|key| std::env::var(key).ok())
     }
@@ -52,12 +56,20 @@ impl Config {
             Some(other) => return Err(format!("RCE_UID_EXCLUSIVE={other:?} is not 0/1")),
         };
         let cgroup_root = lookup("RCE_CGROUP_ROOT").unwrap_or_else(|| DEFAULT_CGROUP_ROOT.into());
+        let preload = match lookup(PRELOAD_ENV) {
+            None => None,
+            Some(json) => Some(
+                serde_json::from_str(&json)
+                    .map_err(|e| format!("{PRELOAD_ENV} is not a preload spec: {e}"))?,
+            ),
+        };
         Ok(Config {
             workdir: workdir.into(),
             uid,
             gid: uid,
             uid_exclusive,
             cgroup: Cgroup::new(cgroup_root),
+            preload,
         })
     }
 }

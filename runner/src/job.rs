@@ -13,19 +13,32 @@ use crate::compare;
 use crate::config::Config;
 use crate::files;
 use crate::frames::{FrameIn, FrameOut};
+use crate::preload::Preload;
 use crate::stage::{self, StageSpec, StdinSource};
 use rce_protocol::{pack_artifacts, Artifact, Frame, FrameKind, JobSpec, RunReport, TestReport};
 
 /// Runs `job` (with `prebuilt`, the artifacts of its earlier compile, when
-/// `job.prebuilt`) and returns its report.
+/// `job.prebuilt`) and returns its report. `preload`, a launcher started
+/// before the job arrived, runs the (first) run if the job fits it and no
+/// compile stage runs; otherwise it is ended before the first stage.
 pub fn run(
     config: &Config,
     job: &JobSpec,
     prebuilt: &[Artifact],
+    preload: Option<Preload>,
     input: &mut FrameIn,
     out: &mut FrameOut,
 ) -> RunReport {
     let mut report = RunReport::default();
+    let compiles = job.compile.is_some() && !job.prebuilt;
+    let mut preload = match preload {
+        Some(p) if !compiles && p.fits(&job.run, &job.run_limits) => Some(p),
+        Some(p) => {
+            p.discard(config);
+            None
+        }
+        None => None,
+    };
     if let Err(e) = files::write_all(&config.workdir, config.uid, config.gid, &job.files) {
         report.error = Some(e.to_string());
         return report;
@@ -43,9 +56,12 @@ pub fn run(
             limits: &job.compile_limits,
             stdin: StdinSource::Bytes(b""),
             forward: false,
+            preload: None,
         };
         match stage::run(config, spec, out) {
-            Ok(compiled) => {
+            Ok(stage::Ran {
+                report: compiled, ..
+            }) => {
                 let ok = compiled.exited_zero();
                 report.compile = Some(compiled);
                 if !ok {
@@ -78,9 +94,13 @@ pub fn run(
             limits: &job.run_limits,
             stdin,
             forward: true,
+            preload: preload.take(),
         };
         match stage::run(config, spec, out) {
-            Ok(run) => report.run = Some(run),
+            Ok(ran) => {
+                report.preloaded = ran.preloaded;
+                report.run = Some(ran.report);
+            }
             Err(e) => report.error = Some(format!("run: {e}")),
         }
         return report;
@@ -94,9 +114,12 @@ pub fn run(
             limits: &job.run_limits,
             stdin: StdinSource::Bytes(case.stdin.as_bytes()),
             forward: false,
+            preload: preload.take(),
         };
         match stage::run(config, spec, out) {
-            Ok(run) => {
+            Ok(ran) => {
+                report.preloaded |= ran.preloaded;
+                let run = ran.report;
                 let passed = compare::outputs_match(&run.stdout, &case.expected_stdout);
                 report.tests.push(TestReport { run, passed });
             }

@@ -10,6 +10,7 @@
 //! - `config`: settings from the environment and their defaults.
 //! - `frames`: reading worker frames from stdin, writing frames to stdout.
 //! - `job`: one job from spec to report (files, compile, run or tests).
+//! - `preload`: a warm container's runtime, started before its job.
 //! - `files`: validating names and writing files into the work dir.
 //! - `artifacts`: reading back what a compile left, for reuse.
 //! - `stage`: one process with limits, the poll loop, and its report.
@@ -31,6 +32,7 @@ mod job;
 mod kill;
 mod limits;
 mod output;
+mod preload;
 mod procfs;
 mod stage;
 mod sys;
@@ -62,6 +64,12 @@ fn run(out: &mut FrameOut) -> Result<RunReport, String> {
     let config = Config::from_env();
     sys::scrub_environment();
     let config = config?;
+    // Started before the job is read: its warm-up overlaps the wait.
+    let preload = config.preload.as_ref().and_then(|spec| {
+        preload::Preload::start(&config, spec)
+            .map_err(|e| eprintln!("rce-runner: cannot start the preloaded launcher: {e}"))
+            .ok()
+    });
     let mut input = FrameIn::stdin().map_err(|e| format!("cannot use stdin: {e}"))?;
     let job = input.read_job()?;
     let prebuilt = if job.prebuilt {
@@ -69,7 +77,7 @@ fn run(out: &mut FrameOut) -> Result<RunReport, String> {
     } else {
         Vec::new()
     };
-    Ok(job::run(&config, &job, &prebuilt, &mut input, out))
+    Ok(job::run(&config, &job, &prebuilt, preload, &mut input, out))
 }
 
 /// Process-wide setup (the runner is and stays single-threaded): nothing

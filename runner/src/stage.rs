@@ -24,7 +24,8 @@
 //!   the largest VmRSS seen in the 50 ms samples, which stop the tree once a
 //!   process is over the limit), plus the cgroup's OOM-kill counter; any of
 //!   them over the limit → `MemoryLimit`.
-//! - Wall: from spawn until the main process is reaped.
+//! - Wall: from spawn (or a preloaded launcher's go signal, preload.rs)
+//!   until the main process is reaped.
 #![allow(unsafe_code)]
 
 use crate::cgroup::Snapshot;
@@ -34,6 +35,7 @@ use crate::input::StdinFeed;
 use crate::kill::{self, KillError};
 use crate::limits;
 use crate::output::{OutputPipes, Stream};
+use crate::preload::{Preload, GO_FD};
 use crate::procfs;
 use crate::sys::{self, ExitStatus, Reaped};
 use rce_protocol::{StageLimits, StageReport, Termination};
@@ -42,7 +44,7 @@ use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The whole environment of user code; nothing of the runner's own.
@@ -87,6 +89,9 @@ pub struct StageSpec<'a> {
     pub stdin: StdinSource<'a>,
     /// Forward output chunks as frames while running (single-run mode's run).
     pub forward: bool,
+    /// A launcher started for this run (it was checked to fit): given the
+    /// go signal instead of spawning `argv`.
+    pub preload: Option<Preload>,
 }
 
 /// Why a stage could not be carried out (not: how the program ended).
@@ -131,22 +136,14 @@ pub enum Stop {
 
 /// Runs one stage to the end; every process of the sandbox uid is gone when
 /// this returns `Ok` (and, as far as the runner could manage, on `Err`).
-pub fn run(
-    config: &Config,
-    spec: StageSpec<'_>,
-    out: &mut FrameOut,
-) -> Result<StageReport, StageError> {
-    let (program, args) = spec.argv.split_first().ok_or(StageError::EmptyCommand)?;
+pub fn run(config: &Config, spec: StageSpec<'_>, out: &mut FrameOut) -> Result<Ran, StageError> {
     let limits = *spec.limits;
-    let mut command = command(config, program, args, &limits);
-
-    let before = Before::read(config);
-    let start = Instant::now();
-    let mut child = command.spawn().map_err(|source| StageError::Spawn {
-        program: program.clone(),
-        source,
-    })?;
-    drop(command);
+    let Launch {
+        mut child,
+        before,
+        start,
+        go,
+    } = launch(config, spec.argv, &limits, spec.preload)?;
     let mut tree = Tree {
         main: child.id() as libc::pid_t,
         exit: None,
@@ -186,6 +183,7 @@ pub fn run(
             .unwrap_or(start + FAR_FUTURE),
         cgroup_before: before.cgroup,
         self_before: before.self_us,
+        warm_up_us: before.warm_up_us,
         ticks_per_second: sys::clock_ticks_per_second(),
     };
     let stop = match watch.run(&mut tree, &mut feed, &mut frames, &mut output, out) {
@@ -203,14 +201,78 @@ pub fn run(
     }
     output.drain(out, DRAIN_LIMIT);
     drop(feed);
-    Ok(report(config, &limits, &before, start, stop, &tree, output))
+    Ok(Ran {
+        report: report(config, &limits, &before, start, stop, &tree, output),
+        preloaded: go.is_some(),
+    })
 }
 
-/// The CPU counters read just before the stage's process was spawned.
+/// A finished stage: its report, and whether a preloaded launcher ran it.
+pub struct Ran {
+    pub report: StageReport,
+    pub preloaded: bool,
+}
+
+/// The stage's main process, just started.
+struct Launch {
+    child: Child,
+    before: Before,
+    start: Instant,
+    /// A preloaded launcher's go pipe: closed when the stage ends.
+    go: Option<File>,
+}
+
+/// Starts the stage's main process: the preloaded launcher when there is
+/// one and it takes the go signal, else a process spawned for it.
+fn launch(
+    config: &Config,
+    argv: &[String],
+    limits: &StageLimits,
+    preload: Option<Preload>,
+) -> Result<Launch, StageError> {
+    if let Some(preload) = preload {
+        let mut before = Before::read(config);
+        match preload.go(config, argv) {
+            Ok(launched) => {
+                before.warm_up_us = launched.warm_up_us;
+                return Ok(Launch {
+                    child: launched.child,
+                    before,
+                    start: launched.started,
+                    go: Some(launched.go),
+                });
+            }
+            Err(reason) => {
+                eprintln!("rce-runner: starting the program anew, not preloaded: {reason}");
+                kill::sweep(config.uid, config.gid, &mut |_| {}).map_err(StageError::Kill)?;
+            }
+        }
+    }
+    let (program, args) = argv.split_first().ok_or(StageError::EmptyCommand)?;
+    let mut command = command(config, program, args, limits, None);
+    let before = Before::read(config);
+    let start = Instant::now();
+    let child = command.spawn().map_err(|source| StageError::Spawn {
+        program: program.clone(),
+        source,
+    })?;
+    Ok(Launch {
+        child,
+        before,
+        start,
+        go: None,
+    })
+}
+
+/// The CPU counters read just before the stage's process was spawned (or
+/// its preloaded launcher given the go signal).
 struct Before {
     cgroup: Snapshot,
     self_us: u64,
     children_us: u64,
+    /// What a preloaded launcher had used before the go signal: in its
+    /// rusage when reaped, not the stage's.
+    warm_up_us: u64,
 }
 
 impl Before {
@@ -219,6 +281,7 @@ impl Before {
             cgroup: config.cgroup.snapshot(),
             self_us: sys::self_cpu_us(),
             children_us: sys::children_cpu_us(),
+            warm_up_us: 0,
         }
     }
 }
@@ -237,13 +300,15 @@ fn report(
 ) -> StageReport {
     let cgroup_after = config.cgroup.snapshot();
     let self_used = sys::self_cpu_us().saturating_sub(before.self_us);
-    let children_used = sys::children_cpu_us().saturating_sub(before.children_us);
+    let children_used = sys::children_cpu_us()
+        .saturating_sub(before.children_us)
+        .saturating_sub(before.warm_up_us);
     // What the cgroup saw beyond the runner and everything it reaped:
     // processes whose rusage no one collected.
     let unreaped_us = before.cgroup.cpu_us_until(&cgroup_after).map_or(0, |cg| {
         cg.saturating_sub(self_used).saturating_sub(children_used)
     });
-    let cpu_time_ms = (tree.cpu_us + unreaped_us) / 1000;
+    let cpu_time_ms = (tree.cpu_us.saturating_sub(before.warm_up_us) + unreaped_us) / 1000;
     let (status, ended_at) = tree
         .exit
         .unwrap_or((ExitStatus::Signaled(libc::SIGKILL), Instant::now()));
@@ -274,8 +339,15 @@ fn report(
     }
 }
 
-/// The process, set up to start as described in the module doc.
-fn command(config: &Config, program: &str, args: &[String], limits: &StageLimits) -> Command {
+/// The process, set up to start as described in the module doc; `go_fd`
+/// (a preloaded launcher's go pipe) becomes its descriptor 3.
+pub fn command(
+    config: &Config,
+    program: &str,
+    args: &[String],
+    limits: &StageLimits,
+    go_fd: Option<RawFd>,
+) -> Command {
     let mut command = Command::new(program);
     command
         .args(args)
@@ -304,6 +376,9 @@ fn command(config: &Config, program: &str, args: &[String], limits: &StageLimits
             limits::apply(&rlimits)?;
             sys::prefer_oom_kill();
             sys::open_stdio_to_the_program();
+            if let Some(fd) = go_fd {
+                sys::install_fd(fd, GO_FD)?;
+            }
             sys::set_not_dumpable();
             sys::drop_privileges(uid, gid)?;
             sys::set_not_dumpable();
@@ -362,6 +437,8 @@ struct Watch<'a> {
     deadline: Instant,
     cgroup_before: Snapshot,
     self_before: u64,
+    /// A preloaded launcher's CPU before the go signal (not the stage's).
+    warm_up_us: u64,
     ticks_per_second: u64,
 }
 
@@ -464,7 +541,8 @@ impl Watch<'_> {
         let live = procfs::processes_of(self.config.uid).unwrap_or_default();
         let live_ticks: u64 = live.iter().map(|p| p.cpu_ticks).sum();
         let max_rss_kb = live.iter().map(|p| p.rss_kb).max().unwrap_or(0);
-        let from_proc = tree.cpu_us + live_ticks * 1_000_000 / self.ticks_per_second;
+        let from_proc = (tree.cpu_us + live_ticks * 1_000_000 / self.ticks_per_second)
+            .saturating_sub(self.warm_up_us);
         let now = self.config.cgroup.snapshot();
         let self_used = sys::self_cpu_us().saturating_sub(self.self_before);
         let from_cgroup = self

@@ -464,3 +464,40 @@ pub fn prefer_oom_kill() {
         }
     }
 }
+
+/// Makes `fd` also descriptor `target` of the calling process, kept across
+/// exec (dup2 clears FD_CLOEXEC on the copy; when `fd` already is `target`
+/// the flag is cleared by hand). Async-signal-safe.
+pub fn install_fd(fd: RawFd, target: RawFd) -> io::Result<()> {
+    // SAFETY: dup2 and fcntl on descriptor numbers; no memory is passed.
+    unsafe {
+        if fd != target {
+            check(libc::dup2(fd, target))?;
+        }
+        check(libc::fcntl(target, libc::F_SETFD, 0)).map(drop)
+    }
+}
+
+/// Sets a resource limit of another process (prlimit(2)). Without
+/// CAP_SYS_RESOURCE the caller's real ids must be the target's, and a hard
+/// limit can only be lowered.
+pub fn set_process_rlimit(
+    pid: libc::pid_t,
+    resource: Resource,
+    soft: u64,
+    hard: u64,
+) -> io::Result<()> {
+    let lim = libc::rlimit {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
+    // SAFETY: the pointer points at a live local; a null old-limit pointer
+    // is allowed.
+    check(unsafe { libc::prlimit(pid, resource, &lim, std::ptr::null_mut()) }).map(drop)
+}
+
+/// Sets the permission bits of the file behind `fd` (fchmod(2)).
+pub fn fchmod(fd: BorrowedFd<'_>, mode: libc::mode_t) -> io::Result<()> {
+    // SAFETY: fchmod on a descriptor we hold; no memory is passed.
+    check(unsafe { libc::fchmod(fd.as_raw_fd(), mode) }).map(drop)
+}

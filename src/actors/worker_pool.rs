@@ -149,6 +149,7 @@ impl WorkerPool {
     ) -> WorkerPool {
         let settings_concurrency = settings.concurrency;
         let sandbox_compile_cache_mb = sandbox.compile_cache_mb;
+        let warm = WarmPool::charging_preloads(languages.all(), &sandbox);
         WorkerPool {
             settings,
             sandbox,
@@ -158,7 +159,7 @@ impl WorkerPool {
             running: HashMap::new(),
             engine_ok: Arc::new(AtomicBool::new(true)),
             slot_freed: Arc::new(Notify::new()),
-            warm: WarmPool::default(),
+            warm,
             compile_cache: Arc::new(CompileCache::new(sandbox_compile_cache_mb)),
             live_slots: Arc::new(AtomicUsize::new(settings_concurrency)),
         }

@@ -594,10 +594,14 @@ async fn measure_hello(
             .and_then(|text| serde_json::from_str(&text).ok())
             .ok_or_else(|| BenchError::Start(format!("cannot read {path}")))?;
         let first = paced(socket, &body, 1).await?;
+        let preloaded_series = format!("rce_preloaded_runs_total{{language=\"{id}\"}}");
+        let preloaded_before = api.gauge(&preloaded_series).await?;
         let samples = paced(socket, &body, scale.pick(15, 3)).await?;
+        let preloaded = api.gauge(&preloaded_series).await? - preloaded_before;
         report.hello.push(Hello {
             language: id,
             first_ms: first.first().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+            preloaded: preloaded as usize,
             samples: summarize(&samples),
         });
     }
@@ -817,12 +821,16 @@ fn latency_figures(report: &Report) -> Vec<Figure> {
     for hello in &report.hello {
         rows.push(Figure::new(
             &format!(
-                "hello {}: submit→finished p50 / p95 (first job, cold)",
+                "hello {}: submit→finished p50 / p95 (first job, cold; preloaded)",
                 hello.language
             ),
             format!(
-                "{:.0} / {:.0} ms ({:.0} ms)",
-                hello.samples.p50_ms, hello.samples.p95_ms, hello.first_ms
+                "{:.0} / {:.0} ms ({:.0} ms; {}/{})",
+                hello.samples.p50_ms,
+                hello.samples.p95_ms,
+                hello.first_ms,
+                hello.preloaded,
+                hello.samples.count
             ),
             Some(hello.samples.p50_ms / floor),
         ));

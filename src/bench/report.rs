@@ -49,6 +49,8 @@ pub struct Hello {
     /// container (the pool is not started yet) and, for a compiled
     /// language, the compile the samples reuse.
     pub first_ms: f64,
+    /// How many of the samples ran in a preloaded launcher.
+    pub preloaded: usize,
     /// The jobs after it.
     pub samples: Summary,
 }

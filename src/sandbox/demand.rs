@@ -10,8 +10,10 @@
 //! wants none, so idle languages shrink to zero. The
 //! wants together stay within this worker's share of the deployment-wide
 //! budget `sandbox.warm_memory_mb` (each idle container is charged
-//! `sandbox.warm_container_mb`), handed out one container at a time to the
-//! language with the highest rate per container already given. Pure logic:
+//! `sandbox.warm_container_mb`, plus its language's preloaded launcher, see
+//! [`Demand::charge_extra`]), handed out one container at a time to the
+//! language with the highest rate per container already given (among those
+//! whose next container still fits). Pure logic:
 //! the WorkerPool records arrivals and acts on the targets.
 
 use std::collections::HashMap;
@@ -39,11 +41,10 @@ pub struct Sizing {
 }
 
 impl Sizing {
-    /// How many idle containers this worker's share of the budget holds.
-    pub fn containers(&self) -> usize {
-        let share = self.budget_mb as f64 * self.own_slots as f64
-            / self.live_slots.max(self.own_slots).max(1) as f64;
-        (share / self.container_mb.max(1) as f64).floor() as usize
+    /// This worker's share of the budget, in MB.
+    pub fn share_mb(&self) -> f64 {
+        self.budget_mb as f64 * self.own_slots as f64
+            / self.live_slots.max(self.own_slots).max(1) as f64
     }
 }
 
@@ -95,9 +96,23 @@ impl Arrivals {
 #[derive(Debug, Default)]
 pub struct Demand {
     languages: HashMap<String, Arrivals>,
+    /// MB an idle container of a language holds beyond
+    /// [`Sizing::container_mb`] (its preloaded launcher).
+    extra_mb: HashMap<String, u64>,
 }
 
 impl Demand {
+    /// Charges each idle container of `language` `mb` more than a plain one.
+    pub fn charge_extra(&mut self, language: &str, mb: u64) {
+        self.extra_mb.insert(language.to_string(), mb);
+    }
+
+    /// What one idle container of `language` is charged, in MB.
+    fn charge_mb(&self, language: &str, sizing: &Sizing) -> f64 {
+        let extra = self.extra_mb.get(language).copied().unwrap_or(0);
+        sizing.container_mb.max(1).saturating_add(extra) as f64
+    }
+
     /// One job of `language` arrived at `now`.
     pub fn arrived(&mut self, language: &str, now: Instant, sizing: &Sizing) {
         self.add(language, 1.0, 1.0, now, sizing);
@@ -167,11 +182,16 @@ impl Demand {
             })
             .collect();
         let mut given: HashMap<String, usize> = HashMap::new();
-        for _ in 0..sizing.containers() {
-            // The language with the most demand per container given so far.
+        let mut left_mb = sizing.share_mb();
+        loop {
+            // The language with the most demand per container given so far,
+            // among those whose next container fits what is left.
             let next = wants
                 .iter()
-                .filter(|(language, _, want)| given.get(*language).copied().unwrap_or(0) < *want)
+                .filter(|(language, _, want)| {
+                    given.get(*language).copied().unwrap_or(0) < *want
+                        && self.charge_mb(language, sizing) <= left_mb
+                })
                 .max_by(|a, b| {
                     let share = |(language, rate, _): &&(&String, f64, usize)| {
                         rate / (given.get(*language).copied().unwrap_or(0) + 1) as f64
@@ -179,7 +199,10 @@ impl Demand {
                     share(a).total_cmp(&share(b)).then_with(|| b.0.cmp(a.0))
                 });
             match next {
-                Some((language, _, _)) => *given.entry((*language).clone()).or_default() += 1,
+                Some((language, _, _)) => {
+                    left_mb -= self.charge_mb(language, sizing);
+                    *given.entry((*language).clone()).or_default() += 1;
+                }
                 None => break,
             }
         }
@@ -275,7 +298,7 @@ mod tests {
             max_per_language: 3,
             ..sizing()
         };
-        assert_eq!(tight.containers(), 4);
+        assert_eq!(tight.share_mb(), 4.0 * 16.0);
         let mut demand = Demand::default();
         let start = Instant::now();
         for i in 0..300 {
@@ -295,6 +318,40 @@ mod tests {
         assert_eq!(targets.get("python"), Some(&3), "{targets:?}");
         assert_eq!(targets.get("c"), Some(&1), "{targets:?}");
         assert_eq!(targets.get("java"), None, "{targets:?}");
+    }
+
+    /// A language whose containers hold a preloaded launcher is charged for
+    /// it: the budget holds fewer of them, and a cheaper language still
+    /// gets what is left.
+    #[test]
+    fn preloaded_containers_are_charged_their_launcher() {
+        let budget = Sizing {
+            budget_mb: 150,
+            max_per_language: 3,
+            ..sizing()
+        };
+        let mut demand = Demand::default();
+        demand.charge_extra("java", 84);
+        let start = Instant::now();
+        for i in 0..300 {
+            let at = start + Duration::from_millis(100 * i);
+            demand.arrived("java", at, &budget);
+            if i % 10 == 0 {
+                demand.arrived("c", at, &budget);
+            }
+        }
+        let targets = demand.targets(start + Duration::from_secs(30), LEAD, &budget);
+        // java (10 a second) at 100 MB a container comes first; its second
+        // would beat c (1 a second) on rate per container but does not fit
+        // the 50 MB left, so c's (16 MB) goes in.
+        assert_eq!(targets.get("java"), Some(&1), "{targets:?}");
+        assert_eq!(targets.get("c"), Some(&1), "{targets:?}");
+        let roomy = Sizing {
+            budget_mb: 1000,
+            ..budget
+        };
+        let targets = demand.targets(start + Duration::from_secs(30), LEAD, &roomy);
+        assert_eq!(targets.get("java"), Some(&3), "{targets:?}");
     }
 
     /// A pool size of 0 turns the pool off whatever the demand.

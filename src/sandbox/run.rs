@@ -30,7 +30,7 @@ use bollard::query_parameters::{
 };
 use bollard::Docker;
 use futures_util::{Stream, StreamExt};
-use rce_protocol::{Frame, FrameDecoder, FrameKind, JobSpec, RunReport};
+use rce_protocol::{Frame, FrameDecoder, FrameKind, JobSpec, PreloadSpec, RunReport};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -117,6 +117,25 @@ pub fn job_spec(job: &Job, language: &Language, settings: &SandboxSettings) -> J
         prebuilt: false,
         collect_artifacts: false,
     }
+}
+
+/// The launcher a warm container for `job` (a stand-in with the default
+/// limits) starts before its job, when its language has one and preloading
+/// is on; it stands for exactly the run command and limits [`job_spec`]
+/// gives such a job.
+pub fn preload_spec(
+    job: &Job,
+    language: &Language,
+    settings: &SandboxSettings,
+) -> Option<PreloadSpec> {
+    if !settings.preload {
+        return None;
+    }
+    Some(PreloadSpec {
+        launcher: language.preload_command(job.limits.memory_mb)?,
+        run: language.run_command(job.limits.memory_mb),
+        limits: settings.run_stage_limits(&job.limits),
+    })
 }
 
 /// The latest moment the container may still run: every stage's wall limit
@@ -467,6 +486,10 @@ where
                 Some(Ok(LogOutput::StdOut { message })) => {
                     if let Some(mut report) = heard.runner_frames(&message, on_output)? {
                         compile.settle(&mut report, heard.built.take(), job);
+                        if report.preloaded {
+                            tracing::debug!(job_id = %job.id, user_id = %job.user_id, "ran in the preloaded launcher");
+                            crate::metrics::preloaded_run(&job.language);
+                        }
                         break Ending::Report(Box::new(report));
                     }
                 }

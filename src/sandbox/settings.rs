@@ -77,8 +77,13 @@ pub struct SandboxSettings {
     /// worker takes the share of its slots among the live ones.
     pub warm_memory_mb: u64,
     /// What one idle warm container is charged against the budget (its
-    /// runner, the container's kernel state and the engine's shim).
+    /// runner, the container's kernel state and the engine's shim); a
+    /// language's preloaded launcher adds its `preload_mb`.
     pub warm_container_mb: u64,
+    /// Warm containers of languages with a `preload` launcher start it
+    /// before their job arrives, so a job skips the runtime's start (JVM,
+    /// node, RubyGems, NumPy); false starts every program anew.
+    pub preload: bool,
     /// Memory each worker keeps for recent compiles' artifacts, so a job
     /// with identical compile input skips its compile (see
     /// `super::compile_cache`); 0 turns the cache off.
@@ -127,6 +132,7 @@ impl Default for SandboxSettings {
             warm_half_life_ms: 300_000,
             warm_memory_mb: 512,
             warm_container_mb: 16,
+            preload: true,
             compile_cache_mb: 256,
         }
     }

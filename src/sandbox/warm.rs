@@ -6,7 +6,10 @@
 //! many each language gets follows its demand ([`super::demand`]): the
 //! owner (WorkerPool) records arrivals, re-plans, refills asynchronously and
 //! removes the idle surplus; the pool never holds more than a language's
-//! target, counting containers still being prepared. Warm containers carry the worker's labels and a `warm-…` job
+//! target, counting containers still being prepared. A language with a
+//! preloaded launcher (`preload` in images/languages.toml) gets it started
+//! in each warm container (`RCE_PRELOAD`, see `rce_protocol::PreloadSpec`),
+//! so its jobs also skip the runtime's start. Warm containers carry the worker's labels and a `warm-…` job
 //! label that stays in the worker's live set, so the reaper leaves them alone
 //! while this worker lives and removes them once it is dead. Each container
 //! still serves exactly one job. When the Docker engine stops answering, the
@@ -16,11 +19,13 @@
 
 use super::container::{container_body, ContainerLabels, LABEL_WARM};
 use super::demand::{Demand, Sizing};
+use super::run::preload_spec;
 use super::run::Prepared;
 use super::settings::SandboxSettings;
 use crate::job::{Job, JobId};
 use crate::languages::Language;
 use bollard::models::ContainerCreateBody;
+use rce_protocol::PRELOAD_ENV;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
@@ -57,6 +62,18 @@ pub struct Refill {
 }
 
 impl WarmPool {
+    /// An empty pool that charges each idle container of a language with a
+    /// preloaded launcher (when preloading is on) its `preload_mb` extra.
+    pub fn charging_preloads(languages: &[Language], settings: &SandboxSettings) -> WarmPool {
+        let mut pool = WarmPool::default();
+        if settings.preload {
+            for language in languages.iter().filter(|l| l.preload.is_some()) {
+                pool.demand.charge_extra(&language.id, language.preload_mb);
+            }
+        }
+        pool
+    }
+
     /// Whether `job` may run in a warm container: warm containers are built
     /// for the default limits only.
     pub fn fits(job: &Job, settings: &SandboxSettings) -> bool {
@@ -150,6 +167,12 @@ impl WarmPool {
                 body.labels
                     .get_or_insert_with(Default::default)
                     .insert(LABEL_WARM.into(), "1".into());
+                if let Some(preload) = preload_spec(&job, language, settings) {
+                    let json = serde_json::to_string(&preload).expect("a preload spec serializes");
+                    body.env
+                        .get_or_insert_with(Default::default)
+                        .push(format!("{PRELOAD_ENV}={json}"));
+                }
                 Refill {
                     language: language.id.clone(),
                     token,

@@ -411,12 +411,29 @@ pub async fn wait_completed(rce: &Rce, id: &str, within: Duration) -> Value {
 /// `rce_compile_cache_lookups_total` of `language` and `outcome` (`hit`,
 /// `miss`) on `rce` so far.
 pub async fn compile_cache_lookups(rce: &Rce, language: &str, outcome: &str) -> u64 {
+    counter(
+        rce,
+        &format!(r#"rce_compile_cache_lookups_total{{language="{language}",outcome="{outcome}"}}"#),
+    )
+    .await
+}
+
+/// `rce_preloaded_runs_total` of `language` on `rce` so far.
+pub async fn preloaded_runs(rce: &Rce, language: &str) -> u64 {
+    counter(
+        rce,
+        &format!(r#"rce_preloaded_runs_total{{language="{language}"}}"#),
+    )
+    .await
+}
+
+/// The value of the counter `series` (name and labels) on `rce`; 0 before
+/// it was first counted.
+async fn counter(rce: &Rce, series: &str) -> u64 {
     let metrics = get_text(&rce.url("/metrics")).await.expect("GET /metrics");
-    let series =
-        format!(r#"rce_compile_cache_lookups_total{{language="{language}",outcome="{outcome}"}}"#);
     metrics
         .lines()
-        .find_map(|line| line.strip_prefix(&series))
+        .find_map(|line| line.strip_prefix(series))
         .map_or(0, |value| value.trim().parse().expect("a counter value"))
 }
 

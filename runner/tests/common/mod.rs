@@ -75,11 +75,17 @@ impl Sandbox {
 
     /// Like `start`, letting the test adjust the runner's command first.
     pub fn start_with(&self, job: &JobSpec, adjust: impl FnOnce(&mut Command)) -> Running {
-        let mut command = self.command();
-        adjust(&mut command);
-        let mut running = Running::spawn(command);
+        let mut running = self.spawn_with(adjust);
         running.send(&Frame::json(FrameKind::Job, job).unwrap());
         running
+    }
+
+    /// Starts the runner (its command adjusted) without sending anything:
+    /// like a warm container waiting for its job.
+    pub fn spawn_with(&self, adjust: impl FnOnce(&mut Command)) -> Running {
+        let mut command = self.command();
+        adjust(&mut command);
+        Running::spawn(command)
     }
 
     /// Runs `job` to its Result frame (stdin closed after the job frame).

@@ -1,0 +1,11 @@
+# The build stage images/<language>/Dockerfile files use with `COPY --from=launcher`:
+# scripts/images.sh puts it in front of them. It compiles the JVM languages' preloaded
+# launcher (RceLauncher.java) where a JDK is; the same stage in every JVM image, so the
+# layer cache builds it once. Its frames are @Hidden, which needs jdk.internal.vm.annotation.
+FROM rce-base:bookworm AS launcher
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends openjdk-17-jdk-headless \
+ && rm -rf /var/lib/apt/lists/*
+COPY preload/RceLauncher.java /src/
+RUN javac --add-exports java.base/jdk.internal.vm.annotation=ALL-UNNAMED -d /out /src/RceLauncher.java
+

@@ -1,0 +1,167 @@
+//! Preloaded launchers with a real rce and real containers: for every
+//! language with a `preload` in images/languages.toml, a program that shows
+//! its arguments, stdin and script name, then dies of an uncaught error, is
+//! run once cold (other limits: no warm container, no launcher) and once in
+//! a warm container's launcher; both must print and end exactly alike, and
+//! the warm one must have run in the launcher (`rce_preloaded_runs_total`).
+//! A compiled language's cold run also fills the compile cache, so its warm
+//! run skips the compile, which is when the launcher can take it.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+/// Each preloaded language's program: argv, stdin and its own name, then
+/// an uncaught error (the runtime's own report of it goes to stderr).
+const PROGRAMS: &[(&str, &str)] = &[
+    (
+        "javascript",
+        "const input = require('fs').readFileSync(0, 'utf8');\n\
+         console.log(process.argv.slice(1), JSON.stringify(input), require.main === module);\n\
+         throw new Error('boom');\n",
+    ),
+    (
+        "typescript",
+        "import * as fs from 'fs';\n\
+         const input: string = fs.readFileSync(0, 'utf8');\n\
+         console.log(process.argv.slice(1), JSON.stringify(input), require.main === module);\n\
+         throw new Error('boom');\n",
+    ),
+    (
+        "ruby",
+        "p ARGV, $stdin.read, $0, __FILE__, DATA.read\n\
+         raise 'boom'\n\
+         __END__\n\
+         data after the end\n",
+    ),
+    (
+        "python-scientific",
+        "import sys\nimport numpy as np\n\
+         print(sys.argv, repr(sys.stdin.read()), __name__, __file__, sys.path[0], np.arange(3).sum())\n\
+         raise ValueError('boom')\n",
+    ),
+    (
+        "java",
+        "public class Main {\n  public static void main(String[] args) throws Exception {\n    \
+         System.out.println(String.join(\"|\", args) + new String(System.in.readAllBytes()));\n    \
+         throw new IllegalStateException(\"boom\");\n  }\n}\n",
+    ),
+    (
+        "kotlin",
+        "fun main(args: Array<String>) {\n    \
+         println(args.joinToString(\"|\") + String(System.`in`.readBytes()))\n    \
+         error(\"boom\")\n}\n",
+    ),
+    (
+        "scala",
+        "object Main {\n  def main(args: Array[String]): Unit = {\n    \
+         println(args.mkString(\"|\") + scala.io.Source.stdin.mkString)\n    \
+         throw new IllegalStateException(\"boom\")\n  }\n}\n",
+    ),
+    (
+        "groovy",
+        "println args.join('|') + System.in.text\n\
+         throw new IllegalStateException('boom')\n",
+    ),
+    (
+        "clojure",
+        "(println *command-line-args* (pr-str (slurp *in*)) *file*)\n\
+         (throw (IllegalStateException. \"boom\"))\n",
+    ),
+];
+
+/// What must be alike between a cold and a preloaded run.
+fn observed(submission: &Value) -> Value {
+    let result = &submission["result"];
+    json!({
+        "verdict": result["verdict"],
+        "exit_code": result["exit_code"],
+        "stdout": result["stdout"],
+        "stderr": normalized(result["stderr"].as_str().unwrap_or_default()),
+    })
+}
+
+/// Clojure names its error report file at random (/tmp/clojure-123.edn).
+fn normalized(stderr: &str) -> String {
+    stderr
+        .split_inclusive('\n')
+        .map(|line| {
+            if line.starts_with("/tmp/clojure-") && line.trim_end().ends_with(".edn") {
+                "/tmp/clojure-N.edn\n"
+            } else {
+                line
+            }
+        })
+        .collect()
+}
+
+async fn run(rce: &Rce, language: &str, source: &str, limits: Value) -> Value {
+    let id = submit(
+        rce,
+        json!({
+            "language": language,
+            "source": source,
+            "args": ["a b", "", "ü"],
+            "stdin": "line one\nline two\n",
+            "limits": limits,
+        }),
+    )
+    .await;
+    wait_completed(rce, &id, Duration::from_secs(180)).await
+}
+
+/// Every preloaded language runs alike with and without its launcher.
+#[actix_rt::test]
+async fn preloaded_runs_match_cold_runs() {
+    let languages: Vec<&str> = PROGRAMS.iter().map(|(language, _)| *language).collect();
+    let rce = start_rce_with(RceOptions {
+        env: env(&[
+            ("RCE_SANDBOX__WARM_POOL_SIZE", "1"),
+            ("RCE_SANDBOX__WARM_LANGUAGES", &languages.join(",")),
+            ("RCE_SANDBOX__WARM_MEMORY_MB", "4096"),
+        ]),
+        ..Default::default()
+    });
+    for (language, source) in PROGRAMS {
+        let cold = run(&rce, language, source, json!({"memory_mb": 300})).await;
+        assert_eq!(
+            cold["result"]["verdict"], "runtime_error",
+            "{language}: the program runs and dies of its error: {cold}"
+        );
+        assert_eq!(
+            preloaded_runs(&rce, language).await,
+            0,
+            "{language}: a cold run has no launcher"
+        );
+        // The warm container may still be starting its launcher: the job
+        // then waits for it, which is fine; but it must exist.
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let warm = loop {
+            let warm = run(&rce, language, source, json!({})).await;
+            if preloaded_runs(&rce, language).await == 1 || Instant::now() > deadline {
+                break warm;
+            }
+            // No warm container was ready yet: the job ran cold; try again.
+        };
+        assert_eq!(
+            preloaded_runs(&rce, language).await,
+            1,
+            "{language}: the warm run took the launcher\n{}",
+            rce.log()
+        );
+        assert_eq!(
+            observed(&warm),
+            observed(&cold),
+            "{language}: preloaded and cold runs differ"
+        );
+        assert!(
+            !warm["result"]["stderr"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("/opt/rce/preload"),
+            "{language}: the launcher shows: {warm}"
+        );
+    }
+}

@@ -334,6 +334,44 @@ mod tests {
         assert!(after.iter().all(|r| tokens.contains(&r.token)));
     }
 
+    /// The preload spec in a refill's environment, if any.
+    fn preload_of(refill: &Refill) -> Option<rce_protocol::PreloadSpec> {
+        let env = refill.body.env.as_ref()?;
+        let json = env
+            .iter()
+            .find_map(|e| e.strip_prefix(&format!("{PRELOAD_ENV}=")))?;
+        Some(serde_json::from_str(json).expect("a preload spec"))
+    }
+
+    /// A warm container of a language with a launcher starts it, standing
+    /// for the default-limit run; other languages' do not, nor any when
+    /// preloading is off.
+    #[test]
+    fn refills_of_preloaded_languages_carry_their_launcher() {
+        let (mut settings, labels) = python_pool_of_two();
+        let mut node = python();
+        node.id = "javascript".into();
+        node.run = vec!["node".into(), "main.js".into()];
+        node.preload = Some(vec!["node".into(), "launcher.js".into()]);
+        settings.warm_languages = vec!["javascript".into(), "python".into()];
+        let mut pool = seeded(&settings);
+        let refills = pool.refills(&node, &settings, &labels);
+        let preload = preload_of(&refills[0]).expect("javascript preloads");
+        assert_eq!(preload.launcher, ["node", "launcher.js"]);
+        assert_eq!(preload.run, ["node", "main.js"]);
+        assert_eq!(
+            preload.limits,
+            settings.run_stage_limits(&settings.default_limits)
+        );
+        let refills = pool.refills(&python(), &settings, &labels);
+        assert!(preload_of(&refills[0]).is_none(), "python has no launcher");
+
+        settings.preload = false;
+        let mut pool = seeded(&settings);
+        let refills = pool.refills(&node, &settings, &labels);
+        assert!(preload_of(&refills[0]).is_none(), "preloading is off");
+    }
+
     /// Only jobs with the default limits fit a warm container.
     #[test]
     fn only_default_limits_fit() {

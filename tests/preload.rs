@@ -165,3 +165,100 @@ async fn preloaded_runs_match_cold_runs() {
         );
     }
 }
+
+/// Interactive programs (the web editor's Run) that ask before they read.
+const PROMPTING: &[(&str, &str)] = &[
+    (
+        "javascript",
+        "process.stdout.write('name? ');\n\
+         process.stdin.once('data', (d) => { console.log(`hello ${d.toString().trim()}`); process.exit(0); });\n",
+    ),
+    (
+        "ruby",
+        "$stdout.sync = true\nprint 'name? '\nputs \"hello #{$stdin.gets.strip}\"\n",
+    ),
+    (
+        "java",
+        "public class Main {\n  public static void main(String[] args) {\n    \
+         System.out.print(\"name? \");\n    System.out.flush();\n    \
+         System.out.println(\"hello \" + new java.util.Scanner(System.in).nextLine());\n  }\n}\n",
+    ),
+];
+
+/// Submits `source` interactively, answers its prompt once seen, and
+/// returns the `finished` event.
+async fn greet_interactively(ws: &mut WsClient, language: &str, source: &str) -> Value {
+    let reference = uuid::Uuid::new_v4().to_string();
+    ws.send(
+        &json!({"type": "submit", "ref": reference, "language": language,
+                    "source": source, "interactive": true}),
+    )
+    .await;
+    let mut id = None;
+    let mut output = String::new();
+    let mut answered = false;
+    loop {
+        let event = ws
+            .next_event(Duration::from_secs(120))
+            .await
+            .expect("an event");
+        assert_ne!(event["type"], "error", "{event}");
+        if event["type"] == "queued" && event["ref"] == reference.as_str() {
+            id = event["id"].as_str().map(str::to_string);
+            continue;
+        }
+        let Some(id) = id.as_deref().filter(|id| event["id"] == *id) else {
+            continue;
+        };
+        if event["type"] == "finished" {
+            return event;
+        }
+        if event["type"] == "output" {
+            output += event["data"].as_str().unwrap_or_default();
+        }
+        if !answered && output.contains("name? ") {
+            // The prompt came out live, before any input: answer it.
+            ws.send(&json!({"type": "stdin", "id": id, "data": "Ada\n", "eof": true}))
+                .await;
+            answered = true;
+        }
+    }
+}
+
+/// A preloaded launcher is interactive like a program started anew: its
+/// prompt streams out before it reads, and the typed answer reaches it.
+#[actix_rt::test]
+async fn preloaded_programs_are_interactive() {
+    let languages: Vec<&str> = PROMPTING.iter().map(|(language, _)| *language).collect();
+    let rce = start_rce_with(RceOptions {
+        env: env(&[
+            ("RCE_SANDBOX__WARM_POOL_SIZE", "1"),
+            ("RCE_SANDBOX__WARM_LANGUAGES", &languages.join(",")),
+            ("RCE_SANDBOX__WARM_MEMORY_MB", "4096"),
+        ]),
+        ..Default::default()
+    });
+    let mut ws = WsClient::connect_authed(&rce, &rce.token().await).await;
+    for (language, source) in PROMPTING {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let finished = loop {
+            let finished = greet_interactively(&mut ws, language, source).await;
+            if preloaded_runs(&rce, language).await >= 1 || Instant::now() > deadline {
+                break finished;
+            }
+        };
+        assert!(
+            preloaded_runs(&rce, language).await >= 1,
+            "{language}: never preloaded\n{}",
+            rce.log()
+        );
+        assert_eq!(
+            finished["result"]["verdict"], "ok",
+            "{language}: {finished}"
+        );
+        assert_eq!(
+            finished["result"]["stdout"], "name? hello Ada\n",
+            "{language}: {finished}"
+        );
+    }
+}

@@ -1,9 +1,9 @@
 //! Chaos: one API and three worker processes under 60 jobs while a worker is
 //! SIGKILLed, Redis is SIGKILLed and restarted (appendonly), and the Docker
 //! engine is restarted. The engine is a private dockerd of this test (its
-//! own data root, exec root, socket and pid file, no bridge or iptables, the
-//! python image loaded from the shared engine), so restarting it disturbs no
-//! other test; Redis is a private redis-server too. Prints the counts and
+//! own data root, exec root, socket, pid file and network namespace, no
+//! bridge or iptables, the python image loaded from the shared engine), so
+//! restarting it disturbs no other test; Redis is a private redis-server too. Prints the counts and
 //! asserts every one is zero.
 
 mod common;
@@ -63,7 +63,11 @@ impl PrivateDocker {
             .append(true)
             .open(self.dir.join("dockerd.log"))
             .unwrap();
-        let child = Command::new("dockerd")
+        // In a network namespace of its own: a dockerd with --bridge=none
+        // deletes any docker0 it sees, and the shared engine's docker0 is
+        // what its image builds' RUN steps need.
+        let child = Command::new("unshare")
+            .args(["--net", "dockerd"])
             .arg("--data-root")
             .arg(self.dir.join("data"))
             .arg("--exec-root")

@@ -73,7 +73,12 @@ impl Preload {
         // a process that may ptrace the launcher can reach it by name (its
         // own program). Where that is refused (gVisor, for pipes) no
         // launcher starts: programs start anew.
-        sys::fchmod(read.as_fd(), 0o644)?;
+        sys::fchmod(read.as_fd(), 0o644).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot make the go pipe readable to the sandbox uid: {e}"),
+            )
+        })?;
         let limits = StageLimits {
             cpu_time_ms: spec
                 .limits

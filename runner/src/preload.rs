@@ -10,12 +10,13 @@
 //! and the stage runs as if the launcher had just been spawned. The runner
 //! keeps its end of the pipe open until the stage ends: a launcher that can
 //! only reopen descriptor 3 by name (the JVM: /proc/self/fd/3) would
-//! otherwise block in open(2), as for a FIFO without writers. Wall time counts from the go signal; the
-//! CPU the launcher used before it is subtracted from the stage's
-//! (measured in clock ticks, so up to one tick is counted too much), and
-//! its RLIMIT_CPU, started with [`WARM_UP_CPU_SECONDS`] to spare, is
-//! lowered to the job's limit on top of what it has used. Any other job
-//! kills the launcher before its first stage.
+//! otherwise block in open(2), as for a FIFO without writers. Wall time
+//! counts from the go signal; the CPU the launcher used before it is
+//! subtracted from the stage's (measured in clock ticks, so up to one tick
+//! is counted too much), and its RLIMIT_CPU, started with
+//! [`WARM_UP_CPU_SECONDS`] to spare, is lowered to the job's limit on top of
+//! what it has used. Any other job kills the launcher before its first
+//! stage.
 
 use crate::config::Config;
 use crate::kill;

@@ -61,14 +61,19 @@ fn a_fitting_job_runs_in_the_launcher_without_its_warm_up() {
     let Some(sb) = sandbox("preload-fits", 61201) else {
         return;
     };
-    let mut job = python("import sys; print(sys.argv[1:], sys.stdin.read())");
+    let mut job = python(
+        "import resource, sys\n\
+         print(sys.argv[1:], sys.stdin.read(), resource.getrlimit(resource.RLIMIT_CPU))",
+    );
     job.args = vec!["a b".into(), String::new()];
     job.stdin = "fed".into();
     let outcome = run_preloaded(&sb, &job, &job);
     assert!(outcome.report.preloaded, "{:?}", outcome.report);
     let run = outcome.run();
     assert_eq!(run.termination, Termination::Exited, "{run:?}");
-    assert_eq!(run.stdout, "['a b', ''] fed\n");
+    // RLIMIT_CPU: the job's 5 s plus the warm-up's 0.6 s rounded up, and
+    // one second to the hard limit; not the 30 s spare of the warm-up.
+    assert_eq!(run.stdout, "['a b', ''] fed (6, 7)\n");
     assert!(
         run.cpu_time_ms < 400,
         "the launcher's {WARM_UP_CPU_S} s warm-up is not counted: {run:?}"

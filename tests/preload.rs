@@ -229,41 +229,16 @@ const PROMPTING: &[(&str, &str)] = &[
 /// Submits `source` interactively, answers its prompt once seen, and
 /// returns the `finished` event.
 async fn greet_interactively(ws: &mut WsClient, language: &str, source: &str) -> Value {
-    let reference = uuid::Uuid::new_v4().to_string();
-    ws.send(
-        &json!({"type": "submit", "ref": reference, "language": language,
-                    "source": source, "interactive": true}),
-    )
-    .await;
-    let mut id = None;
-    let mut output = String::new();
-    let mut answered = false;
-    loop {
-        let event = ws
-            .next_event(Duration::from_secs(120))
-            .await
-            .expect("an event");
-        assert_ne!(event["type"], "error", "{event}");
-        if event["type"] == "queued" && event["ref"] == reference.as_str() {
-            id = event["id"].as_str().map(str::to_string);
-            continue;
-        }
-        let Some(id) = id.as_deref().filter(|id| event["id"] == *id) else {
-            continue;
-        };
-        if event["type"] == "finished" {
-            return event;
-        }
-        if event["type"] == "output" {
-            output += event["data"].as_str().unwrap_or_default();
-        }
-        if !answered && output.contains("name? ") {
-            // The prompt came out live, before any input: answer it.
-            ws.send(&json!({"type": "stdin", "id": id, "data": "Ada\n", "eof": true}))
-                .await;
-            answered = true;
-        }
-    }
+    let body = json!({"language": language, "source": source, "interactive": true});
+    let id = submit_ws(ws, body).await;
+    // The prompt comes out live, before any input: only then the answer.
+    Transcript::of(&id)
+        .until(ws, "name? ", Duration::from_secs(120))
+        .await;
+    ws.send(&json!({"type": "stdin", "id": id, "data": "Ada\n", "eof": true}))
+        .await;
+    let events = ws.events_until_finished(&id, Duration::from_secs(60)).await;
+    events.last().cloned().expect("the finished event")
 }
 
 /// A preloaded launcher is interactive like a program started anew: its

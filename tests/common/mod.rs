@@ -12,7 +12,7 @@
 
 use awc::ws;
 use futures_util::{SinkExt, StreamExt};
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -520,6 +520,67 @@ impl WsClient {
             events.push(event);
             if done {
                 return events;
+            }
+        }
+    }
+}
+
+/// Submits `body` over the socket and returns the job id from `queued`.
+pub async fn submit_ws(ws: &mut WsClient, mut body: Value) -> String {
+    let reference = uuid::Uuid::new_v4().to_string();
+    body["type"] = json!("submit");
+    body["ref"] = json!(reference);
+    ws.send(&body).await;
+    loop {
+        let event = ws
+            .next_event(Duration::from_secs(10))
+            .await
+            .expect("queued event");
+        if event["type"] == "queued" && event["ref"] == reference.as_str() {
+            return event["id"].as_str().expect("id").to_string();
+        }
+        assert_ne!(event["type"], "error", "{event}");
+    }
+}
+
+/// A job's output as it arrives, read up to a needle at a time (one output
+/// event may join what the program printed in several writes).
+pub struct Transcript {
+    id: String,
+    unread: String,
+}
+
+impl Transcript {
+    pub fn of(id: &str) -> Transcript {
+        Transcript {
+            id: id.to_string(),
+            unread: String::new(),
+        }
+    }
+
+    /// Reads events until the unread output contains `needle`, consumes it
+    /// (with what precedes it) and says when it was seen.
+    pub async fn until(&mut self, ws: &mut WsClient, needle: &str, within: Duration) -> Instant {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(at) = self.unread.find(needle) {
+                self.unread.drain(..at + needle.len());
+                return Instant::now();
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            let event = ws
+                .next_event(left)
+                .await
+                .unwrap_or_else(|| panic!("no {needle:?}; unread {:?}", self.unread));
+            if event["id"] != self.id.as_str() {
+                continue;
+            }
+            assert_ne!(
+                event["type"], "finished",
+                "finished before {needle:?} appeared: {event}"
+            );
+            if event["type"] == "output" {
+                self.unread += event["data"].as_str().unwrap_or_default();
             }
         }
     }

@@ -131,10 +131,13 @@ pub fn preload_spec(
     if !settings.preload {
         return None;
     }
+    let launcher = language.preload_command(job.limits.memory_mb)?;
+    // Taken from the job frame itself, so the two cannot drift apart.
+    let spec = job_spec(job, language, settings);
     Some(PreloadSpec {
-        launcher: language.preload_command(job.limits.memory_mb)?,
-        run: language.run_command(job.limits.memory_mb),
-        limits: settings.run_stage_limits(&job.limits),
+        launcher,
+        run: spec.run,
+        limits: spec.run_limits,
     })
 }
 

@@ -320,7 +320,7 @@ mod tests {
             assert_eq!(preload_options, run_options, "{}", language.id);
             assert_eq!(preload_path, run_path, "{}", language.id);
         }
-        assert!(preloaded >= 11, "{preloaded} languages preload");
+        assert!(preloaded >= 12, "{preloaded} languages preload");
     }
 
     /// The shipped manifest parses (the server refuses to start otherwise).

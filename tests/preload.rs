@@ -82,6 +82,16 @@ const PROGRAMS: &[(&str, &str)] = &[
         "IO.inspect({System.argv(), IO.read(:stdio, :eof), __ENV__.file})\n\
          raise \"boom\"\n",
     ),
+    (
+        "racket",
+        "#lang racket/base\n\
+         (require racket/port)\n\
+         (define (next x) (+ x 1))\n\
+         (writeln (list (current-command-line-arguments) (port->string (current-input-port))\n\
+                        (find-system-path 'run-file)))\n\
+         (list 1 \"printed as its language prints it\")\n\
+         (module+ main (next 'boom))\n",
+    ),
 ];
 
 /// What must be alike between a cold and a preloaded run.

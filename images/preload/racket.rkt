@@ -1,21 +1,18 @@
 #lang racket/base
 ;; rce's preloaded launcher for Racket (images/preload/README.md). rce-runner starts
 ;; `racket -N main.rkt -t /opt/rce/preload/racket.rkt` in a warm container before any
-;; job: Racket boots and instantiates racket/base and `racket` (~0.35 CPU-seconds), then
-;; blocks reading the go signal on descriptor 3 (a big-endian u32 length, then the job's
-;; argv, each argument NUL-terminated: "racket", "main.rkt", args…). The program then
+;; job: Racket boots and instantiates racket/base (~0.15 CPU-seconds), then blocks
+;; reading the go signal on descriptor 3 (a big-endian u32 length, then the job's argv,
+;; each argument NUL-terminated: "racket", "main.rkt", args…). The program then
 ;; runs as `racket main.rkt args…` runs it: (find-system-path 'run-file) is main.rkt (the
 ;; -N above), current-command-line-arguments holds the arguments, and the module is
 ;; declared, its configure-runtime submodule instantiated, the module required into the
 ;; top-level namespace and its main submodule run. Each step runs in a thread of its
 ;; own, started with nothing of this launcher on its continuation, so an uncaught
 ;; error's message and context are a cold run's; after one, the exit status is 1, as
-;; racket's.
-
-;; `racket` instantiated (not required: the top-level namespace stays empty), so a `#lang
-;; racket` program (the editor's starter) or one requiring its libraries finds them loaded.
-(define (warm-up)
-  (dynamic-require 'racket #f))
+;; racket's. Nothing more is loaded ahead: `racket` itself would take 0.3 CPU-seconds
+;; more in every warm container, whether or not its program uses it (a `#lang racket`
+;; program still saves the boot and racket/base).
 
 ;; The go signal's arguments, decoded as racket decodes its command line (empty at EOF).
 (define (read-go)
@@ -47,7 +44,6 @@
      (thread thunk)))
   (not failed?))
 
-(warm-up)
 (define argv (read-go))
 (unless (>= (length argv) 2)
   (exit 0)) ; no job for this launcher

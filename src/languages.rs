@@ -40,6 +40,10 @@ pub struct Language {
     /// top of `sandbox.warm_container_mb`.
     #[serde(default)]
     pub preload_mb: u64,
+    /// A source line near the top starting with this needs a fresh start
+    /// (`rce_protocol::PreloadSpec::cold_marker`).
+    #[serde(default)]
+    pub preload_cold_marker: Option<String>,
 }
 
 /// What `{memory_mb}` in a run command stands for.
@@ -113,6 +117,7 @@ impl Language {
             version_command: None,
             preload: None,
             preload_mb: 0,
+            preload_cold_marker: None,
         }
     }
 }
@@ -271,7 +276,7 @@ mod tests {
     }
 
     /// A shipped launcher starts its runtime as the run command does: the
-    /// same program, and for the JVM the same options (heap, stack, GC) and
+    /// same program and environment, and for the JVM the same options (heap, stack, GC) and
     /// class path, the launcher only appended to the boot class path.
     #[test]
     fn shipped_preloads_start_their_runtime_like_run() {
@@ -286,6 +291,17 @@ mod tests {
             preloaded += 1;
             assert_eq!(preload[0], run[0], "{}: another program", language.id);
             assert!(language.preload_mb > 0, "{}: preload_mb", language.id);
+            let assignments = |argv: &[String]| -> Vec<String> {
+                argv.iter()
+                    .skip(1)
+                    .take_while(|a| a.contains('='))
+                    .cloned()
+                    .collect()
+            };
+            if run[0] == "env" {
+                // the runtime's environment (the BEAM's ERL_FLAGS) is run's
+                assert_eq!(assignments(&preload), assignments(&run), "{}", language.id);
+            }
             if run[0] != "java" {
                 continue;
             }
@@ -304,7 +320,7 @@ mod tests {
             assert_eq!(preload_options, run_options, "{}", language.id);
             assert_eq!(preload_path, run_path, "{}", language.id);
         }
-        assert!(preloaded >= 9, "{preloaded} languages preload");
+        assert!(preloaded >= 12, "{preloaded} languages preload");
     }
 
     /// The shipped manifest parses (the server refuses to start otherwise).

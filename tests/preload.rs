@@ -70,6 +70,28 @@ const PROGRAMS: &[(&str, &str)] = &[
         "(println *command-line-args* (pr-str (slurp *in*)) *file*)\n\
          (throw (IllegalStateException. \"boom\"))\n",
     ),
+    (
+        "erlang",
+        "#!/usr/bin/env escript\n\
+         main(Args) ->\n    \
+         io:format(\"~p ~p ~p~n\", [Args, io:get_chars(\"\", 1000), escript:script_name()]),\n    \
+         erlang:error(boom).\n",
+    ),
+    (
+        "elixir",
+        "IO.inspect({System.argv(), IO.read(:stdio, :eof), __ENV__.file})\n\
+         raise \"boom\"\n",
+    ),
+    (
+        "racket",
+        "#lang racket/base\n\
+         (require racket/port)\n\
+         (define (next x) (+ x 1))\n\
+         (writeln (list (current-command-line-arguments) (port->string (current-input-port))\n\
+                        (find-system-path 'run-file)))\n\
+         (list 1 \"printed as its language prints it\")\n\
+         (module+ main (next 'boom))\n",
+    ),
 ];
 
 /// What must be alike between a cold and a preloaded run.
@@ -205,6 +227,29 @@ async fn cold_then_warm(
             return (cold, warm);
         }
     }
+}
+
+/// An escript whose `%%!` line gives the emulator flags (here a process
+/// limit) needs a fresh BEAM: with an idle launcher ready, it still starts
+/// anew (the language's `preload_cold_marker`) and gets its flags.
+#[actix_rt::test]
+async fn escript_emulator_flags_take_a_fresh_start() {
+    let rce = start_preloading(&[]);
+    let idle = r#"rce_warm_idle_containers{language="erlang"}"#;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while counter(&rce, idle).await < 1 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        counter(&rce, idle).await >= 1,
+        "no idle Erlang container\n{}",
+        rce.log()
+    );
+    let source = "#!/usr/bin/env escript\n%%! +P 4096\n\
+                  main(_) -> io:format(\"~p~n\", [erlang:system_info(process_limit)]).\n";
+    let finished = run(&rce, "erlang", source, json!({})).await;
+    assert_eq!(finished["result"]["stdout"], "4096\n", "{finished}");
+    assert_eq!(preloaded_runs(&rce, "erlang").await, 0);
 }
 
 /// Interactive programs (the web editor's Run) that ask before they read.

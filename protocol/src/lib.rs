@@ -225,7 +225,8 @@ pub const PRELOAD_ENV: &str = "RCE_PRELOAD";
 /// byte); it keeps its end open until the run ends. From then on the
 /// launcher behaves as `run` would (arguments, stdin, output, exit status);
 /// wall time counts from the go signal and CPU time without the warm-up.
-/// Any other job has the launcher killed before its first stage.
+/// Any other job (or one a [`PreloadSpec::cold_marker`] rules out) has the
+/// launcher killed before its first stage.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PreloadSpec {
     /// The launcher's argv (no shell), started as the sandbox uid in the work dir.
@@ -234,6 +235,28 @@ pub struct PreloadSpec {
     pub run: Vec<String>,
     /// The run limits the launcher is started with; a job must have these.
     pub limits: StageLimits,
+    /// A job with a file among whose first three lines one starts with this
+    /// needs a fresh start (escript's `%%!` line: emulator flags, which only
+    /// a new runtime can apply), so it does not take the launcher.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cold_marker: Option<String>,
+}
+
+impl PreloadSpec {
+    /// Whether `job` is what the launcher was started for: its run command
+    /// and run limits, and no file asking for a fresh start.
+    pub fn fits(&self, job: &JobSpec) -> bool {
+        self.run == job.run
+            && self.limits == job.run_limits
+            && !self.cold_marker.as_deref().is_some_and(|marker| {
+                job.files.iter().any(|file| {
+                    file.content
+                        .lines()
+                        .take(3)
+                        .any(|line| line.starts_with(marker))
+                })
+            })
+    }
 }
 
 /// A test case: the program runs once per case with this stdin.

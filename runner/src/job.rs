@@ -32,7 +32,7 @@ pub fn run(
     let mut report = RunReport::default();
     let compiles = job.compile.is_some() && !job.prebuilt;
     let mut preload = match preload {
-        Some(p) if !compiles && p.fits(&job.run, &job.run_limits) => Some(p),
+        Some(p) if !compiles && p.fits(job) => Some(p),
         Some(p) => {
             p.discard(config);
             None

@@ -24,7 +24,7 @@ use crate::limits;
 use crate::procfs;
 use crate::stage;
 use crate::sys;
-use rce_protocol::{PreloadSpec, StageLimits};
+use rce_protocol::{JobSpec, PreloadSpec, StageLimits};
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::{AsFd, AsRawFd};
@@ -98,10 +98,10 @@ impl Preload {
         })
     }
 
-    /// Whether a run of `run` (without the job's arguments) under `limits`
-    /// is what this launcher was started for.
-    pub fn fits(&self, run: &[String], limits: &StageLimits) -> bool {
-        self.spec.run == run && self.spec.limits == *limits
+    /// Whether `job`'s run is what this launcher was started for
+    /// ([`PreloadSpec::fits`]).
+    pub fn fits(&self, job: &JobSpec) -> bool {
+        self.spec.fits(job)
     }
 
     /// Gives the launcher `argv` (run command and arguments) to run, or

@@ -8,7 +8,9 @@
 mod common;
 
 use common::{limits, processes_of, python, sandbox, Sandbox, PYTHON};
-use rce_protocol::{Frame, FrameKind, JobSpec, PreloadSpec, Termination, TestCase, PRELOAD_ENV};
+use rce_protocol::{
+    Frame, FrameKind, JobSpec, PreloadSpec, SourceFile, Termination, TestCase, PRELOAD_ENV,
+};
 use std::fs;
 use std::time::Duration;
 
@@ -29,6 +31,9 @@ if argv:
     os.execv(argv[0], argv)
 "#;
 
+/// What the test launcher's spec says needs a fresh start.
+const COLD_MARKER: &str = "%%!";
+
 /// A warm container's runner with a launcher that stands for `spec`'s run
 /// under its limits, given the time to finish warming up, then `job`.
 fn run_preloaded(sb: &Sandbox, spec: &JobSpec, job: &JobSpec) -> common::Outcome {
@@ -42,6 +47,7 @@ fn run_preloaded(sb: &Sandbox, spec: &JobSpec, job: &JobSpec) -> common::Outcome
         ],
         run: spec.run.clone(),
         limits: spec.run_limits,
+        cold_marker: Some(COLD_MARKER.into()),
     };
     let json = serde_json::to_string(&preload).unwrap();
     let mut running = sb.spawn_with(|command| {
@@ -112,8 +118,9 @@ fn limits_hold_in_the_launcher() {
     assert!(processes_of(sb.uid).is_empty());
 }
 
-/// A job with other limits, another run command or a compile stage does not
-/// fit: the launcher is killed first and the program starts as usual.
+/// A job with other limits, another run command, a compile stage or a file
+/// with the spec's cold marker near its top does not fit: the launcher is
+/// killed first and the program starts as usual.
 #[test]
 fn other_jobs_end_the_launcher_and_run_as_usual() {
     let Some(sb) = sandbox("preload-misfits", 61203) else {
@@ -132,6 +139,22 @@ fn other_jobs_end_the_launcher_and_run_as_usual() {
         assert_eq!(outcome.run().stdout, "plain\n");
         assert!(processes_of(sb.uid).is_empty());
     }
+    let mut marked = standing_for.clone();
+    marked.files = vec![SourceFile {
+        name: "flags.erl".into(),
+        content: format!("#!/usr/bin/env escript\n{COLD_MARKER} +P 1024\n"),
+    }];
+    let outcome = run_preloaded(&sb, &standing_for, &marked);
+    assert!(!outcome.report.preloaded, "{:?}", outcome.report);
+    assert_eq!(outcome.run().stdout, "launcher\n");
+    assert!(processes_of(sb.uid).is_empty());
+    // The marker further down is the program's own business.
+    marked.files[0] = SourceFile {
+        name: "later.erl".into(),
+        content: format!("a\nb\nc\n{COLD_MARKER}\n"),
+    };
+    let outcome = run_preloaded(&sb, &standing_for, &marked);
+    assert!(outcome.report.preloaded, "{:?}", outcome.report);
 }
 
 /// In test-case mode the first case runs in the launcher, the others in

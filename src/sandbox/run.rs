@@ -138,6 +138,7 @@ pub fn preload_spec(
         launcher,
         run: spec.run,
         limits: spec.run_limits,
+        cold_marker: language.preload_cold_marker.clone(),
     })
 }
 

@@ -427,9 +427,9 @@ pub async fn preloaded_runs(rce: &Rce, language: &str) -> u64 {
     .await
 }
 
-/// The value of the counter `series` (name and labels) on `rce`; 0 before
-/// it was first counted.
-async fn counter(rce: &Rce, series: &str) -> u64 {
+/// The value of the counter or gauge `series` (name and labels) on `rce`;
+/// 0 before it was first set.
+pub async fn counter(rce: &Rce, series: &str) -> u64 {
     let metrics = get_text(&rce.url("/metrics")).await.expect("GET /metrics");
     metrics
         .lines()

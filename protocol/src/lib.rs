@@ -564,6 +564,72 @@ pub fn check_file_name(name: &str) -> Result<(), String> {
 }
 
 #[cfg(test)]
+mod preload_tests {
+    use super::*;
+
+    const LIMITS: StageLimits = StageLimits {
+        cpu_time_ms: 1_000,
+        wall_time_ms: 2_000,
+        memory_kb: 65_536,
+        processes: 16,
+        output_bytes: 1_024,
+        file_size_bytes: 1_024,
+    };
+
+    fn escript(source: &str) -> JobSpec {
+        JobSpec {
+            files: vec![SourceFile {
+                name: "main.erl".into(),
+                content: source.into(),
+            }],
+            compile: None,
+            run: vec!["escript".into(), "main.erl".into()],
+            args: vec![],
+            stdin: String::new(),
+            interactive: false,
+            compile_limits: LIMITS,
+            run_limits: LIMITS,
+            tests: vec![],
+            prebuilt: false,
+            collect_artifacts: false,
+        }
+    }
+
+    /// A job fits its launcher by run command and run limits; a cold marker
+    /// at the start of one of a file's first three lines (whatever the line
+    /// endings) rules it out, anywhere else it does not.
+    #[test]
+    fn fits_by_run_limits_and_cold_marker() {
+        let spec = PreloadSpec {
+            launcher: vec!["erl".into()],
+            run: vec!["escript".into(), "main.erl".into()],
+            limits: LIMITS,
+            cold_marker: Some("%%!".into()),
+        };
+        assert!(spec.fits(&escript("main(_) -> ok.\n")));
+        assert!(!spec.fits(&escript(
+            "#!/usr/bin/env escript\r\n%%! +P 4096\r\nmain(_) -> ok.\r\n"
+        )));
+        assert!(!spec.fits(&escript(
+            "#!/usr/bin/env escript\n%% -*- coding: utf-8 -*-\n%%! -smp\n"
+        )));
+        assert!(spec.fits(&escript("a\nb\nc\n%%! +P 4096\n")));
+        assert!(spec.fits(&escript("main(_) -> io:format(\"%%! ~p\", [1]).\n")));
+        let mut other_limits = escript("");
+        other_limits.run_limits.memory_kb *= 2;
+        assert!(!spec.fits(&other_limits));
+        let mut other_run = escript("");
+        other_run.run.push("extra".into());
+        assert!(!spec.fits(&other_run));
+        let unmarked = PreloadSpec {
+            cold_marker: None,
+            ..spec
+        };
+        assert!(unmarked.fits(&escript("#!/usr/bin/env escript\n%%! +P 4096\n")));
+    }
+}
+
+#[cfg(test)]
 mod file_name_tests {
     use super::*;
 

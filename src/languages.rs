@@ -281,14 +281,14 @@ mod tests {
     }
 
     /// A shipped launcher starts its runtime as the run command does: the
-    /// same program (R itself for Rscript, the front end that starts it) and
-    /// environment (a launcher may add variables of its own, such as
-    /// Octave's OCTAVE_VERSION_INITFILE, which it unsets), and for the JVM the
-    /// same options (heap, stack, GC) and class path, the launcher only
-    /// appended to the boot class path.
+    /// same program (the runtime itself for a front end that starts it: R
+    /// for Rscript, erl for escript) and environment (a launcher may add
+    /// variables of its own, such as Octave's OCTAVE_VERSION_INITFILE, which
+    /// it unsets), and for the JVM the same options (heap, stack, GC) and
+    /// class path, the launcher only appended to the boot class path.
     #[test]
     fn shipped_preloads_start_their_runtime_like_run() {
-        const FRONT_ENDS: &[(&str, &str)] = &[("Rscript", "R")];
+        const FRONT_ENDS: &[(&str, &str)] = &[("Rscript", "R"), ("escript", "erl")];
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("images/languages.toml");
         let languages = Languages::load(&path).unwrap();
         let mut preloaded = 0;
@@ -317,7 +317,11 @@ mod tests {
                 .map_or(run_program.as_str(), |(_, runtime)| runtime);
             assert_eq!(preload_program, started, "{}: another program", language.id);
             for assignment in &run_env {
-                assert!(preload_env.contains(assignment), "{}: {assignment}", language.id);
+                assert!(
+                    preload_env.contains(assignment),
+                    "{}: {assignment}",
+                    language.id
+                );
             }
             if run[0] != "java" {
                 continue;

@@ -254,7 +254,7 @@ impl PreloadSpec {
     pub fn fits(&self, job: &JobSpec) -> bool {
         self.run == job.run
             && self.limits == job.run_limits
-            && !(self.no_arguments && !job.args.is_empty())
+            && (job.args.is_empty() || !self.no_arguments)
             && !self.cold_marker.as_deref().is_some_and(|marker| {
                 job.files.iter().any(|file| {
                     file.content

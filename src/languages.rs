@@ -44,6 +44,10 @@ pub struct Language {
     /// (`rce_protocol::PreloadSpec::cold_marker`).
     #[serde(default)]
     pub preload_cold_marker: Option<String>,
+    /// The launcher cannot take a job's arguments: jobs with arguments start
+    /// the runtime anew (`rce_protocol::PreloadSpec::no_arguments`).
+    #[serde(default)]
+    pub preload_no_arguments: bool,
 }
 
 /// What `{memory_mb}` in a run command stands for.
@@ -118,6 +122,7 @@ impl Language {
             preload: None,
             preload_mb: 0,
             preload_cold_marker: None,
+            preload_no_arguments: false,
         }
     }
 }
@@ -276,10 +281,14 @@ mod tests {
     }
 
     /// A shipped launcher starts its runtime as the run command does: the
-    /// same program and environment, and for the JVM the same options (heap, stack, GC) and
+    /// same program (the runtime itself for a front end that starts it: R
+    /// for Rscript, erl for escript) and environment (a launcher may add
+    /// variables of its own, such as Octave's OCTAVE_VERSION_INITFILE, which
+    /// it unsets), and for the JVM the same options (heap, stack, GC) and
     /// class path, the launcher only appended to the boot class path.
     #[test]
     fn shipped_preloads_start_their_runtime_like_run() {
+        const FRONT_ENDS: &[(&str, &str)] = &[("Rscript", "R"), ("escript", "erl")];
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("images/languages.toml");
         let languages = Languages::load(&path).unwrap();
         let mut preloaded = 0;
@@ -289,18 +298,30 @@ mod tests {
                 continue;
             };
             preloaded += 1;
-            assert_eq!(preload[0], run[0], "{}: another program", language.id);
             assert!(language.preload_mb > 0, "{}: preload_mb", language.id);
-            let assignments = |argv: &[String]| -> Vec<String> {
-                argv.iter()
-                    .skip(1)
+            // `env NAME=VALUE… PROGRAM …`: the assignments and the program
+            let split = |argv: &[String]| -> (Vec<String>, String) {
+                let start = usize::from(argv[0] == "env");
+                let assignments: Vec<String> = argv[start..]
+                    .iter()
                     .take_while(|a| a.contains('='))
                     .cloned()
-                    .collect()
+                    .collect();
+                (assignments.clone(), argv[start + assignments.len()].clone())
             };
-            if run[0] == "env" {
-                // the runtime's environment (the BEAM's ERL_FLAGS) is run's
-                assert_eq!(assignments(&preload), assignments(&run), "{}", language.id);
+            let (preload_env, preload_program) = split(&preload);
+            let (run_env, run_program) = split(&run);
+            let started = FRONT_ENDS
+                .iter()
+                .find(|(front_end, _)| *front_end == run_program)
+                .map_or(run_program.as_str(), |(_, runtime)| runtime);
+            assert_eq!(preload_program, started, "{}: another program", language.id);
+            for assignment in &run_env {
+                assert!(
+                    preload_env.contains(assignment),
+                    "{}: {assignment}",
+                    language.id
+                );
             }
             if run[0] != "java" {
                 continue;
@@ -320,7 +341,7 @@ mod tests {
             assert_eq!(preload_options, run_options, "{}", language.id);
             assert_eq!(preload_path, run_path, "{}", language.id);
         }
-        assert!(preloaded >= 12, "{preloaded} languages preload");
+        assert!(preloaded >= 14, "{preloaded} languages preload");
     }
 
     /// The shipped manifest parses (the server refuses to start otherwise).

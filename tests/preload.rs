@@ -92,7 +92,39 @@ const PROGRAMS: &[(&str, &str)] = &[
          (list 1 \"printed as its language prints it\")\n\
          (module+ main (next 'boom))\n",
     ),
+    (
+        // Rscript's command line, the global environment, search path, namespaces
+        // and native libraries as a fresh R has them; top-level values printed;
+        // the error with its "Calls:" line and "Execution halted".
+        "r",
+        "print(commandArgs())\n\
+         cat(readLines(file(\"stdin\")), sep = \"|\"); cat(\"\\n\")\n\
+         print(ls(all.names = TRUE)); print(search())\n\
+         print(sort(loadedNamespaces())); print(names(getLoadedDLLs()))\n\
+         x <- 1 + 1\n\
+         x\n\
+         f <- function() stop(\"boom\"); g <- function() f()\n\
+         g()\n\
+         cat(\"not reached\\n\")\n",
+    ),
+    (
+        // argv(), the program's name, stdin, the workspace (nothing of the launcher
+        // in it), a displayed value, then an error with its "called from" lines.
+        "octave",
+        "printf(\"[%s]\\n\", strjoin(argv()', \",\"));\n\
+         printf(\"%s\\n\", program_name());\n\
+         printf(\"%s|%s\\n\", fgetl(stdin), fgetl(stdin));\n\
+         x = 1 + 1\n\
+         who\n\
+         getenv(\"OCTAVE_VERSION_INITFILE\")\n\
+         function boom()\n  error(\"boom\");\nend\n\
+         boom();\n",
+    ),
 ];
+
+/// Languages whose launcher takes no arguments (`preload_no_arguments`): their
+/// program gets none here, since a job with arguments starts them anew.
+const WITHOUT_ARGUMENTS: &[&str] = &["octave"];
 
 /// What must be alike between a cold and a preloaded run.
 fn observed(submission: &Value) -> Value {
@@ -125,7 +157,7 @@ async fn run(rce: &Rce, language: &str, source: &str, limits: Value) -> Value {
         json!({
             "language": language,
             "source": source,
-            "args": ["a b", "", "ü"],
+            "args": if WITHOUT_ARGUMENTS.contains(&language) { json!([]) } else { json!(["a b", "", "ü"]) },
             "stdin": "line one\nline two\n",
             "limits": limits,
         }),
@@ -235,21 +267,43 @@ async fn cold_then_warm(
 #[actix_rt::test]
 async fn escript_emulator_flags_take_a_fresh_start() {
     let rce = start_preloading(&[]);
-    let idle = r#"rce_warm_idle_containers{language="erlang"}"#;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while counter(&rce, idle).await < 1 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    assert!(
-        counter(&rce, idle).await >= 1,
-        "no idle Erlang container\n{}",
-        rce.log()
-    );
+    wait_idle(&rce, "erlang").await;
     let source = "#!/usr/bin/env escript\n%%! +P 4096\n\
                   main(_) -> io:format(\"~p~n\", [erlang:system_info(process_limit)]).\n";
     let finished = run(&rce, "erlang", source, json!({})).await;
     assert_eq!(finished["result"]["stdout"], "4096\n", "{finished}");
     assert_eq!(preloaded_runs(&rce, "erlang").await, 0);
+}
+
+/// Octave's launcher cannot take arguments (`argv()` is fixed when Octave
+/// starts): with an idle launcher ready, a job with arguments still starts
+/// Octave anew and gets them.
+#[actix_rt::test]
+async fn octave_arguments_take_a_fresh_start() {
+    let rce = start_preloading(&[]);
+    wait_idle(&rce, "octave").await;
+    let id = submit(
+        &rce,
+        json!({"language": "octave", "source": "disp(strjoin(argv()', ','))", "args": ["a", "b c"]}),
+    )
+    .await;
+    let finished = wait_completed(&rce, &id, Duration::from_secs(120)).await;
+    assert_eq!(finished["result"]["stdout"], "a,b c\n", "{finished}");
+    assert_eq!(preloaded_runs(&rce, "octave").await, 0);
+}
+
+/// Waits (a minute at most) until `language` has an idle warm container.
+async fn wait_idle(rce: &Rce, language: &str) {
+    let idle = format!("rce_warm_idle_containers{{language=\"{language}\"}}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while counter(rce, &idle).await < 1 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        counter(rce, &idle).await >= 1,
+        "no idle {language} container\n{}",
+        rce.log()
+    );
 }
 
 /// Interactive programs (the web editor's Run) that ask before they read.

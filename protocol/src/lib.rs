@@ -240,14 +240,21 @@ pub struct PreloadSpec {
     /// a new runtime can apply), so it does not take the launcher.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cold_marker: Option<String>,
+    /// The launcher was started with the run command's own command line
+    /// and cannot take arguments (Octave's `argv()` is fixed at start), so
+    /// a job with arguments does not take it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_arguments: bool,
 }
 
 impl PreloadSpec {
     /// Whether `job` is what the launcher was started for: its run command
-    /// and run limits, and no file asking for a fresh start.
+    /// and run limits, no arguments where the launcher takes none, and no
+    /// file asking for a fresh start.
     pub fn fits(&self, job: &JobSpec) -> bool {
         self.run == job.run
             && self.limits == job.run_limits
+            && (job.args.is_empty() || !self.no_arguments)
             && !self.cold_marker.as_deref().is_some_and(|marker| {
                 job.files.iter().any(|file| {
                     file.content
@@ -605,6 +612,7 @@ mod preload_tests {
             run: vec!["escript".into(), "main.erl".into()],
             limits: LIMITS,
             cold_marker: Some("%%!".into()),
+            no_arguments: false,
         };
         assert!(spec.fits(&escript("main(_) -> ok.\n")));
         assert!(!spec.fits(&escript(
@@ -626,6 +634,28 @@ mod preload_tests {
             ..spec
         };
         assert!(unmarked.fits(&escript("#!/usr/bin/env escript\n%%! +P 4096\n")));
+    }
+
+    /// A launcher that takes no arguments fits only jobs without any; one
+    /// that takes them fits either.
+    #[test]
+    fn fits_without_arguments_when_the_launcher_takes_none() {
+        let spec = PreloadSpec {
+            launcher: vec!["octave-cli".into()],
+            run: vec!["escript".into(), "main.erl".into()],
+            limits: LIMITS,
+            cold_marker: None,
+            no_arguments: true,
+        };
+        let mut with_arguments = escript("");
+        with_arguments.args.push("x".into());
+        assert!(spec.fits(&escript("")));
+        assert!(!spec.fits(&with_arguments));
+        let taking = PreloadSpec {
+            no_arguments: false,
+            ..spec
+        };
+        assert!(taking.fits(&with_arguments));
     }
 }
 

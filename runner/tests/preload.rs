@@ -48,6 +48,7 @@ fn run_preloaded(sb: &Sandbox, spec: &JobSpec, job: &JobSpec) -> common::Outcome
         run: spec.run.clone(),
         limits: spec.run_limits,
         cold_marker: Some(COLD_MARKER.into()),
+        no_arguments: false,
     };
     let json = serde_json::to_string(&preload).unwrap();
     let mut running = sb.spawn_with(|command| {

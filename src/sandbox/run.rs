@@ -139,6 +139,7 @@ pub fn preload_spec(
         run: spec.run,
         limits: spec.run_limits,
         cold_marker: language.preload_cold_marker.clone(),
+        no_arguments: language.preload_no_arguments,
     })
 }
 

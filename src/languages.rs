@@ -330,9 +330,11 @@ mod tests {
                 let at = argv.iter().position(|a| a == "-cp").expect("a class path");
                 (argv[..at].to_vec(), argv[at + 1].clone())
             };
-            // A class-data sharing archive holds one class path's classes: the
+            // A class-data sharing archive (with -Xlog:cds*=off, which keeps a
+            // failure to map it quiet) holds one class path's classes: the
             // launcher's boot class path differs, so it maps an archive of its own.
             let archive = |options: &mut Vec<String>| {
+                options.retain(|o| o != "-Xlog:cds*=off");
                 let at = options
                     .iter()
                     .position(|o| o.starts_with("-XX:SharedArchiveFile="));
@@ -348,12 +350,6 @@ mod tests {
             );
             let preload_archive = archive(&mut preload_options);
             let run_archive = archive(&mut run_options);
-            assert_eq!(
-                preload_archive.is_some(),
-                run_archive.is_some(),
-                "{}",
-                language.id
-            );
             assert!(
                 run_archive.is_none() || preload_archive != run_archive,
                 "{}: one archive for two class paths",

@@ -330,12 +330,29 @@ mod tests {
                 let at = argv.iter().position(|a| a == "-cp").expect("a class path");
                 (argv[..at].to_vec(), argv[at + 1].clone())
             };
+            // A class-data sharing archive (with -Xlog:cds*=off, which keeps a
+            // failure to map it quiet) holds one class path's classes: the
+            // launcher's boot class path differs, so it maps an archive of its own.
+            let archive = |options: &mut Vec<String>| {
+                options.retain(|o| o != "-Xlog:cds*=off");
+                let at = options
+                    .iter()
+                    .position(|o| o.starts_with("-XX:SharedArchiveFile="));
+                at.map(|at| options.remove(at))
+            };
             let (mut preload_options, preload_path) = options(&preload);
-            let (run_options, run_path) = options(&run);
+            let (mut run_options, run_path) = options(&run);
             assert_eq!(
                 preload_options.pop().as_deref(),
-                Some("-Xbootclasspath/a:/opt/rce/preload"),
+                Some("-Xbootclasspath/a:/opt/rce/preload/rce-launcher.jar"),
                 "{}",
+                language.id
+            );
+            let preload_archive = archive(&mut preload_options);
+            let run_archive = archive(&mut run_options);
+            assert!(
+                run_archive.is_none() || preload_archive != run_archive,
+                "{}: one archive for two class paths",
                 language.id
             );
             assert_eq!(preload_options, run_options, "{}", language.id);

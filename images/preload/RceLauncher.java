@@ -1,6 +1,6 @@
 // rce's preloaded launcher for the JVM languages (images/preload/README.md).
 // rce-runner starts `java <the run command's JVM options>
-// -Xbootclasspath/a:/opt/rce/preload -cp <its class path> RceLauncher
+// -Xbootclasspath/a:/opt/rce/preload/rce-launcher.jar -cp <its class path> RceLauncher
 // WARM-UP…` in a warm container before any job: the JVM starts and warms up
 // the language's runtime (the slow part). A WARM-UP "Class" initializes that
 // class (scala.Predef$, kotlin.io.ConsoleKt); "Class arg…" (with spaces)

@@ -1,14 +1,15 @@
 //! The JVM commands' class-data sharing archives (`-XX:SharedArchiveFile=` in
 //! images/languages.toml, trained by the language's Dockerfile) against the
-//! real images: each command that names one runs in its image, the way the
-//! runner runs it, with `-Xshare:on` added, which makes the JVM refuse to start
-//! when the archive does not load (a class path that drifted from the one the
-//! Dockerfile trained with, a missing file). The compile must succeed and the
-//! run, plain and through the preloaded launcher, must print the hello
-//! fixture's output. Without `-Xshare:on` a JVM falls back to no archive, and
-//! `-Xlog:cds*=off` must keep it from saying so on the program's stdout: the
-//! launcher with the run command's archive (trained without the launcher on
-//! the boot class path, so refused) still prints exactly the fixture's output.
+//! real images: each command that names one runs in its image as the manifest
+//! gives it (through `docker run`, not the runner), with `-Xshare:on` added,
+//! which makes the JVM refuse to start when the archive does not load (a class
+//! path that drifted from the one the Dockerfile trained with, a missing file).
+//! The compile must succeed and the run, plain and through the preloaded
+//! launcher, must print the hello fixture's output. Without `-Xshare:on` a JVM
+//! falls back to no archive, and `-Xlog:cds*=off` must keep it from saying so
+//! on the program's stdout: the launcher with the run command's archive
+//! (trained without the launcher on the boot class path, so refused) still
+//! prints exactly the fixture's output.
 
 mod common;
 

@@ -226,7 +226,8 @@ build_one() {
   cp "$runner" "$ctx/rce-runner"
   chmod 0755 "$ctx/rce-runner"
   cp -a "$PRELOAD_DIR" "$ctx/preload"
-  if ! "$DOCKER" build --label "rce.hash=$h" --label "rce.base=$base_id" -t "$tag" "$ctx" \
+  # --force-rm: a failed RUN step's container goes too (plain --rm keeps it)
+  if ! "$DOCKER" build --force-rm --label "rce.hash=$h" --label "rce.base=$base_id" -t "$tag" "$ctx" \
       </dev/null >"$LOG_DIR/${img}.log" 2>&1; then
     remove_tree "$ctx"
     tail -n 25 "$LOG_DIR/${img}.log" | sed "s/^/    $img | /" >&2

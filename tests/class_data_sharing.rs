@@ -30,23 +30,37 @@ fn languages() -> Languages {
     Languages::load(&repo().join("images/languages.toml")).expect("images/languages.toml")
 }
 
-fn archive_of(argv: &[String]) -> Option<&str> {
-    argv.iter().find_map(|a| {
-        a.strip_prefix(ARCHIVE_OPTION)
-            .or_else(|| a.strip_prefix("-J-XX:SharedArchiveFile="))
-    })
+/// A JVM option as `argv`'s program takes it: javac passes its JVM's through `-J`.
+fn jvm_option(argv: &[String], option: &str) -> String {
+    if argv[0] == "javac" {
+        format!("-J{option}")
+    } else {
+        option.to_string()
+    }
 }
 
-/// `argv` with `-Xshare:on` (through javac's `-J`) right after the program.
+/// The archive `argv` maps, if any.
+fn archive_of(argv: &[String]) -> Option<&str> {
+    let option = jvm_option(argv, ARCHIVE_OPTION);
+    argv.iter().find_map(|a| a.strip_prefix(option.as_str()))
+}
+
+/// `argv` with `-Xshare:on` right after the program.
 fn sharing_required(argv: &[String]) -> Vec<String> {
-    let option = if argv[0] == "javac" {
-        "-J-Xshare:on"
-    } else {
-        "-Xshare:on"
-    };
     let mut required = argv.to_vec();
-    required.insert(1, option.to_string());
+    required.insert(1, jvm_option(argv, "-Xshare:on"));
     required
+}
+
+/// `language`'s commands as the manifest writes them: compile, run, launcher.
+fn commands(language: &Language) -> impl Iterator<Item = &Vec<String>> {
+    [
+        language.compile.as_ref(),
+        Some(&language.run),
+        language.preload.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
 }
 
 /// A work dir holding the fixture's files, as the runner writes them.
@@ -85,14 +99,7 @@ impl WorkDir {
     fn run(&self, image: &str, argv: &[String], go: Option<&[String]>) -> (i32, String, String) {
         let mut script = String::from(r#"exec "$@""#);
         if let Some(go) = go {
-            let mut signal = Vec::new();
-            let text: Vec<u8> = go
-                .iter()
-                .flat_map(|a| [a.as_bytes(), b"\0"].concat())
-                .collect();
-            signal.extend_from_slice(&u32::try_from(text.len()).unwrap().to_be_bytes());
-            signal.extend_from_slice(&text);
-            std::fs::write(self.path.join(".go"), signal).unwrap();
+            std::fs::write(self.path.join(".go"), rce_protocol::go_signal(go)).unwrap();
             script.push_str(" 3</sandbox/.go");
         }
         let mut child = Command::new("docker")
@@ -190,13 +197,7 @@ fn archived_languages() -> Vec<Language> {
     languages()
         .all()
         .iter()
-        .filter(|l| {
-            let commands = [l.compile.clone(), Some(l.run.clone()), l.preload.clone()];
-            commands
-                .iter()
-                .flatten()
-                .any(|argv| archive_of(argv).is_some())
-        })
+        .filter(|l| commands(l).any(|argv| archive_of(argv).is_some()))
         .cloned()
         .collect()
 }
@@ -224,22 +225,10 @@ fn an_archive_that_does_not_load_leaves_stdout_alone() {
         .iter()
         .filter(|l| ARCHIVED.contains(&l.id.as_str()))
     {
-        for argv in [
-            language.compile.clone(),
-            Some(language.run.clone()),
-            language.preload.clone(),
-        ]
-        .into_iter()
-        .flatten()
-        .filter(|argv| archive_of(argv).is_some())
-        {
-            let silenced = if argv[0] == "javac" {
-                "-J-Xlog:cds*=off"
-            } else {
-                "-Xlog:cds*=off"
-            };
+        for argv in commands(language).filter(|argv| archive_of(argv).is_some()) {
+            let silenced = jvm_option(argv, "-Xlog:cds*=off");
             assert!(
-                argv.iter().any(|a| a == silenced),
+                argv.contains(&silenced),
                 "{}: {argv:?} lacks {silenced}",
                 language.id
             );

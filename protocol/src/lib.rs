@@ -266,6 +266,19 @@ impl PreloadSpec {
     }
 }
 
+/// The go signal's bytes ([`PreloadSpec`]): the length of the rest
+/// (big-endian u32), then every argument of `argv` followed by a NUL.
+pub fn go_signal(argv: &[String]) -> Vec<u8> {
+    let length: usize = argv.iter().map(|a| a.len() + 1).sum();
+    let mut message = Vec::with_capacity(4 + length);
+    message.extend_from_slice(&(length as u32).to_be_bytes());
+    for arg in argv {
+        message.extend_from_slice(arg.as_bytes());
+        message.push(0);
+    }
+    message
+}
+
 /// A test case: the program runs once per case with this stdin.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TestCase {
@@ -573,6 +586,20 @@ pub fn check_file_name(name: &str) -> Result<(), String> {
 #[cfg(test)]
 mod preload_tests {
     use super::*;
+
+    /// The length comes first; each argument is followed by a NUL, so
+    /// empty arguments and spaces survive.
+    #[test]
+    fn go_signal_is_length_then_nul_terminated_arguments() {
+        let argv = [
+            "node".to_string(),
+            "main.js".into(),
+            String::new(),
+            "a b".into(),
+        ];
+        assert_eq!(go_signal(&argv), b"\0\0\0\x12node\0main.js\0\0a b\0");
+        assert_eq!(go_signal(&[]), b"\0\0\0\0");
+    }
 
     const LIMITS: StageLimits = StageLimits {
         cpu_time_ms: 1_000,

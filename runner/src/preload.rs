@@ -115,7 +115,7 @@ impl Preload {
         if argv.iter().any(|arg| arg.contains('\0')) {
             return Err("an argument holds a NUL byte".into());
         }
-        let message = go_message(argv);
+        let message = rce_protocol::go_signal(argv);
         if message.len() > MAX_GO_BYTES {
             return Err(format!("{} bytes of arguments", message.len()));
         }
@@ -150,19 +150,6 @@ impl Preload {
     }
 }
 
-/// The go signal's bytes: the length of the rest (big-endian u32), then
-/// every argument followed by a NUL.
-fn go_message(argv: &[String]) -> Vec<u8> {
-    let length: usize = argv.iter().map(|a| a.len() + 1).sum();
-    let mut message = Vec::with_capacity(4 + length);
-    message.extend_from_slice(&(length as u32).to_be_bytes());
-    for arg in argv {
-        message.extend_from_slice(arg.as_bytes());
-        message.push(0);
-    }
-    message
-}
-
 /// CPU (µs) every live process of `uid` has used, itself and its reaped
 /// children, from /proc.
 fn cpu_used_us(uid: u32) -> u64 {
@@ -172,23 +159,4 @@ fn cpu_used_us(uid: u32) -> u64 {
         .map(|p| p.cpu_ticks)
         .sum();
     ticks * 1_000_000 / sys::clock_ticks_per_second()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The length comes first; each argument is followed by a NUL, so
-    /// empty arguments and spaces survive.
-    #[test]
-    fn go_message_is_length_then_nul_terminated_arguments() {
-        let argv = [
-            "node".to_string(),
-            "main.js".into(),
-            String::new(),
-            "a b".into(),
-        ];
-        assert_eq!(go_message(&argv), b"\0\0\0\x12node\0main.js\0\0a b\0");
-        assert_eq!(go_message(&[]), b"\0\0\0\0");
-    }
 }
